@@ -1,0 +1,170 @@
+"""The engine's one entry point: a file (bytes) or a DataFrame plus a frozen setup in,
+a :class:`ScoringResult` out. Pure and deterministic: same input, same output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from caliber.engine import lists as lists_mod
+from caliber.engine import normalize, outliers, preprocess
+from caliber.engine.config import ResolvedSetup, Setup
+from caliber.engine.read import ReadLimits, Table, open_table
+from caliber.engine.score import PERCENTILE, SCORE, STATUS, add_scores, contribution_column
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Progress = Callable[[str, float], None]
+_OPTIONAL_OUTPUTS = ("spend", "cpm", "ctr", "conversions", "conversion_rate")
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    """Everything a scoring run produced."""
+
+    setup: Setup
+    resolved: ResolvedSetup
+    dimension: str  # "domain" or "supply_vendor": the results' key column
+    results: pl.DataFrame  # one row per dimension value, best first
+    lists: lists_mod.OptimizationLists
+    campaign: dict[str, Any]
+    normalization: dict[str, normalize.NormalizationStat]
+    report: preprocess.ProcessingReport
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [m.name for m in self.resolved.metrics]
+
+    def breakdown(self, row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Per-metric value, normalized value, weight and contribution of one result row."""
+        return {
+            m.name: {
+                "value": row.get(m.name),
+                "normalized": row.get(f"{m.name}_normalized"),
+                "weight": m.weight,
+                "contribution": row.get(contribution_column(m.name)),
+                "higher_is_better": m.higher_is_better,
+            }
+            for m in self.resolved.metrics
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able summary: campaign figures first, then setup, lists and the report."""
+        report = self.report.to_dict()
+        return {
+            **self.campaign,
+            "analysis_level": self.dimension,
+            "setup": self.setup.to_dict(),
+            "weights": self.resolved.weights,
+            "directions": {
+                m.name: "higher_is_better" if m.higher_is_better else "lower_is_better"
+                for m in self.resolved.metrics
+            },
+            "lists": self.lists.criteria(),
+            "normalization_stats": {k: v.to_dict() for k, v in self.normalization.items()},
+            "rows": {
+                "read": report["rows_read"],
+                "dropped": report["rows_dropped"],
+                "dropped_total": report["rows_dropped_total"],
+                "aggregated": report["rows_aggregated"],
+                "filtered": report["rows_filtered"],
+                "scored": report["rows_scored"],
+            },
+            "processing_report": report,
+            "data_quality_warnings": report["warnings"],
+        }
+
+
+def score(
+    source: bytes | pl.DataFrame | Any,
+    setup: Setup,
+    *,
+    filename: str | None = None,
+    limits: ReadLimits | None = None,
+    progress: Progress | None = None,
+) -> ScoringResult:
+    """Score ``source`` (file bytes, or a polars/pandas DataFrame) under ``setup``."""
+    notify = progress or _silent
+    resolved = setup.resolve()
+    notify("reading", 0.0)
+    table = open_table(source, filename, limits) if isinstance(source, bytes) else _frame_table(source)
+    notify("cleaning", 0.15)
+    report = preprocess.ProcessingReport()
+    prepared = preprocess.prepare(table, setup, resolved, report)
+    notify("scoring", 0.7)
+    dimension = str(resolved.level)
+    metrics = resolved.metrics
+    frame = prepared.frame.rename({preprocess.DIM: dimension})
+    stats = normalize.fit(frame, metrics)
+    frame = normalize.transform(frame, stats)
+    frame = add_scores(frame, metrics)
+    frame = outliers.add_outlier_flags(frame, [m.name for m in metrics])
+    results = lists_mod.rank_order(_arrange(frame, dimension, resolved), dimension)
+    notify("lists", 0.9)
+    optimization = lists_mod.build_lists(
+        results,
+        dimension,
+        setup.min_impressions,
+        setup.whitelist_quantile,
+        setup.blacklist_quantile,
+    )
+    campaign = lists_mod.campaign_summary(results, dimension)
+    notify("done", 1.0)
+    return ScoringResult(
+        setup, resolved, dimension, results, optimization, campaign, stats, report
+    )
+
+
+def _silent(step: str, fraction: float) -> None:
+    del step, fraction
+
+
+def _arrange(frame: pl.DataFrame, dimension: str, resolved: ResolvedSetup) -> pl.DataFrame:
+    """Fix the column set and order of §6; add empty columns the file could not give."""
+    import polars as pl
+
+    metrics = [m.name for m in resolved.metrics]
+    missing = [c for c in _OPTIONAL_OUTPUTS if c not in frame.columns]
+    if missing:
+        frame = frame.with_columns(pl.lit(None, pl.Float64).alias(c) for c in missing)
+    head = [dimension, "impressions", "spend", "cpm", "ctr", "conversions", "conversion_rate"]
+    extra = [m for m in metrics if m not in head]
+    order = [
+        *head,
+        *extra,
+        *(f"{m}_normalized" for m in metrics),
+        SCORE,
+        PERCENTILE,
+        STATUS,
+        outliers.FLAGS,
+        outliers.IS_OUTLIER,
+        *(contribution_column(m) for m in metrics),
+        "source_rows",
+    ]
+    return frame.select(order)
+
+
+def _frame_table(frame: Any) -> Table:
+    """A :class:`Table` over an in-memory DataFrame (polars, or pandas via Arrow)."""
+    import polars as pl
+
+    if not isinstance(frame, pl.DataFrame):
+        converted = pl.from_pandas(frame) if hasattr(frame, "to_numpy") else None
+        if not isinstance(converted, pl.DataFrame):
+            msg = f"source must be bytes or a DataFrame, not {type(frame).__name__}"
+            raise TypeError(msg)
+        frame = converted
+    headers = tuple(str(c).strip() for c in frame.columns)
+
+    def load(positions: Any) -> pl.DataFrame:
+        picked = frame.select(pl.nth(list(positions)))
+        return picked.rename(
+            dict(zip(picked.columns, [f"c{p}" for p in positions], strict=True))
+        )
+
+    return Table(headers, "dataframe", None, None, load)
+
+
+__all__ = ["ScoringResult", "score"]
