@@ -144,20 +144,24 @@ _TLDS: tuple[str, ...] = (
 )  # fmt: skip
 
 _VENDORS: tuple[str, ...] = (
-    "Google AdX",
-    "Magnite",
+    "Google Ad Manager",
+    "Magnite DV+",
     "PubMatic",
     "Index Exchange",
     "OpenX",
     "TripleLift",
     "Sovrn",
     "Sharethrough",
-    "Xandr Monetize",
+    "Microsoft Advertising Exchange",
     "Yieldmo",
     "Amazon Publisher Services",
     "Media.net",
-    "Equativ",
+    "Equativ (Smart AdServer)",
     "Kargo",
+    "The Trade Desk OpenPath",
+    "GumGum",
+    "Nativo",
+    "33Across",
 )
 _CTV_VENDORS: tuple[str, ...] = (
     "Magnite Streaming",
@@ -187,6 +191,7 @@ _CTV_VENDORS: tuple[str, ...] = (
 )
 
 _START_DATE = dt.date(2025, 3, 1)
+_CHUNK_ROWS = 200_000
 _TTD_DAYS = 31
 _PP_DAYS = 90
 
@@ -224,9 +229,18 @@ def write_sample(
         raise SampleError(f"rows must be an integer >= 1, got {rows!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SampleError(f"seed must be an integer >= 0, got {seed!r}")
-    frame = _build(plat, chan, rows, seed)
-    frame.write_csv(pathlib.Path(path))
-    return frame.height
+    raw, exprs, total = _build(plat, chan, rows, seed)
+    written = 0
+    # Formatted in chunks: the string columns of one chunk at a time stay in memory.
+    with pathlib.Path(path).open("wb") as out:
+        for offset in range(0, max(raw.height, 1), _CHUNK_ROWS):
+            chunk = raw.slice(offset, _CHUNK_ROWS).select(exprs)
+            chunk.write_csv(out, include_header=offset == 0)
+            written += chunk.height
+        if total is not None:
+            total.write_csv(out, include_header=False)
+            written += total.height
+    return written
 
 
 # ----------------------------------------------------------------------- site names
@@ -236,30 +250,46 @@ def _site_names(n: int, ctv: bool) -> list[str]:
     """``n`` distinct, plausible site names (domains; app names or bundles for CTV).
 
     Index ``i`` goes through a fixed bijection of the (prefix, suffix, style) grid so
-    that neighbouring indices do not share a word; past the grid a number is appended.
+    that neighbouring indices do not share a word; past the grid (or on the rare
+    accidental collision) a number is appended.
     """
     n_pre, n_suf = len(_PREFIXES), len(_SUFFIXES)
-    grid = n_pre * n_suf * 2
+    styles = (
+        "{p}{s}",
+        "{p}-{s}",
+        "the{p}{s}",
+        "my{p}{s}",
+        "{p}{s}online",
+        "{p}-{s}-news",
+        "{p}{s}network",
+        "the-{p}-{s}",
+    )
+    grid = n_pre * n_suf * len(styles)
     mult = 7919  # prime, coprime with the grid size
-    names: list[str] = []
-    for i in range(n):
+    specials = () if ctv else _AGGREGATE_LOOKALIKES[:n]
+    seen: set[str] = set(specials)
+    names: list[str] = list(specials)
+    for i in range(len(specials), n):
         j = (i * mult + 1) % grid
         pre = _PREFIXES[j % n_pre]
         suf = _SUFFIXES[(j // n_pre) % n_suf]
-        hyphen = (j // (n_pre * n_suf)) == 1
+        style = styles[j // (n_pre * n_suf)]
         num = "" if i < grid else str(i // grid + 1)
-        if ctv:
-            if i % 3 == 0:
-                names.append(f"com.{pre}{suf}{num}.tv")
+        while True:
+            if ctv:
+                name = (
+                    f"com.{pre}{suf}{num}.tv"
+                    if i % 3 == 0
+                    else f"{pre.title()} {suf.title()}{num} TV"
+                )
             else:
-                names.append(f"{pre.title()} {suf.title()}{num} TV")
-        else:
-            sep = "-" if hyphen else ""
-            tld = _TLDS[(i * 31 + 7) % len(_TLDS)]
-            names.append(f"{pre}{sep}{suf}{num}.{tld}")
-    if not ctv:
-        for k, special in enumerate(_AGGREGATE_LOOKALIKES[:n]):
-            names[k] = special
+                tld = _TLDS[(i * 31 + 7) % len(_TLDS)]
+                name = style.format(p=pre, s=suf) + f"{num}.{tld}"
+            if name not in seen:
+                break
+            num = str(int(num or "1") + 1)
+        seen.add(name)
+        names.append(name)
     return names
 
 
@@ -271,7 +301,7 @@ def _grouped(x: pl.Expr) -> pl.Expr:
 
     Exact below 10**12, which every data row is by far.
     """
-    import polars as pl  # noqa: PLC0415
+    import polars as pl
 
     def three(e: pl.Expr) -> pl.Expr:
         return e.cast(pl.String).str.zfill(3)
@@ -304,7 +334,7 @@ def _grouped(x: pl.Expr) -> pl.Expr:
 
 def _money(cents: pl.Expr) -> pl.Expr:
     """Integer cents as ``$1,234.56``."""
-    import polars as pl  # noqa: PLC0415
+    import polars as pl
 
     return pl.concat_str(
         [
@@ -318,7 +348,7 @@ def _money(cents: pl.Expr) -> pl.Expr:
 
 def _percent(basis_points: pl.Expr) -> pl.Expr:
     """An integer number of basis points (1/100 of a percent) as ``63.41%``."""
-    import polars as pl  # noqa: PLC0415
+    import polars as pl
 
     return pl.concat_str(
         [
@@ -332,7 +362,7 @@ def _percent(basis_points: pl.Expr) -> pl.Expr:
 
 def _with_missing(formatted: pl.Expr, code: pl.Expr) -> pl.Expr:
     """Replace a formatted rate by a missing marker where ``code`` is 1, 2 or 3."""
-    import polars as pl  # noqa: PLC0415
+    import polars as pl
 
     return (
         pl.when(code == 1)
@@ -347,7 +377,7 @@ def _with_missing(formatted: pl.Expr, code: pl.Expr) -> pl.Expr:
 
 def _domain_variant(name: pl.Expr, code: pl.Expr) -> pl.Expr:
     """Spell a lower-case domain the way exports do: www., upper / mixed case, spaces."""
-    import polars as pl  # noqa: PLC0415
+    import polars as pl
 
     cap = pl.concat_str([name.str.slice(0, 1).str.to_uppercase(), name.str.slice(1)])
     return (
@@ -371,7 +401,7 @@ def _domain_variant(name: pl.Expr, code: pl.Expr) -> pl.Expr:
 
 def _vendor_variant(name: pl.Expr, code: pl.Expr) -> pl.Expr:
     """Spell a supply vendor the way exports sometimes do: case and spaces."""
-    import polars as pl  # noqa: PLC0415
+    import polars as pl
 
     return (
         pl.when(code == 1)
@@ -400,9 +430,12 @@ def _fmt_rate(rate: float) -> str:
 # ------------------------------------------------------------------------- generation
 
 
-def _build(platform: str, channel: str, rows: int, seed: int) -> pl.DataFrame:
-    import numpy as np  # noqa: PLC0415
-    import polars as pl  # noqa: PLC0415
+def _build(
+    platform: str, channel: str, rows: int, seed: int
+) -> tuple[pl.DataFrame, list[pl.Expr], pl.DataFrame | None]:
+    """The raw (numeric) rows in export order, the expressions that format them, the Total row."""
+    import numpy as np
+    import polars as pl
 
     rng = np.random.default_rng(seed)
     ttd = platform == "trade_desk"
@@ -453,7 +486,7 @@ def _build(platform: str, channel: str, rows: int, seed: int) -> pl.DataFrame:
 
     # --- impressions: long tail per site, vendor share, weekend dip.
     vendor_scale = rng.lognormal(0.0, 0.9 if ctv else 0.6, n_vendors)
-    site_scale = 120.0 * popularity**0.7 * rng.lognormal(0.0, 0.7, n_sites)
+    site_scale = 600.0 * popularity**0.7 * rng.lognormal(0.0, 0.7, n_sites)
     weekday = (_START_DATE.weekday() + day) % 7
     dow = np.where(weekday >= 5, 0.85, 1.0)
     noise = rng.lognormal(0.0, 0.5, n_rows)
@@ -586,7 +619,7 @@ def _build(platform: str, channel: str, rows: int, seed: int) -> pl.DataFrame:
         site_code = np.where(rng.random(n_rows) < 0.04, 1, 0)  # 1 = blank app
         vendor_code = rng.choice(4, n_rows, p=[0.94, 0.02, 0.02, 0.02])
     else:
-        site_code = rng.choice(8, n_rows, p=[0.80, 0.09, 0.02, 0.02, 0.02, 0.02, 0.02, 0.01])
+        site_code = rng.choice(8, n_rows, p=[0.45, 0.45, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01])
         vendor_code = np.zeros(n_rows, dtype=np.int64)
     site_code[n_site_rows:] = 0
 
@@ -640,11 +673,9 @@ def _build(platform: str, channel: str, rows: int, seed: int) -> pl.DataFrame:
         else:
             expr = _grouped(pl.col(header))
         exprs.append(expr.alias(header))
-    body = raw.select(exprs)
-    del raw
 
     if not n_total:
-        return body
+        return raw, exprs, None
 
     # --- the Total row: summed counts, overall rates.
     total_imps = int(imps.sum())
@@ -663,4 +694,4 @@ def _build(platform: str, channel: str, rows: int, seed: int) -> pl.DataFrame:
             total[header] = _fmt_rate(total_rates[header])
         else:
             total[header] = _fmt_count(int(counts_by_header[header].sum()))
-    return pl.concat([body, pl.DataFrame([total], schema=dict.fromkeys(headers, pl.String))])
+    return raw, exprs, pl.DataFrame([total], schema=dict.fromkeys(headers, pl.String))

@@ -19,7 +19,6 @@ from caliber.engine.errors import (
     UnsupportedSetupError,
 )
 
-
 _E = TypeVar("_E", bound=StrEnum)
 
 
@@ -691,9 +690,7 @@ def _apply_custom_weights(
             f"{total:.6g}",
             total=total,
         )
-    return tuple(
-        MetricSpec(m.name, float(weights[m.name]), m.higher_is_better) for m in defaults
-    )
+    return tuple(MetricSpec(m.name, float(weights[m.name]), m.higher_is_better) for m in defaults)
 
 
 def describe_setups() -> list[dict[str, Any]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import polars as pl
 
 from caliber.engine.config import (
     DEFAULT_BLACKLIST_QUANTILE,
@@ -13,9 +15,6 @@ from caliber.engine.config import (
 )
 from caliber.engine.errors import InvalidParameterError
 from caliber.engine.score import SCORE, STATUS, STATUSES
-
-if TYPE_CHECKING:
-    import polars as pl
 
 TOP_N = 5
 
@@ -52,8 +51,6 @@ def build_lists(
     """whitelist = eligible rows with score >= q(0.75), by score desc; blacklist = score
     <= q(0.25), by score asc; ties by impressions desc then name asc; q is the linear
     quantile of the eligible scores (eligible: impressions >= min_impressions)."""
-    import polars as pl
-
     if not (math.isfinite(min_impressions) and min_impressions >= 0):
         raise InvalidParameterError(
             f"min_impressions must be a number >= 0, got {min_impressions!r}",
@@ -85,8 +82,6 @@ def rank_order(results: pl.DataFrame, dimension: str) -> pl.DataFrame:
 
 def campaign_summary(results: pl.DataFrame, dimension: str) -> dict[str, Any]:
     """Impression-weighted campaign score, totals, distribution, top and bottom rows."""
-    import polars as pl
-
     imps = pl.col("impressions")
     has_spend = "spend" in results.columns and results["spend"].null_count() < results.height
     row = results.select(

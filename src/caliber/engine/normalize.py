@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import polars as pl
 
 from caliber.engine.config import MetricSpec
-
-if TYPE_CHECKING:
-    import polars as pl
 
 NEUTRAL = 50.0
 
@@ -41,8 +40,6 @@ class NormalizationStat:
 
 def fit(frame: pl.DataFrame, metrics: Sequence[MetricSpec]) -> dict[str, NormalizationStat]:
     """lo, hi = min and max of the finite values of each metric."""
-    import polars as pl
-
     exprs: list[pl.Expr] = []
     for m in metrics:
         finite = pl.col(m.name).filter(pl.col(m.name).is_finite())
@@ -68,8 +65,6 @@ def fit(frame: pl.DataFrame, metrics: Sequence[MetricSpec]) -> dict[str, Normali
 def normalized_expr(stat: NormalizationStat) -> pl.Expr:
     """n = (v - lo)/(hi - lo)·100 (or (hi - v)/(hi - lo)·100); 50 when hi == lo;
     0 for a missing value; clipped to [0, 100]."""
-    import polars as pl
-
     value = pl.col(stat.metric)
     if stat.lo is None or stat.hi is None:
         scaled = pl.lit(0.0)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+
+import polars as pl
 
 from caliber.engine.config import OUTLIER_IQR_FACTOR
-
-if TYPE_CHECKING:
-    import polars as pl
 
 FLAGS = "outlier_flags"
 IS_OUTLIER = "is_outlier"
@@ -18,8 +16,6 @@ def iqr_bounds(
     frame: pl.DataFrame, metrics: Sequence[str], factor: float = OUTLIER_IQR_FACTOR
 ) -> dict[str, tuple[float, float] | None]:
     """[Q1 - k·IQR, Q3 + k·IQR] per metric (linear quartiles), None without values."""
-    import polars as pl
-
     exprs: list[pl.Expr] = []
     for name in metrics:
         finite = pl.col(name).filter(pl.col(name).is_finite())
@@ -42,8 +38,6 @@ def iqr_bounds(
 def add_outlier_flags(frame: pl.DataFrame, metrics: Sequence[str]) -> pl.DataFrame:
     """``outlier_flags``: the metrics whose raw value lies outside its IQR fence;
     ``is_outlier``: whether there is any."""
-    import polars as pl
-
     bounds = iqr_bounds(frame, metrics)
     names: list[pl.Expr] = []
     for name, fence in bounds.items():

@@ -3,18 +3,17 @@ a :class:`ScoringResult` out. Pure and deterministic: same input, same output.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import polars as pl
 
 from caliber.engine import lists as lists_mod
 from caliber.engine import normalize, outliers, preprocess
 from caliber.engine.config import ResolvedSetup, Setup
 from caliber.engine.read import ReadLimits, Table, open_table
 from caliber.engine.score import PERCENTILE, SCORE, STATUS, add_scores, contribution_column
-
-if TYPE_CHECKING:
-    import polars as pl
 
 Progress = Callable[[str, float], None]
 _OPTIONAL_OUTPUTS = ("spend", "cpm", "ctr", "conversions", "conversion_rate")
@@ -89,7 +88,9 @@ def score(
     notify = progress or _silent
     resolved = setup.resolve()
     notify("reading", 0.0)
-    table = open_table(source, filename, limits) if isinstance(source, bytes) else _frame_table(source)
+    table = (
+        open_table(source, filename, limits) if isinstance(source, bytes) else _frame_table(source)
+    )
     notify("cleaning", 0.15)
     report = preprocess.ProcessingReport()
     prepared = preprocess.prepare(table, setup, resolved, report)
@@ -112,9 +113,7 @@ def score(
     )
     campaign = lists_mod.campaign_summary(results, dimension)
     notify("done", 1.0)
-    return ScoringResult(
-        setup, resolved, dimension, results, optimization, campaign, stats, report
-    )
+    return ScoringResult(setup, resolved, dimension, results, optimization, campaign, stats, report)
 
 
 def _silent(step: str, fraction: float) -> None:
@@ -123,8 +122,6 @@ def _silent(step: str, fraction: float) -> None:
 
 def _arrange(frame: pl.DataFrame, dimension: str, resolved: ResolvedSetup) -> pl.DataFrame:
     """Fix the column set and order of §6; add empty columns the file could not give."""
-    import polars as pl
-
     metrics = [m.name for m in resolved.metrics]
     missing = [c for c in _OPTIONAL_OUTPUTS if c not in frame.columns]
     if missing:
@@ -146,23 +143,20 @@ def _arrange(frame: pl.DataFrame, dimension: str, resolved: ResolvedSetup) -> pl
     return frame.select(order)
 
 
-def _frame_table(frame: Any) -> Table:
+def _frame_table(source: Any) -> Table:
     """A :class:`Table` over an in-memory DataFrame (polars, or pandas via Arrow)."""
-    import polars as pl
-
-    if not isinstance(frame, pl.DataFrame):
-        converted = pl.from_pandas(frame) if hasattr(frame, "to_numpy") else None
-        if not isinstance(converted, pl.DataFrame):
-            msg = f"source must be bytes or a DataFrame, not {type(frame).__name__}"
-            raise TypeError(msg)
-        frame = converted
+    if isinstance(source, pl.DataFrame):
+        frame = source
+    elif hasattr(source, "to_numpy") and hasattr(source, "columns"):
+        frame = pl.from_pandas(source)
+    else:
+        msg = f"source must be file bytes or a DataFrame, not {type(source).__name__}"
+        raise TypeError(msg)
     headers = tuple(str(c).strip() for c in frame.columns)
 
-    def load(positions: Any) -> pl.DataFrame:
+    def load(positions: Sequence[int]) -> pl.DataFrame:
         picked = frame.select(pl.nth(list(positions)))
-        return picked.rename(
-            dict(zip(picked.columns, [f"c{p}" for p in positions], strict=True))
-        )
+        return picked.rename(dict(zip(picked.columns, [f"c{p}" for p in positions], strict=True)))
 
     return Table(headers, "dataframe", None, None, load)
 

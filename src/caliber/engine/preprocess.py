@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
+
 from caliber.engine.config import (
     ALIAS_INDEX,
     CPM_WARNING_THRESHOLD,
@@ -40,8 +42,6 @@ from caliber.engine.errors import (
 )
 
 if TYPE_CHECKING:
-    import polars as pl
-
     from caliber.engine.read import Table
 
 AGGREGATE_MARKERS: tuple[str, ...] = (
@@ -157,9 +157,7 @@ def map_headers(headers: Sequence[str]) -> ColumnMapping:
         if standard is None:
             unmapped.append(header)
             continue
-        candidates.setdefault(standard, []).append(
-            (alias_rank(standard, header), position, header)
-        )
+        candidates.setdefault(standard, []).append((alias_rank(standard, header), position, header))
     positions: dict[str, int] = {}
     mapped: dict[str, str] = {}
     ignored: dict[str, list[str]] = {}
@@ -217,9 +215,9 @@ def plan_sources(mapping: ColumnMapping, resolved: ResolvedSetup) -> dict[str, M
 def _source_for(metric: str, mapping: ColumnMapping) -> MetricSource | None:
     recipe = METRICS[metric]
     have = mapping.positions
-    if recipe.numerator in have and recipe.denominator in have:
-        assert recipe.numerator is not None and recipe.denominator is not None
-        return MetricSource(metric, "counts", (recipe.numerator, recipe.denominator))
+    numerator, denominator = recipe.numerator, recipe.denominator
+    if numerator is not None and denominator is not None and {numerator, denominator} <= set(have):
+        return MetricSource(metric, "counts", (numerator, denominator))
     for rate in recipe.rate_columns:
         if rate in have:
             return MetricSource(metric, "rate", (rate,))
@@ -235,10 +233,10 @@ class Prepared:
     total_impressions: float
 
 
-def prepare(table: Table, setup: Setup, resolved: ResolvedSetup, report: ProcessingReport) -> Prepared:
+def prepare(
+    table: Table, setup: Setup, resolved: ResolvedSetup, report: ProcessingReport
+) -> Prepared:
     """Run steps 1-6 on ``table`` and fill ``report``."""
-    import polars as pl
-
     mapping = map_headers(table.headers)
     report.file_format = table.format
     report.encoding = table.encoding
@@ -343,8 +341,6 @@ def _parse_cells(
     report: ProcessingReport,
 ) -> pl.DataFrame:
     """Turn text cells into floats; decide percent columns; null out negative counts."""
-    import polars as pl
-
     present = [c for c in inputs if c in kept.columns]
     values: list[pl.Expr] = []
     stats: list[pl.Expr] = []
@@ -411,8 +407,6 @@ def _parse_cells(
 def _cell_range_warnings(
     numbers: pl.DataFrame, present: list[str], header_of: dict[str, str], report: ProcessingReport
 ) -> None:
-    import polars as pl
-
     checks: list[pl.Expr] = []
     for name in present:
         kind = INPUTS[name].kind
@@ -461,18 +455,12 @@ def _aggregate(
     numbers: pl.DataFrame, sources: dict[str, MetricSource], inputs: list[str]
 ) -> pl.DataFrame:
     """One row per dimension value: summed counts, then metrics from the sums (§3)."""
-    import polars as pl
-
     present = set(numbers.columns)
     count_inputs = [c for c in inputs if c in present and INPUTS[c].kind is Kind.COUNT]
-    rate_inputs = sorted(
-        {s.columns[0] for s in sources.values() if s.kind == "rate"} & present
-    )
+    rate_inputs = sorted({s.columns[0] for s in sources.values() if s.kind == "rate"} & present)
     imps = pl.col("impressions")
     aggs: list[pl.Expr] = [pl.len().alias(_ROWS)]
-    aggs += [
-        pl.when(pl.col(c).count() > 0).then(pl.col(c).sum()).alias(c) for c in count_inputs
-    ]
+    aggs += [pl.when(pl.col(c).count() > 0).then(pl.col(c).sum()).alias(c) for c in count_inputs]
     for rate in rate_inputs:
         weight = pl.when(pl.col(rate).is_not_null()).then(imps)
         aggs.append((pl.col(rate) * imps).sum().alias(f"{rate}|wsum"))
@@ -497,8 +485,6 @@ def _aggregate(
 
 
 def _result_warnings(frame: pl.DataFrame, sources: dict[str, MetricSource]) -> list[DataWarning]:
-    import polars as pl
-
     checks: list[pl.Expr] = []
     for metric, source in sources.items():
         if source.kind != "counts":

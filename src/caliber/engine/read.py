@@ -18,12 +18,10 @@ import io
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+import polars as pl
 
 from caliber.engine.errors import EmptyFileError, UnreadableFileError, UnsafeFileError
-
-if TYPE_CHECKING:
-    import polars as pl
 
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -158,8 +156,6 @@ def _text_table(data: bytes, filename: str | None) -> Table:
     headers = tuple(h.strip() for h in next(csv.reader([lines[0]], delimiter=delimiter)))
 
     def load(positions: Sequence[int]) -> pl.DataFrame:
-        import polars as pl
-
         try:
             frame = pl.read_csv(
                 body,
@@ -285,8 +281,6 @@ def _excel_table(data: bytes, kind: str) -> Table:
         raise EmptyFileError("the workbook's first sheet is empty", sheet=names[0])
 
     def load(positions: Sequence[int]) -> pl.DataFrame:
-        import polars as pl
-
         try:
             sheet = reader.load_sheet(0, use_columns=list(positions), dtypes="string")
             frame = pl.DataFrame(sheet.to_polars())
@@ -298,4 +292,3 @@ def _excel_table(data: bytes, kind: str) -> Table:
         return frame.with_columns(pl.all().cast(pl.String))
 
     return Table(headers, kind, None, None, load)
-

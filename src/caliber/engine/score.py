@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+
+import polars as pl
 
 from caliber.engine.config import GOOD_PERCENTILE, MODERATE_PERCENTILE, MetricSpec
-
-if TYPE_CHECKING:
-    import polars as pl
 
 SCORE = "score"
 PERCENTILE = "percentile_rank"
@@ -24,8 +22,6 @@ def add_scores(frame: pl.DataFrame, metrics: Sequence[MetricSpec]) -> pl.DataFra
     """contribution_m = w_m·n_m / Σw; score = round(Σ contribution, 2);
     percentile_rank = round_half_even(100·r/N) with r the average rank (1 = lowest);
     quality_status = good (>= 75), moderate (>= 25) or poor."""
-    import polars as pl
-
     weight_sum = sum(m.weight for m in metrics)
     contributions = [
         (pl.col(f"{m.name}_normalized") * (m.weight / weight_sum)).alias(
@@ -34,9 +30,7 @@ def add_scores(frame: pl.DataFrame, metrics: Sequence[MetricSpec]) -> pl.DataFra
         for m in metrics
     ]
     scored = frame.with_columns(contributions).with_columns(
-        pl.sum_horizontal([contribution_column(m.name) for m in metrics])
-        .round(2)
-        .alias(SCORE)
+        pl.sum_horizontal([contribution_column(m.name) for m in metrics]).round(2).alias(SCORE)
     )
     n = scored.height
     rank = pl.col(SCORE).rank(method="average")

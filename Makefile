@@ -1,0 +1,48 @@
+# Caliber: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+RUN_OUT ?= out
+SAMPLE := $(RUN_OUT)/sample-trade-desk-display.csv
+
+.PHONY: install run test lint format typecheck imports pytest bench lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install Caliber with the pinned dependencies
+
+run: install ## generate a sample Trade Desk export and score it
+	$(BIN)/caliber sample --platform trade_desk --channel display --rows 20000 --out $(SAMPLE)
+	$(BIN)/caliber score $(SAMPLE) --platform trade_desk --goal awareness --channel display --out $(RUN_OUT)/scored
+
+test: install lint typecheck imports pytest ## everything CI runs
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: install
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+imports: install
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install ## 1M-row benchmark: caliber score vs a bare pyarrow parse
+	$(BIN)/python benchmarks/score_file.py $(BENCH_ARGS)
+
+lock: ## re-pin every dependency to what is installed in .venv
+	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^caliber' > constraints.txt
+
+clean:
+	rm -rf $(VENV) $(RUN_OUT) .mypy_cache .ruff_cache .pytest_cache .hypothesis
