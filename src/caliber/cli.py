@@ -272,7 +272,7 @@ def configs(
 
     console = _console(stderr=False)
     for setup in setups:
-        sensitivity = " ctr_sensitivity" if setup["ctr_sensitivity"] else ""
+        sensitivity = " + CTR sensitivity" if setup["ctr_sensitivity"] is True else ""
         table = Table(
             title=(
                 f"{setup['platform']} / {setup['goal']} / {setup['channel']}{sensitivity}"

@@ -191,7 +191,7 @@ _CTV_VENDORS: tuple[str, ...] = (
 )
 
 _START_DATE = dt.date(2025, 3, 1)
-_CHUNK_ROWS = 200_000
+_CHUNK_ROWS = 100_000
 _TTD_DAYS = 31
 _PP_DAYS = 90
 
@@ -246,8 +246,12 @@ def write_sample(
 # ----------------------------------------------------------------------- site names
 
 
-def _site_names(n: int, ctv: bool) -> list[str]:
-    """``n`` distinct, plausible site names (domains; app names or bundles for CTV).
+def _site_names(n: int, ctv: bool, in_app: bool) -> list[str]:
+    """``n`` distinct, plausible site names.
+
+    Domains; with ``in_app``, one name in eight is a mobile app bundle
+    (``com.example.android``), as in-app inventory shows in Trade Desk site reports.
+    For CTV: app names or app bundles.
 
     Index ``i`` goes through a fixed bijection of the (prefix, suffix, style) grid so
     that neighbouring indices do not share a word; past the grid (or on the rare
@@ -282,6 +286,8 @@ def _site_names(n: int, ctv: bool) -> list[str]:
                     if i % 3 == 0
                     else f"{pre.title()} {suf.title()}{num} TV"
                 )
+            elif in_app and i % 8 == 5:
+                name = f"com.{pre}{suf}{num}.android" if i % 16 == 5 else f"com.{pre}.{suf}{num}app"
             else:
                 tld = _TLDS[(i * 31 + 7) % len(_TLDS)]
                 name = style.format(p=pre, s=suf) + f"{num}.{tld}"
@@ -486,7 +492,7 @@ def _build(
 
     # --- impressions: long tail per site, vendor share, weekend dip.
     vendor_scale = rng.lognormal(0.0, 0.9 if ctv else 0.6, n_vendors)
-    site_scale = 600.0 * popularity**0.7 * rng.lognormal(0.0, 0.7, n_sites)
+    site_scale = 800.0 * popularity**0.7 * rng.lognormal(0.0, 0.7, n_sites)
     weekday = (_START_DATE.weekday() + day) % 7
     dow = np.where(weekday >= 5, 0.85, 1.0)
     noise = rng.lognormal(0.0, 0.5, n_rows)
@@ -614,6 +620,8 @@ def _build(
                 np.average(completion[present], weights=imps[present])
             )
 
+    del rank, combo, noise, expected, weekday, dow, cpm_site, cpm
+
     # --- spellings of the dimension values.
     if ctv:
         site_code = np.where(rng.random(n_rows) < 0.04, 1, 0)  # 1 = blank app
@@ -621,11 +629,34 @@ def _build(
     else:
         site_code = rng.choice(8, n_rows, p=[0.45, 0.45, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01])
         vendor_code = np.zeros(n_rows, dtype=np.int64)
+    site_names = _site_names(n_sites, ctv, in_app=ttd)
+    if not ctv:  # app bundles are not spelled with www.
+        is_bundle = np.array([name.startswith("com.") for name in site_names] + [False])
+        site_code[is_bundle[site]] = 0
     site_code[n_site_rows:] = 0
+
+    # --- the Total row: summed counts, overall rates.
+    total_imps = int(imps.sum())
+    total_cents = int(cents.sum())
+    total: dict[str, str | None] = {}
+    for header in headers:
+        if header == "Date":
+            total[header] = "Total"
+        elif header in ("Site", "Domain", "Supply Vendor"):
+            total[header] = None
+        elif header in ("Advertiser Cost (Adv Currency)", "Total Spend"):
+            total[header] = _fmt_money(total_cents)
+        elif header == "eCPM":
+            total[header] = _fmt_money(round(total_cents * 1000 / max(total_imps, 1)))
+        elif header in total_rates:
+            total[header] = _fmt_rate(total_rates[header])
+        else:
+            total[header] = _fmt_count(int(counts_by_header[header].sum()))
+    total_row = pl.DataFrame([total], schema=dict.fromkeys(headers, pl.String)) if n_total else None
 
     # --- order like an export: by date, biggest rows first.
     order = np.lexsort((-imps, day))
-    names = pl.Series("name", [*_site_names(n_sites, ctv), _TAIL_AGGREGATE], dtype=pl.String)
+    names = pl.Series("name", [*site_names, _TAIL_AGGREGATE], dtype=pl.String)
     dates = [_START_DATE + dt.timedelta(days=d) for d in range(n_days)]
     date_fmt = "%Y-%m-%d" if ttd else "%m/%d/%Y"
     date_strings = pl.Series("date", [d.strftime(date_fmt) for d in dates], dtype=pl.String)
@@ -639,14 +670,17 @@ def _build(
         "_cents": cents[order],
         "_imps": imps[order],
     }
+    del day, vendor, site_code, vendor_code, cents, imps
+    rate_headers = set(rate_bp)
     for header in headers:
         if header in counts_by_header:
-            columns[header] = counts_by_header[header][order]
+            columns[header] = counts_by_header.pop(header)[order]
         elif header in rate_bp:
-            columns[header] = rate_bp[header][order]
-            columns[f"_missing {header}"] = rate_missing[header][order]
+            columns[header] = rate_bp.pop(header)[order]
+            columns[f"_missing {header}"] = rate_missing.pop(header)[order]
+    counts_by_header.clear()
     raw = pl.DataFrame(columns)
-    del columns
+    del columns, order
 
     exprs: list[pl.Expr] = []
     for header in headers:
@@ -668,30 +702,10 @@ def _build(
         elif header == "eCPM":
             ecpm_cents = (pl.col("_cents") * 1000 / pl.col("_imps")).round(0).cast(pl.Int64)
             expr = _money(ecpm_cents)
-        elif header in rate_bp:
+        elif header in rate_headers:
             expr = _with_missing(_percent(pl.col(header)), pl.col(f"_missing {header}"))
         else:
             expr = _grouped(pl.col(header))
         exprs.append(expr.alias(header))
 
-    if not n_total:
-        return raw, exprs, None
-
-    # --- the Total row: summed counts, overall rates.
-    total_imps = int(imps.sum())
-    total_cents = int(cents.sum())
-    total: dict[str, str | None] = {}
-    for header in headers:
-        if header == "Date":
-            total[header] = "Total"
-        elif header in ("Site", "Domain", "Supply Vendor"):
-            total[header] = None
-        elif header in ("Advertiser Cost (Adv Currency)", "Total Spend"):
-            total[header] = _fmt_money(total_cents)
-        elif header == "eCPM":
-            total[header] = _fmt_money(round(total_cents * 1000 / max(total_imps, 1)))
-        elif header in total_rates:
-            total[header] = _fmt_rate(total_rates[header])
-        else:
-            total[header] = _fmt_count(int(counts_by_header[header].sum()))
-    return raw, exprs, pl.DataFrame([total], schema=dict.fromkeys(headers, pl.String))
+    return raw, exprs, total_row

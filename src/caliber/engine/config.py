@@ -694,17 +694,21 @@ def _apply_custom_weights(
 
 
 def describe_setups() -> list[dict[str, Any]]:
-    """Every setup with its metrics, weights, directions, level, headers and defaults."""
+    """Every distinct setup with its metrics, weights, directions, level, headers and
+    defaults; ``goal`` or ``ctr_sensitivity`` is ``"any"`` where it changes nothing."""
+    grouped: dict[tuple[Platform, Channel, Level, tuple[MetricSpec, ...]], list[Any]] = {}
+    for (platform, goal, channel, sensitive), (level, metrics) in _SETUPS.items():
+        grouped.setdefault((platform, channel, level, metrics), []).append((goal, sensitive))
     described: list[dict[str, Any]] = []
-    for (platform, goal, channel, sensitive), (level, metrics) in sorted(
-        _SETUPS.items(), key=lambda item: tuple(str(k) for k in item[0])
-    ):
+    for (platform, channel, level, metrics), keys in grouped.items():
+        goals = sorted({str(g) for g, _ in keys})
+        sensitivities = sorted({s for _, s in keys})
         described.append(
             {
                 "platform": str(platform),
-                "goal": str(goal),
+                "goal": goals[0] if len(goals) == 1 else "any",
                 "channel": str(channel),
-                "ctr_sensitivity": sensitive,
+                "ctr_sensitivity": sensitivities[0] if len(sensitivities) == 1 else "any",
                 "analysis_level": str(level),
                 "dimension_headers": list(INPUTS[str(level)].aliases),
                 "metrics": [_describe_metric(m) for m in metrics],

@@ -1,0 +1,214 @@
+"""The `caliber` command line, in process and as a real process."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from caliber.cli import main
+from tests.engine.exports import make_export
+
+
+@pytest.fixture
+def td_file(tmp_path: Path) -> Path:
+    path = tmp_path / "td.csv"
+    path.write_text(make_export("trade_desk", "display", seed=5), encoding="utf-8")
+    return path
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_score_writes_results_lists_and_summary(
+    td_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = main(
+        [
+            "score",
+            str(td_file),
+            "--platform",
+            "trade_desk",
+            "--goal",
+            "awareness",
+            "--channel",
+            "display",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "rows read" in printed
+    assert "Top 5" in printed
+    assert "Bottom 5" in printed
+    results = _read_csv(out / "results.csv")
+    header = list(results[0])
+    assert header[:7] == [
+        "domain",
+        "impressions",
+        "spend",
+        "cpm",
+        "ctr",
+        "conversions",
+        "conversion_rate",
+    ]
+    for column in ("score", "percentile_rank", "quality_status", "cpm_normalized", "outlier_flags"):
+        assert column in header
+    domains = [r["domain"] for r in results]
+    assert len(domains) == len(set(domains))
+    scores = [float(r["score"]) for r in results]
+    assert scores == sorted(scores, reverse=True)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert isinstance(summary["campaign_level_score"], float)
+    assert summary["rows"]["scored"] == len(results)
+    assert summary["weights"]["ias_display_fully_in_view_1s_rate"] == 0.25
+    assert summary["processing_report"]["column_mapping"]["Site"] == "domain"
+    whitelist = _read_csv(out / "whitelist.csv")
+    blacklist = _read_csv(out / "blacklist.csv")
+    assert list(whitelist[0])[:3] == ["domain", "score", "impressions"]
+    assert [float(r["score"]) for r in whitelist] == sorted(
+        (float(r["score"]) for r in whitelist), reverse=True
+    )
+    assert [float(r["score"]) for r in blacklist] == sorted(float(r["score"]) for r in blacklist)
+    assert len(whitelist) == summary["lists"]["whitelist_count"]
+
+
+def test_ctv_results_are_keyed_by_supply_vendor(tmp_path: Path) -> None:
+    path = tmp_path / "ctv.csv"
+    path.write_text(make_export("trade_desk", "ctv", seed=3), encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["score", str(path), "-p", "trade_desk", "-g", "action", "-c", "ctv", "-o", str(out)]
+    assert main([*args, "--quiet"]) == 0
+    assert next(iter(_read_csv(out / "results.csv")[0])) == "supply_vendor"
+    assert next(iter(_read_csv(out / "whitelist.csv")[0])) == "supply_vendor"
+
+
+def test_custom_weights_from_json_and_file(td_file: Path, tmp_path: Path) -> None:
+    weights = {
+        "cpm": 0.0,
+        "ias_display_fully_in_view_1s_rate": 0.0,
+        "ctr": 1.0,
+        "ad_load_xl_rate": 0.0,
+        "ad_refresh_below_15s_rate": 0.0,
+    }
+    base = ["score", str(td_file), "-p", "trade_desk", "-g", "awareness", "-c", "display", "-q"]
+    assert main([*base, "--weights", json.dumps(weights), "-o", str(tmp_path / "a")]) == 0
+    weights_file = tmp_path / "w.json"
+    weights_file.write_text(json.dumps(weights), encoding="utf-8")
+    assert main([*base, "--weights", f"@{weights_file}", "-o", str(tmp_path / "b")]) == 0
+    rows = _read_csv(tmp_path / "a" / "results.csv")
+    # CTR alone decides: the score is the normalized CTR
+    for row in rows:
+        assert float(row["score"]) == pytest.approx(float(row["ctr_normalized"]), abs=0.005)
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["weights"]["ctr"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["-p", "pulsepoint", "-g", "awareness", "-c", "ctv"], "supported channels"),
+        (["-p", "trade_desk", "-g", "awareness", "-c", "video"], "player_completion_rate"),
+        (["-p", "tiktok", "-g", "awareness", "-c", "display"], "accepted: trade_desk"),
+        (["-p", "trade_desk", "-g", "awareness", "-c", "display", "--weights", "{x"], "JSON"),
+        (["-p", "trade_desk", "-g", "awareness", "-c", "display", "--weights", "[1]"], "object"),
+        (
+            ["-p", "trade_desk", "-g", "awareness", "-c", "display", "--weights", '{"ctr": 1}'],
+            "missing metric",
+        ),
+        (
+            ["-p", "trade_desk", "-g", "awareness", "-c", "display", "--min-impressions", "-3"],
+            "min_impressions",
+        ),
+        (["-p", "trade_desk", "-c", "display"], "--goal"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    td_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    words: str,
+) -> None:
+    code = main(["score", str(td_file), *args, "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("caliber: error: ")
+    assert err.count("\n") == 1
+    assert words in err
+    assert not (tmp_path / "o" / "results.csv").exists()
+
+
+def test_bad_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(bytes(range(256)) * 8)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    for path, words in (
+        (junk, "looks binary"),
+        (empty, "empty"),
+        (tmp_path / "missing.csv", "no such file"),
+        (tmp_path, "is a directory"),
+    ):
+        code = main(["score", str(path), "-p", "trade_desk", "-g", "action", "-c", "display"])
+        err = capsys.readouterr().err
+        assert code == 2, path
+        assert words in err
+
+
+def test_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("Site,Impressions\nexample.com,1000\n", encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "caliber.cli",
+            "score",
+            str(path),
+            "-p",
+            "trade_desk",
+            "-g",
+            "awareness",
+            "-c",
+            "display",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
+    assert "ctr needs 'Clicks' and 'Impressions'" in done.stderr
+
+
+def test_configs_json_lists_every_setup(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["configs", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    setups = payload["setups"]
+    assert len(setups) == 9
+    ctv = next(s for s in setups if s["channel"] == "ctv")
+    assert ctv["analysis_level"] == "supply_vendor"
+    assert [m["name"] for m in ctv["metrics"]] == ["tv_quality_index_rate", "unique_id_ratio"]
+    assert "Supply Vendor" in ctv["dimension_headers"]
+    assert payload["input_columns"]["spend"]["headers"][0] == "Advertiser Cost (Adv Currency)"
+    for setup in setups:
+        assert setup["defaults"]["min_impressions"] == 250
+
+
+def test_configs_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["configs"]) == 0
+    out = capsys.readouterr().out
+    assert "pulsepoint / action / display" in out
+    assert "lower is better" in out
