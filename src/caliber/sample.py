@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     IntArray: TypeAlias = npt.NDArray[np.int64]
     FloatArray: TypeAlias = npt.NDArray[np.float64]
+    BoolArray: TypeAlias = npt.NDArray[np.bool_]
 
 __all__ = [
     "SAMPLE_CHANNELS",
@@ -420,6 +421,13 @@ def _vendor_variant(name: pl.Expr, code: pl.Expr) -> pl.Expr:
     )
 
 
+def _weighted_mean(rate: FloatArray, weights: IntArray, present: BoolArray) -> float:
+    """The ``weights``-weighted mean of ``rate`` over the ``present`` rows (NaN if none)."""
+    kept = weights[present]
+    total = int(kept.sum())
+    return float(rate[present] @ kept / total) if total else math.nan
+
+
 def _fmt_count(value: int) -> str:
     return f"{value:,}"
 
@@ -429,6 +437,8 @@ def _fmt_money(cents: int) -> str:
 
 
 def _fmt_rate(rate: float) -> str:
+    if math.isnan(rate):
+        return "-"
     bp = round(rate * 10_000)
     return f"{bp // 100}.{bp % 100:02d}%"
 
@@ -554,7 +564,7 @@ def _build(
         rate_bp[header] = np.rint(view * 10_000).astype(np.int64)
         rate_missing[header] = missing_codes(0.03)
         present = rate_missing[header] == 0
-        total_rates[header] = float(np.average(view[present], weights=imps[present]))
+        total_rates[header] = _weighted_mean(view, imps, present)
         bad = rng.random(n_sites) < 0.06
         xl_site = np.where(bad, rng.uniform(0.2, 0.6, n_sites), rng.beta(0.6, 25.0, n_sites))
         rf_site = np.where(bad, rng.uniform(0.3, 0.8, n_sites), rng.beta(0.5, 12.0, n_sites))
@@ -616,9 +626,7 @@ def _build(
             rate_bp["Completion Rate"] = np.rint(completion * 10_000).astype(np.int64)
             rate_missing["Completion Rate"] = missing_codes(0.03)
             present = rate_missing["Completion Rate"] == 0
-            total_rates["Completion Rate"] = float(
-                np.average(completion[present], weights=imps[present])
-            )
+            total_rates["Completion Rate"] = _weighted_mean(completion, imps, present)
 
     del rank, combo, noise, expected, weekday, dow, cpm_site, cpm
 

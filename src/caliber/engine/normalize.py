@@ -15,6 +15,8 @@ import polars as pl
 from caliber.engine.config import MetricSpec
 
 NEUTRAL = 50.0
+_TINY_SPAN = 1e-280
+_BOOST = 1e280
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,12 @@ def normalized_expr(stat: NormalizationStat) -> pl.Expr:
     elif stat.hi > stat.lo:
         span = stat.hi - stat.lo
         raw = (value - stat.lo) if stat.higher_is_better else (stat.hi - value)
-        scaled = raw / span * 100.0
+        # polars may divide by multiplying with 1/span, which overflows for subnormal spans
+        boost = _BOOST if span < _TINY_SPAN else 1.0
+        scaled = (raw * boost) / (span * boost) * 100.0
     else:
         scaled = pl.lit(NEUTRAL)
-    present = value.is_not_null() & value.is_finite()
+    present = value.is_not_null() & value.is_finite() & scaled.is_not_nan()
     return (
         pl.when(present)
         .then(scaled.clip(0.0, 100.0))

@@ -55,7 +55,6 @@ AGGREGATE_MARKERS: tuple[str, ...] = (
     "(not available)",
 )
 MISSING_MARKERS: tuple[str, ...] = ("", "-", "--", "n/a", "null")
-_STRIP_CHARS = r"[\s$€£,]"
 
 DIM = "__dimension"
 _FIRST = "__first"
@@ -261,11 +260,16 @@ def prepare(
     dim_norm = dim_lower.str.strip_prefix("www.").str.strip_chars()
     is_missing = dim_norm.is_null() | (dim_norm == "")
     renamed = [pl.col(f"c{mapping.positions[c]}").alias(c) for c in inputs]
-    staged = raw.select(
-        is_aggregate.fill_null(value=False).alias("__aggregate"),
-        dim_norm.alias(DIM),
-        is_missing.alias("__missing"),
-        *renamed,
+    # lazy, so the shared sub-expressions (dim_lower, dim_norm) are computed once
+    staged = (
+        raw.lazy()
+        .select(
+            is_aggregate.fill_null(value=False).alias("__aggregate"),
+            dim_norm.alias(DIM),
+            is_missing.alias("__missing"),
+            *renamed,
+        )
+        .collect()
     )
     del raw
     counts = staged.select(
@@ -342,30 +346,28 @@ def _parse_cells(
 ) -> pl.DataFrame:
     """Turn text cells into floats; decide percent columns; null out negative counts."""
     present = [c for c in inputs if c in kept.columns]
-    values: list[pl.Expr] = []
+    parsed = kept.with_columns(
+        _to_number(name, kept.schema[name]).alias(f"{name}|num") for name in present
+    )
     stats: list[pl.Expr] = []
     for name in present:
-        col = pl.col(name)
+        number, text = pl.col(f"{name}|num"), pl.col(name)
+        failed = text.filter(number.is_null() & text.is_not_null())
         if kept.schema[name] == pl.String:
-            text = col.str.strip_chars()
-            missing = text.is_null() | text.str.to_lowercase().is_in(MISSING_MARKERS)
-            number = text.str.replace_all(_STRIP_CHARS, "").str.strip_suffix("%")
-            number = number.cast(pl.Float64, strict=False)
-            has_pct = text.str.ends_with("%").fill_null(value=False)
-        else:
-            number = col.cast(pl.Float64, strict=False)
-            missing = col.is_null()
-            has_pct = pl.lit(value=False)
-        number = pl.when(number.is_finite()).then(number)
-        values.append(number.alias(name))
+            # the missing-marker check runs only on cells that did not parse
+            failed = failed.filter(
+                ~failed.str.strip_chars().str.to_lowercase().is_in(MISSING_MARKERS)
+            )
         stats += [
-            (~missing & number.is_null()).sum().alias(f"{name}|bad"),
-            has_pct.any().alias(f"{name}|pct"),
+            failed.len().alias(f"{name}|bad"),
             number.max().alias(f"{name}|max"),
             (number < 0).sum().alias(f"{name}|neg"),
         ]
-    numbers = kept.select(pl.col(DIM), *values)
-    summary = kept.select(stats).row(0, named=True) if stats else {}
+        if INPUTS[name].kind is Kind.RATE and kept.schema[name] == pl.String:
+            stats.append(text.str.contains("%", literal=True).any().alias(f"{name}|pct"))
+    summary = parsed.select(stats).row(0, named=True) if stats else {}
+    numbers = parsed.select(pl.col(DIM), *(pl.col(f"{name}|num").alias(name) for name in present))
+    del parsed
 
     fixes: list[pl.Expr] = []
     for name in present:
@@ -395,13 +397,28 @@ def _parse_cells(
                 fixes.append(pl.when(pl.col(name) >= 0).then(pl.col(name)).alias(name))
         elif kind is Kind.RATE:
             maximum = summary[f"{name}|max"]
-            if summary[f"{name}|pct"] or (maximum is not None and maximum > 1):
+            if summary.get(f"{name}|pct") or (maximum is not None and maximum > 1):
                 report.percent_columns.append(header)
                 fixes.append((pl.col(name) / 100.0).alias(name))
     if fixes:
         numbers = numbers.with_columns(fixes)
     _cell_range_warnings(numbers, present, header_of, report)
     return numbers
+
+
+_NOISE = [" ", "\t", "\u00a0", "$", "€", "£", ","]
+
+
+def _to_number(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Text cell -> float: currency signs, thousands separators, spaces and a trailing %
+    removed; anything else that does not parse, and inf / NaN, become missing."""
+    col = pl.col(name)
+    if dtype == pl.String:
+        cleaned = col.str.replace_many(_NOISE, [""] * len(_NOISE)).str.strip_suffix("%")
+        number = cleaned.cast(pl.Float64, strict=False)
+    else:
+        number = col.cast(pl.Float64, strict=False)
+    return pl.when(number.is_finite()).then(number)
 
 
 def _cell_range_warnings(

@@ -16,6 +16,7 @@ import codecs
 import csv
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -156,22 +157,29 @@ def _text_table(data: bytes, filename: str | None) -> Table:
     headers = tuple(h.strip() for h in next(csv.reader([lines[0]], delimiter=delimiter)))
 
     def load(positions: Sequence[int]) -> pl.DataFrame:
+        # The header fixes the width: short rows get nulls, long rows are cut, and a file
+        # with no data rows gives zero rows instead of a width guessed from nothing.
+        schema = {f"c{i}": pl.String for i in range(len(headers))}
         try:
-            frame = pl.read_csv(
-                body,
-                has_header=False,
-                skip_rows=1,
-                columns=list(positions),
-                separator=delimiter,
-                infer_schema=False,
-                truncate_ragged_lines=True,
-                raise_if_empty=False,
+            return (
+                pl.scan_csv(
+                    body,
+                    has_header=False,
+                    skip_rows=1,
+                    schema=schema,
+                    separator=delimiter,
+                    truncate_ragged_lines=True,
+                    raise_if_empty=False,
+                    missing_columns="insert",
+                    extra_columns="ignore",
+                )
+                .select([f"c{p}" for p in positions])
+                .collect()
             )
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
             raise UnreadableFileError(
                 f"the file could not be parsed as delimited text: {_first_line(exc)}"
             ) from None
-        return frame.rename(dict(zip(frame.columns, [f"c{p}" for p in positions], strict=True)))
 
     return Table(headers, "csv", encoding, delimiter, load)
 
@@ -254,7 +262,7 @@ def _scan_entry(
                             entry=entry.filename,
                         )
                     tail = chunk[-16:]
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise UnreadableFileError(f"the workbook archive is damaged: {exc}") from None
     except NotImplementedError as exc:  # e.g. an unsupported compression method
         raise UnreadableFileError(f"the workbook archive cannot be read: {exc}") from None

@@ -1,0 +1,43 @@
+"""The engine imports only the standard library, its data libraries and itself."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import caliber.engine
+
+ENGINE = Path(caliber.engine.__file__).parent
+ALLOWED_THIRD_PARTY = {"polars", "fastexcel", "pyarrow", "numpy"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_engine_imports_only_allowed_modules() -> None:
+    offenders: dict[str, set[str]] = {}
+    for path in sorted(ENGINE.rglob("*.py")):
+        for module in _imports(path):
+            top = module.split(".")[0]
+            if module.startswith("caliber."):
+                ok = module == "caliber.engine" or module.startswith("caliber.engine.")
+            else:
+                ok = top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY
+            if not ok:
+                offenders.setdefault(path.name, set()).add(module)
+    assert offenders == {}
+
+
+def test_the_check_sees_imports() -> None:
+    found = _imports(ENGINE / "pipeline.py")
+    assert "polars" in found
+    assert "caliber.engine.config" in found
