@@ -395,7 +395,7 @@ def test_xls_read() -> None:
     assert frame["c1"].to_list()[3] == "café.fr"
     assert [float(v) for v in frame["c5"].to_list()] == pytest.approx([r.spend for r in mf.ROWS])
     ias = frame["c6"].to_list()
-    assert ias[2] == "N/A"
+    assert ias[2] is None  # readers turn missing markers ("N/A") into nulls
     assert float(ias[0]) == pytest.approx(0.625)
 
 
@@ -421,3 +421,15 @@ def test_xlsx_headers_are_stripped_and_numbers_read_as_text() -> None:
     assert frame["c0"].to_list() == ["a.com", "b.com"]
     assert [float(v) for v in frame["c1"].to_list()] == [300.0, 1250.0]
     assert frame["c2"].to_list()[1] == "1.5%"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_missing_markers_become_nulls_in_every_reader(fmt: str) -> None:
+    cells = ["-", "--", "N/A", "n/a", "null", "NULL", "", "0.5", "n/a-ish"]
+    if fmt == "csv":
+        data = ("Site,CTR\n" + "".join(f"s{i}.com,{c}\n" for i, c in enumerate(cells))).encode()
+    else:
+        data = _xlsx([["Site", "CTR"], *[[f"s{i}.com", c] for i, c in enumerate(cells)]])
+    values = open_table(data).load([1])["c1"].to_list()
+    assert values[:7] == [None] * 7
+    assert values[7:] == ["0.5", "n/a-ish"]

@@ -54,6 +54,22 @@ WEIGHT_SUM_TOLERANCE = 1e-6
 CPM_WARNING_THRESHOLD = 1000.0
 OUTLIER_IQR_FACTOR = 1.5
 
+# §2: cells that mean "no value" (compared after trimming, ignoring case).
+MISSING_MARKERS: tuple[str, ...] = ("", "-", "--", "n/a", "null")
+# The exact spellings a CSV parser can turn into nulls without a per-cell string pass.
+MISSING_SPELLINGS: tuple[str, ...] = (
+    "",
+    "-",
+    "--",
+    "n/a",
+    "N/A",
+    "N/a",
+    "n/A",
+    "null",
+    "NULL",
+    "Null",
+)
+
 
 @dataclass(frozen=True)
 class MetricSpec:

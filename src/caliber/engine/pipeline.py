@@ -12,7 +12,7 @@ import polars as pl
 from caliber.engine import lists as lists_mod
 from caliber.engine import normalize, outliers, preprocess
 from caliber.engine.config import ResolvedSetup, Setup
-from caliber.engine.read import ReadLimits, Table, open_table
+from caliber.engine.read import ReadLimits, Table, null_markers, open_table
 from caliber.engine.score import PERCENTILE, SCORE, STATUS, add_scores, contribution_column
 
 Progress = Callable[[str, float], None]
@@ -154,11 +154,12 @@ def _frame_table(source: Any) -> Table:
         raise TypeError(msg)
     headers = tuple(str(c).strip() for c in frame.columns)
 
-    def load(positions: Sequence[int]) -> pl.DataFrame:
-        picked = frame.select(pl.nth(list(positions)))
-        return picked.rename(dict(zip(picked.columns, [f"c{p}" for p in positions], strict=True)))
+    def scan(positions: Sequence[int]) -> pl.LazyFrame:
+        picked = frame.lazy().select(pl.nth(p).alias(f"c{p}") for p in positions)
+        strings = [c for c, t in picked.collect_schema().items() if t == pl.String]
+        return picked.with_columns(null_markers(pl.col(c)).alias(c) for c in strings)
 
-    return Table(headers, "dataframe", None, None, load)
+    return Table(headers, "dataframe", None, None, scan)
 
 
 __all__ = ["ScoringResult", "score"]

@@ -13,6 +13,7 @@ Steps (``scoring.md`` §2-3), all vectorized polars expressions:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,10 +36,12 @@ from caliber.engine.config import (
     metric_requirement,
 )
 from caliber.engine.errors import (
+    EmptyFileError,
     MissingColumnError,
     MissingMetricError,
     NoDataError,
     NoScorableRowsError,
+    UnreadableFileError,
 )
 
 if TYPE_CHECKING:
@@ -54,10 +57,10 @@ AGGREGATE_MARKERS: tuple[str, ...] = (
     "(not set)",
     "(not available)",
 )
-MISSING_MARKERS: tuple[str, ...] = ("", "-", "--", "n/a", "null")
 
 DIM = "__dimension"
-_FIRST = "__first"
+_FIRST = "__first_is_aggregate"
+_RAW = "__raw_dimension"
 _ROWS = "source_rows"
 
 
@@ -235,7 +238,13 @@ class Prepared:
 def prepare(
     table: Table, setup: Setup, resolved: ResolvedSetup, report: ProcessingReport
 ) -> Prepared:
-    """Run steps 1-6 on ``table`` and fill ``report``."""
+    """Run steps 1-6 on ``table`` and fill ``report``.
+
+    One streaming pass parses the cells and groups by the dimension; per-column
+    statistics (unparseable cells, negatives, percent signs, ranges) are aggregated per
+    group in the same pass and reduced afterwards. Dividing a percentage column by 100
+    commutes with the impression-weighted mean, so it is applied after aggregation.
+    """
     mapping = map_headers(table.headers)
     report.file_format = table.format
     report.encoding = table.encoding
@@ -249,39 +258,48 @@ def prepare(
 
     level = str(resolved.level)
     inputs = [c for c in _inputs_needed(sources) if c in mapping.positions]
-    wanted_positions = {mapping.positions[level], 0, *(mapping.positions[c] for c in inputs)}
-    raw = table.load(sorted(wanted_positions))
-    report.rows_read = raw.height
+    rates = sorted({s.columns[0] for s in sources.values() if s.kind == "rate"})
+    positions = {mapping.positions[level], 0, *(mapping.positions[c] for c in inputs)}
+    scan = table.scan(sorted(positions))
+    schema = scan.collect_schema()
+    cells = [
+        _cell_exprs(c, f"c{mapping.positions[c]}", schema[f"c{mapping.positions[c]}"])
+        for c in inputs
+    ]
+    # Level 1 groups by the raw dimension text (and whether the first column marks an
+    # aggregate row); level 2 normalizes the few distinct raw values and merges them, so
+    # the string work runs per distinct value instead of per row.
+    dim_column = f"c{mapping.positions[level]}"
+    first_is_aggregate = (
+        pl.col("c0").cast(pl.String).str.contains(_AGGREGATE_PATTERN).fill_null(value=False)
+        if mapping.positions[level] != 0
+        else pl.lit(value=False)
+    )
+    staged = scan.select(
+        pl.col(dim_column).cast(pl.String).alias(_RAW),
+        first_is_aggregate.alias(_FIRST),
+        *(e for exprs in cells for e in exprs),
+    )
+    level1 = _collect(staged.group_by(_RAW, _FIRST).agg(_group_aggs(inputs, rates)))
+    keyed = level1.with_columns(_group_key(_RAW, _FIRST).alias(DIM)).drop(_RAW, _FIRST)
+    grouped = keyed.group_by(DIM).agg(_merge(c) for c in keyed.columns if c != DIM)
 
-    dim_raw = pl.col(f"c{mapping.positions[level]}").cast(pl.String).str.strip_chars()
-    first_raw = pl.col("c0").cast(pl.String).str.strip_chars().str.to_lowercase()
-    dim_lower = dim_raw.str.to_lowercase()
-    is_aggregate = dim_lower.is_in(AGGREGATE_MARKERS) | first_raw.is_in(AGGREGATE_MARKERS)
-    dim_norm = dim_lower.str.strip_prefix("www.").str.strip_chars()
-    is_missing = dim_norm.is_null() | (dim_norm == "")
-    renamed = [pl.col(f"c{mapping.positions[c]}").alias(c) for c in inputs]
-    # lazy, so the shared sub-expressions (dim_lower, dim_norm) are computed once
-    staged = (
-        raw.lazy()
-        .select(
-            is_aggregate.fill_null(value=False).alias("__aggregate"),
-            dim_norm.alias(DIM),
-            is_missing.alias("__missing"),
-            *renamed,
+    report.rows_read = int(grouped[_ROWS].sum() or 0)
+    if report.rows_read == 0:
+        raise EmptyFileError(
+            "the file has a header row but no data rows", headers=list(table.headers)
         )
-        .collect()
+    dropped_groups = dict(
+        grouped.filter(pl.col(DIM).is_in([_AGGREGATE_KEY, _MISSING_KEY]))
+        .select(DIM, _ROWS)
+        .iter_rows()
     )
-    del raw
-    counts = staged.select(
-        pl.col("__aggregate").sum().alias("aggregate"),
-        (pl.col("__missing") & ~pl.col("__aggregate")).sum().alias("missing"),
-    ).row(0)
-    dropped = {"aggregate_row": int(counts[0]), "missing_dimension": int(counts[1])}
+    dropped = {
+        "aggregate_row": int(dropped_groups.get(_AGGREGATE_KEY, 0)),
+        "missing_dimension": int(dropped_groups.get(_MISSING_KEY, 0)),
+    }
     report.rows_dropped = {k: v for k, v in dropped.items() if v}
-    kept = staged.filter(~pl.col("__aggregate") & ~pl.col("__missing")).drop(
-        "__aggregate", "__missing"
-    )
-    del staged
+    kept = grouped.filter(~pl.col(DIM).is_in([_AGGREGATE_KEY, _MISSING_KEY]))
     if kept.height == 0:
         raise NoScorableRowsError(
             f"no data rows left after dropping {dropped['aggregate_row']} aggregate row(s) and "
@@ -289,17 +307,14 @@ def prepare(
             rows_read=report.rows_read,
             rows_dropped=dropped,
         )
-
-    parsed = _parse_cells(kept, inputs, header_of, report)
-    del kept
-    total_impressions = float(parsed.select(pl.col("impressions").sum()).item() or 0.0)
+    percent = _cell_warnings(kept, inputs, header_of, report)
+    total_impressions = float(kept["impressions|sum"].sum() or 0.0)
     if not total_impressions > 0:
         raise NoDataError(
             f"the impressions column ('{header_of['impressions']}') has no positive value",
             column=header_of["impressions"],
         )
-    aggregated = _aggregate(parsed, sources, inputs)
-    del parsed
+    aggregated = kept.select(_final_exprs(inputs, sources, percent))
     report.rows_aggregated = aggregated.height
 
     threshold = float(setup.min_impressions)
@@ -331,49 +346,125 @@ def prepare(
     return Prepared(filtered, sources, total_impressions)
 
 
-def _inputs_needed(sources: dict[str, MetricSource]) -> list[str]:
-    names = ["impressions"]
-    names += [c for s in sources.values() for c in s.columns]
-    names += ["spend", "clicks", "conversions"]
-    return list(dict.fromkeys(names))
+# Group keys for dropped rows: they cannot collide with a real value (NUL first).
+_AGGREGATE_KEY = "\x00aggregate"
+_MISSING_KEY = "\x00missing"
+_AGGREGATE_PATTERN = r"(?i)^\s*(?:" + "|".join(re.escape(m) for m in AGGREGATE_MARKERS) + r")\s*$"
+# Removed from numeric cells: spaces, currency signs, thousands separators and the percent
+# sign (whether a column is in percent is decided per column, from the raw cells).
+_NOISE = [" ", "\t", "\u00a0", "$", "€", "£", ",", "%"]
 
 
-def _parse_cells(
-    kept: pl.DataFrame,
-    inputs: list[str],
-    header_of: dict[str, str],
-    report: ProcessingReport,
-) -> pl.DataFrame:
-    """Turn text cells into floats; decide percent columns; null out negative counts."""
-    present = [c for c in inputs if c in kept.columns]
-    parsed = kept.with_columns(
-        _to_number(name, kept.schema[name]).alias(f"{name}|num") for name in present
+def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
+    try:
+        return frame.collect(engine="streaming")
+    except pl.exceptions.ComputeError as exc:
+        lines = str(exc).strip().splitlines()
+        raise UnreadableFileError(
+            f"the file could not be parsed: {lines[0] if lines else type(exc).__name__}"
+        ) from None
+
+
+def _group_key(raw: str, first_is_aggregate: str) -> pl.Expr:
+    """The normalized dimension value, or a sentinel for aggregate and blank rows."""
+    lowered = pl.col(raw).str.strip_chars().str.to_lowercase()
+    is_aggregate = lowered.is_in(AGGREGATE_MARKERS).fill_null(value=False) | pl.col(
+        first_is_aggregate
     )
-    stats: list[pl.Expr] = []
-    for name in present:
-        number, text = pl.col(f"{name}|num"), pl.col(name)
-        failed = text.filter(number.is_null() & text.is_not_null())
-        if kept.schema[name] == pl.String:
-            # the missing-marker check runs only on cells that did not parse
-            failed = failed.filter(
-                ~failed.str.strip_chars().str.to_lowercase().is_in(MISSING_MARKERS)
-            )
-        stats += [
-            failed.len().alias(f"{name}|bad"),
-            number.max().alias(f"{name}|max"),
-            (number < 0).sum().alias(f"{name}|neg"),
-        ]
-        if INPUTS[name].kind is Kind.RATE and kept.schema[name] == pl.String:
-            stats.append(text.str.contains("%", literal=True).any().alias(f"{name}|pct"))
-    summary = parsed.select(stats).row(0, named=True) if stats else {}
-    numbers = parsed.select(pl.col(DIM), *(pl.col(f"{name}|num").alias(name) for name in present))
-    del parsed
+    value = lowered.str.strip_prefix("www.").str.strip_chars()
+    return (
+        pl.when(is_aggregate)
+        .then(pl.lit(_AGGREGATE_KEY))
+        .when(value.is_null() | (value == ""))
+        .then(pl.lit(_MISSING_KEY))
+        .otherwise(value)
+    )
 
-    fixes: list[pl.Expr] = []
-    for name in present:
+
+def _merge(column: str) -> pl.Expr:
+    """How a level-1 statistic combines across raw spellings of one dimension value."""
+    if column.endswith("|pct"):
+        return pl.col(column).any()
+    if column.endswith("|max"):
+        return pl.col(column).max()
+    return pl.col(column).sum()
+
+
+def _cell_exprs(name: str, source: str, dtype: pl.DataType) -> list[pl.Expr]:
+    """Per cell: the number (money, separators, percent handled) and its flags.
+
+    Missing markers are already null here (the readers turn them into nulls), so a
+    non-null cell that gives no number is unparseable.
+    """
+    kind = INPUTS[name].kind
+    raw = pl.col(source)
+    if dtype == pl.String:
+        number = raw.str.replace_many(_NOISE, [""] * len(_NOISE)).cast(pl.Float64, strict=False)
+        percent = raw.str.contains("%", literal=True).fill_null(value=False)
+    else:
+        number = raw.cast(pl.Float64, strict=False)
+        percent = pl.lit(value=False)
+    exprs = [(raw.is_not_null() & number.is_null()).alias(f"{name}|bad")]
+    if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
+        # negative counts and spend are reported and left out, like inf and NaN
+        usable = number.is_finite() & (number >= 0)
+        exprs.append((number < 0).fill_null(value=False).alias(f"{name}|neg"))
+    else:
+        usable = number.is_finite()
+        exprs.append(percent.alias(f"{name}|pct"))
+    exprs.append(pl.when(usable).then(number).alias(name))
+    return exprs
+
+
+def _group_aggs(inputs: list[str], rates: list[str]) -> list[pl.Expr]:
+    imps = pl.col("impressions")
+    aggs: list[pl.Expr] = [pl.len().alias(_ROWS)]
+    for name in inputs:
+        value = pl.col(name)
+        kind = INPUTS[name].kind
+        aggs += [
+            value.sum().alias(f"{name}|sum"),
+            value.count().alias(f"{name}|n"),
+            pl.col(f"{name}|bad").sum().alias(f"{name}|bad"),
+        ]
+        if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
+            aggs.append(pl.col(f"{name}|neg").sum().alias(f"{name}|neg"))
+        if kind is Kind.MONEY_RATE:
+            aggs.append((value > CPM_WARNING_THRESHOLD).sum().alias(f"{name}|high"))
+        if kind is Kind.RATE:
+            aggs += [
+                pl.col(f"{name}|pct").any().alias(f"{name}|pct"),
+                value.max().alias(f"{name}|max"),
+                ((value < 0) | (value > 1)).sum().alias(f"{name}|out1"),
+                ((value < 0) | (value > 100)).sum().alias(f"{name}|out100"),
+            ]
+        if name in rates:
+            aggs += [
+                (value * imps).sum().alias(f"{name}|wsum"),
+                pl.when(value.is_not_null()).then(imps).sum().alias(f"{name}|w"),
+            ]
+    aggs.append((imps.is_null() & ~pl.col("impressions|neg")).sum().alias("impressions|missing"))
+    return aggs
+
+
+def _cell_warnings(
+    kept: pl.DataFrame, inputs: list[str], header_of: dict[str, str], report: ProcessingReport
+) -> set[str]:
+    """Reduce the per-group cell statistics; warn; return the rate columns in percent."""
+    wanted = [c for c in kept.columns if "|" in c and c.split("|")[1] not in _NOT_STATS]
+    totals = kept.select(
+        pl.col(c).any()
+        if c.endswith("|pct")
+        else pl.col(c).max()
+        if c.endswith("|max")
+        else pl.col(c).sum()
+        for c in wanted
+    ).row(0, named=True)
+    percent: set[str] = set()
+    for name in inputs:
         header = header_of[name]
         kind = INPUTS[name].kind
-        bad = int(summary[f"{name}|bad"])
+        bad = int(totals[f"{name}|bad"])
         if bad:
             report.warnings.append(
                 DataWarning(
@@ -383,122 +474,92 @@ def _parse_cells(
                     bad,
                 )
             )
-        negatives = int(summary[f"{name}|neg"])
-        if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
-            if negatives:
-                report.warnings.append(
-                    DataWarning(
-                        "negative_counts",
-                        f"{negatives} negative value(s) in '{header}' were treated as missing",
-                        header,
-                        negatives,
-                    )
-                )
-                fixes.append(pl.when(pl.col(name) >= 0).then(pl.col(name)).alias(name))
-        elif kind is Kind.RATE:
-            maximum = summary[f"{name}|max"]
-            if summary.get(f"{name}|pct") or (maximum is not None and maximum > 1):
-                report.percent_columns.append(header)
-                fixes.append((pl.col(name) / 100.0).alias(name))
-    if fixes:
-        numbers = numbers.with_columns(fixes)
-    _cell_range_warnings(numbers, present, header_of, report)
-    return numbers
-
-
-_NOISE = [" ", "\t", "\u00a0", "$", "€", "£", ","]
-
-
-def _to_number(name: str, dtype: pl.DataType) -> pl.Expr:
-    """Text cell -> float: currency signs, thousands separators, spaces and a trailing %
-    removed; anything else that does not parse, and inf / NaN, become missing."""
-    col = pl.col(name)
-    if dtype == pl.String:
-        cleaned = col.str.replace_many(_NOISE, [""] * len(_NOISE)).str.strip_suffix("%")
-        number = cleaned.cast(pl.Float64, strict=False)
-    else:
-        number = col.cast(pl.Float64, strict=False)
-    return pl.when(number.is_finite()).then(number)
-
-
-def _cell_range_warnings(
-    numbers: pl.DataFrame, present: list[str], header_of: dict[str, str], report: ProcessingReport
-) -> None:
-    checks: list[pl.Expr] = []
-    for name in present:
-        kind = INPUTS[name].kind
-        if kind is Kind.RATE:
-            checks.append(((pl.col(name) < 0) | (pl.col(name) > 1)).sum().alias(name))
-        elif kind is Kind.MONEY_RATE:
-            checks.append((pl.col(name) > CPM_WARNING_THRESHOLD).sum().alias(name))
-    checks.append(pl.col("impressions").is_null().sum().alias("__no_impressions"))
-    found = numbers.select(checks).row(0, named=True)
-    for name, count in found.items():
-        if not count:
-            continue
-        if name == "__no_impressions":
+        negatives = int(totals.get(f"{name}|neg") or 0)
+        if negatives:
             report.warnings.append(
                 DataWarning(
-                    "missing_impressions",
-                    f"{count} row(s) have no impressions value and add nothing to weighted "
-                    "means or volume",
-                    header_of["impressions"],
-                    int(count),
+                    "negative_counts",
+                    f"{negatives} negative value(s) in '{header}' were treated as missing",
+                    header,
+                    negatives,
                 )
             )
-        elif INPUTS[name].kind is Kind.RATE:
-            report.warnings.append(
-                DataWarning(
-                    "rate_out_of_range",
-                    f"{count} value(s) of '{header_of[name]}' lie outside [0, 1] after "
-                    "percent conversion",
-                    header_of[name],
-                    int(count),
-                )
-            )
-        else:
+        high = int(totals.get(f"{name}|high") or 0)
+        if high:
             report.warnings.append(
                 DataWarning(
                     "cpm_above_1000",
-                    f"{count} value(s) of '{header_of[name]}' are above "
-                    f"{CPM_WARNING_THRESHOLD:,.0f}",
-                    header_of[name],
-                    int(count),
+                    f"{high} value(s) of '{header}' are above {CPM_WARNING_THRESHOLD:,.0f}",
+                    header,
+                    high,
                 )
             )
+        if kind is Kind.RATE:
+            maximum = totals[f"{name}|max"]
+            in_percent = bool(totals[f"{name}|pct"]) or (maximum is not None and maximum > 1)
+            if in_percent:
+                percent.add(name)
+                report.percent_columns.append(header)
+            outside = int(totals[f"{name}|out100" if in_percent else f"{name}|out1"])
+            if outside:
+                report.warnings.append(
+                    DataWarning(
+                        "rate_out_of_range",
+                        f"{outside} value(s) of '{header}' lie outside [0, 1] after "
+                        "percent conversion",
+                        header,
+                        outside,
+                    )
+                )
+    missing = int(totals["impressions|missing"])
+    if missing:
+        report.warnings.append(
+            DataWarning(
+                "missing_impressions",
+                f"{missing} row(s) have no impressions value and add nothing to weighted "
+                "means or volume",
+                header_of["impressions"],
+                missing,
+            )
+        )
+    return percent
 
 
-def _aggregate(
-    numbers: pl.DataFrame, sources: dict[str, MetricSource], inputs: list[str]
-) -> pl.DataFrame:
-    """One row per dimension value: summed counts, then metrics from the sums (§3)."""
-    present = set(numbers.columns)
-    count_inputs = [c for c in inputs if c in present and INPUTS[c].kind is Kind.COUNT]
-    rate_inputs = sorted({s.columns[0] for s in sources.values() if s.kind == "rate"} & present)
-    imps = pl.col("impressions")
-    aggs: list[pl.Expr] = [pl.len().alias(_ROWS)]
-    aggs += [pl.when(pl.col(c).count() > 0).then(pl.col(c).sum()).alias(c) for c in count_inputs]
-    for rate in rate_inputs:
-        weight = pl.when(pl.col(rate).is_not_null()).then(imps)
-        aggs.append((pl.col(rate) * imps).sum().alias(f"{rate}|wsum"))
-        aggs.append(weight.sum().alias(f"{rate}|w"))
-    grouped = numbers.group_by(DIM).agg(aggs)
+_NOT_STATS = {"sum", "n", "wsum", "w"}
 
-    metric_exprs: list[pl.Expr] = []
+
+def _final_exprs(
+    inputs: list[str], sources: dict[str, MetricSource], percent: set[str]
+) -> list[pl.Expr]:
+    """Counts from their sums (missing when a group had no value), then metrics (§3)."""
+    exprs: list[pl.Expr] = [pl.col(DIM), pl.col(_ROWS)]
+    for name in inputs:
+        if INPUTS[name].kind is Kind.COUNT:
+            exprs.append(pl.when(pl.col(f"{name}|n") > 0).then(pl.col(f"{name}|sum")).alias(name))
     for metric, source in sources.items():
         if source.kind == "counts":
-            num, den = (pl.col(c) for c in source.columns)
+            num, den = (_count(c) for c in source.columns)
             scale = METRICS[metric].scale
-            metric_exprs.append(pl.when(den > 0).then(num / den * scale).alias(metric))
+            exprs.append(pl.when(den > 0).then(num / den * scale).alias(metric))
         else:
             rate = source.columns[0]
-            weight_sum = pl.col(f"{rate}|w")
-            metric_exprs.append(
-                pl.when(weight_sum > 0).then(pl.col(f"{rate}|wsum") / weight_sum).alias(metric)
+            weight = pl.col(f"{rate}|w")
+            divisor = 100.0 if rate in percent else 1.0
+            exprs.append(
+                pl.when(weight > 0).then(pl.col(f"{rate}|wsum") / weight / divisor).alias(metric)
             )
-    result = grouped.with_columns(metric_exprs)
-    helper = [c for c in result.columns if "|" in c]
-    return result.drop(helper)
+    return exprs
+
+
+def _inputs_needed(sources: dict[str, MetricSource]) -> list[str]:
+    names = ["impressions"]
+    names += [c for s in sources.values() for c in s.columns]
+    names += ["spend", "clicks", "conversions"]
+    return list(dict.fromkeys(names))
+
+
+def _count(name: str) -> pl.Expr:
+    return pl.when(pl.col(f"{name}|n") > 0).then(pl.col(f"{name}|sum"))
 
 
 def _result_warnings(frame: pl.DataFrame, sources: dict[str, MetricSource]) -> list[DataWarning]:

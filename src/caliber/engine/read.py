@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from caliber.engine.config import MISSING_MARKERS, MISSING_SPELLINGS
 from caliber.engine.errors import EmptyFileError, UnreadableFileError, UnsafeFileError
 
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -43,17 +44,21 @@ class ReadLimits:
 
 @dataclass(frozen=True)
 class Table:
-    """A parsed header row and a loader for selected columns (by position)."""
+    """A parsed header row and a lazy scan of selected columns (by position)."""
 
     headers: tuple[str, ...]
     format: str
     encoding: str | None
     delimiter: str | None
-    _loader: Callable[[Sequence[int]], pl.DataFrame]
+    _scanner: Callable[[Sequence[int]], pl.LazyFrame]
+
+    def scan(self, positions: Sequence[int]) -> pl.LazyFrame:
+        """Columns at ``positions`` (text, or the frame's own types), named ``c<position>``."""
+        return self._scanner(sorted(set(positions)))
 
     def load(self, positions: Sequence[int]) -> pl.DataFrame:
-        """Columns at ``positions`` as text, named ``c<position>``; raises on zero data rows."""
-        frame = self._loader(sorted(set(positions)))
+        """:meth:`scan`, collected; raises :class:`EmptyFileError` on zero data rows."""
+        frame = self.scan(positions).collect()
         if frame.height == 0:
             raise EmptyFileError(
                 "the file has a header row but no data rows", headers=list(self.headers)
@@ -93,7 +98,7 @@ def _decode(data: bytes) -> tuple[bytes, str]:
                     "the file starts with a UTF-16 BOM but is not valid UTF-16"
                 ) from None
             return text.encode("utf-8"), "utf-16"
-    if _is_utf8(data):
+    if data.isascii() or _is_utf8(data):
         return data, "utf-8"
     # Windows-1252 leaves five bytes undefined; Latin-1 maps them, so decoding cannot fail.
     try:
@@ -156,32 +161,30 @@ def _text_table(data: bytes, filename: str | None) -> Table:
     delimiter = _sniff_delimiter(lines)
     headers = tuple(h.strip() for h in next(csv.reader([lines[0]], delimiter=delimiter)))
 
-    def load(positions: Sequence[int]) -> pl.DataFrame:
+    def scan(positions: Sequence[int]) -> pl.LazyFrame:
         # The header fixes the width: short rows get nulls, long rows are cut, and a file
         # with no data rows gives zero rows instead of a width guessed from nothing.
         schema = {f"c{i}": pl.String for i in range(len(headers))}
-        try:
-            return (
-                pl.scan_csv(
-                    body,
-                    has_header=False,
-                    skip_rows=1,
-                    schema=schema,
-                    separator=delimiter,
-                    truncate_ragged_lines=True,
-                    raise_if_empty=False,
-                    missing_columns="insert",
-                    extra_columns="ignore",
-                )
-                .select([f"c{p}" for p in positions])
-                .collect()
-            )
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-            raise UnreadableFileError(
-                f"the file could not be parsed as delimited text: {_first_line(exc)}"
-            ) from None
+        return pl.scan_csv(
+            body,
+            has_header=False,
+            skip_rows=1,
+            schema=schema,
+            separator=delimiter,
+            truncate_ragged_lines=True,
+            raise_if_empty=False,
+            missing_columns="insert",
+            extra_columns="ignore",
+            null_values=list(MISSING_SPELLINGS),
+        ).select([f"c{p}" for p in positions])
 
-    return Table(headers, "csv", encoding, delimiter, load)
+    return Table(headers, "csv", encoding, delimiter, scan)
+
+
+def null_markers(text: pl.Expr) -> pl.Expr:
+    """Turn missing markers (trimmed, any case) and blank cells into nulls."""
+    marker = text.str.strip_chars().str.to_lowercase().is_in(MISSING_MARKERS)
+    return pl.when(marker).then(None).otherwise(text)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -288,7 +291,7 @@ def _excel_table(data: bytes, kind: str) -> Table:
     if not headers:
         raise EmptyFileError("the workbook's first sheet is empty", sheet=names[0])
 
-    def load(positions: Sequence[int]) -> pl.DataFrame:
+    def scan(positions: Sequence[int]) -> pl.LazyFrame:
         try:
             sheet = reader.load_sheet(0, use_columns=list(positions), dtypes="string")
             frame = pl.DataFrame(sheet.to_polars())
@@ -297,6 +300,8 @@ def _excel_table(data: bytes, kind: str) -> Table:
                 f"the {kind.upper()} workbook could not be read: {_first_line(exc)}"
             ) from None
         frame = frame.rename(dict(zip(frame.columns, [f"c{p}" for p in positions], strict=True)))
-        return frame.with_columns(pl.all().cast(pl.String))
+        return frame.lazy().select(
+            null_markers(pl.col(c).cast(pl.String)).alias(c) for c in frame.columns
+        )
 
-    return Table(headers, kind, None, None, load)
+    return Table(headers, kind, None, None, scan)
