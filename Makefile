@@ -11,6 +11,8 @@ SAMPLE := $(RUN_OUT)/sample-trade-desk-display.csv
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@# bytecode up front: some machines set PYTHONDONTWRITEBYTECODE, so every run recompiles
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install Caliber with the pinned dependencies

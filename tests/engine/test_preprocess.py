@@ -278,5 +278,5 @@ def test_dataframe_input_gives_the_same_result_as_bytes() -> None:
 
 
 def test_source_must_be_bytes_or_a_frame() -> None:
-    with pytest.raises(TypeError, match="file bytes or a DataFrame"):
+    with pytest.raises(TypeError, match="file bytes, a path or a DataFrame"):
         score("a.com,1", PP_AWARE)

@@ -12,12 +12,14 @@ import codecs
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from caliber.engine.config import Setup
+from caliber.engine.errors import EmptyFileError, UnreadableFileError
 from caliber.engine.pipeline import ScoringResult, score
 from caliber.engine.read import Table, open_table
 from tests.fixtures import make_fixtures as mf
@@ -433,3 +435,37 @@ def test_missing_markers_become_nulls_in_every_reader(fmt: str) -> None:
     values = open_table(data).load([1])["c1"].to_list()
     assert values[:7] == [None] * 7
     assert values[7:] == ["0.5", "n/a-ish"]
+
+
+@pytest.mark.parametrize("name", mf.FILES)
+def test_a_path_scores_like_its_bytes(
+    name: str, td_display: Setup, golden_results: dict[str, ScoringResult]
+) -> None:
+    from_path = score(mf.fixture_path(name), td_display)
+    from_bytes = golden_results[name]
+    assert from_path.results.equals(from_bytes.results)
+    assert from_path.report.encoding == from_bytes.report.encoding
+    assert from_path.report.rows_dropped == from_bytes.report.rows_dropped
+
+
+def test_a_path_with_windows_1252_beyond_the_first_chunk(tmp_path: Path) -> None:
+    filler = "".join(f"s{i}.com,300\n" for i in range(12_000))  # > 64 KiB of ASCII
+    text = "Site,Impressions\n" + filler + "café.fr,400\n"
+    path = tmp_path / "late.csv"
+    path.write_bytes(text.encode("cp1252"))
+    table = open_table(path)
+    assert table.encoding == "windows-1252"
+    assert table.load([0])["c0"].to_list()[-1] == "café.fr"
+
+
+def test_a_path_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFileError, match="cannot read"):
+        open_table(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n\n"])
+def test_an_empty_path(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    with pytest.raises(EmptyFileError):
+        open_table(path)

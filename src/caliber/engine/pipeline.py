@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -77,20 +78,22 @@ class ScoringResult:
 
 
 def score(
-    source: bytes | pl.DataFrame | Any,
+    source: bytes | Path | pl.DataFrame | Any,
     setup: Setup,
     *,
     filename: str | None = None,
     limits: ReadLimits | None = None,
     progress: Progress | None = None,
 ) -> ScoringResult:
-    """Score ``source`` (file bytes, or a polars/pandas DataFrame) under ``setup``."""
+    """Score ``source`` (a file's bytes or path, or a polars/pandas DataFrame) under
+    ``setup``."""
     notify = progress or _silent
     resolved = setup.resolve()
     notify("reading", 0.0)
-    table = (
-        open_table(source, filename, limits) if isinstance(source, bytes) else _frame_table(source)
-    )
+    if isinstance(source, bytes | Path):
+        table = open_table(source, filename, limits)
+    else:
+        table = _frame_table(source)
     notify("cleaning", 0.15)
     report = preprocess.ProcessingReport()
     prepared = preprocess.prepare(table, setup, resolved, report)
@@ -150,7 +153,7 @@ def _frame_table(source: Any) -> Table:
     elif hasattr(source, "to_numpy") and hasattr(source, "columns"):
         frame = pl.from_pandas(source)
     else:
-        msg = f"source must be file bytes or a DataFrame, not {type(source).__name__}"
+        msg = f"source must be file bytes, a path or a DataFrame, not {type(source).__name__}"
         raise TypeError(msg)
     headers = tuple(str(c).strip() for c in frame.columns)
 

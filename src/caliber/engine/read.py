@@ -19,6 +19,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -66,17 +67,69 @@ class Table:
         return frame
 
 
-def open_table(data: bytes, filename: str | None = None, limits: ReadLimits | None = None) -> Table:
-    """Detect the format of ``data`` and return its :class:`Table`."""
+def open_table(
+    source: bytes | Path, filename: str | None = None, limits: ReadLimits | None = None
+) -> Table:
+    """Detect the format of ``source`` (a file's bytes, or its path) and return its
+    :class:`Table`. A plain UTF-8 file given by path is scanned in place, never loaded."""
     limits = limits or ReadLimits()
-    if not data or not data.strip():
+    if isinstance(source, Path):
+        head = _read_head(source)
+        if _needs_bytes(head) or not _file_is_utf8(source):
+            return open_table(_read_all(source), filename or source.name, limits)
+        if not head.strip() and source.stat().st_size <= len(head):
+            raise EmptyFileError("the file is empty")
+        encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+        return _text_table(source, head, encoding, filename or source.name)
+    data = source
+    if not data or (not data[:_SNIFF_BYTES].strip() and not data.strip()):
         raise EmptyFileError("the file is empty")
     if data.startswith(_ZIP_MAGIC):
         _check_workbook_archive(data, limits)
         return _excel_table(data, "xlsx")
     if data.startswith(_XLS_MAGIC):
         return _excel_table(data, "xls")
-    return _text_table(data, filename)
+    body, encoding = _decode(data)
+    return _text_table(body, body[:_SNIFF_BYTES], encoding, filename)
+
+
+def _read_head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read_all(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _needs_bytes(head: bytes) -> bool:
+    """Workbooks, BOM-marked UTF-16 and empty files go through the in-memory path."""
+    return not head.strip() or head.startswith(
+        (_ZIP_MAGIC, _XLS_MAGIC, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    )
+
+
+def _file_is_utf8(path: Path) -> bool:
+    """Stream the file once: ASCII chunks are skipped cheaply, the rest decoded."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_UTF8_CHUNK):
+                if decoder.getstate()[0] == b"" and chunk.isascii():
+                    continue
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return True
 
 
 # --------------------------------------------------------------------------- text
@@ -143,9 +196,9 @@ def _sniff_delimiter(lines: list[str]) -> str:
     return best[2] if best is not None else ","
 
 
-def _text_table(data: bytes, filename: str | None) -> Table:
-    body, encoding = _decode(data)
-    head = body[:_SNIFF_BYTES]
+def _text_table(body: bytes | Path, head: bytes, encoding: str, filename: str | None) -> Table:
+    """Delimited text in UTF-8 (``body``: the bytes, or a path to scan in place)."""
+    head = head.removeprefix(codecs.BOM_UTF8)
     if _looks_binary(head):
         raise UnreadableFileError(
             "the file is not a CSV/TSV text file or an Excel workbook (it looks binary)",
