@@ -212,3 +212,40 @@ def test_configs_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "pulsepoint / action / display" in out
     assert "lower is better" in out
+
+
+def test_sample_then_score(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sample = tmp_path / "new" / "dir" / "pp.csv"  # parent folders are created
+    assert main(["sample", "-p", "pulsepoint", "-c", "video", "-n", "3000", "-o", str(sample)]) == 0
+    assert "wrote 3,000 rows" in capsys.readouterr().err
+    out = tmp_path / "scored"
+    code = main(
+        ["score", str(sample), "-p", "pulsepoint", "-g", "awareness", "-c", "video", "-o", str(out)]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "scored" in printed
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["rows"]["read"] == 3000
+    assert summary["rows"]["dropped"]["aggregate_row"] >= 1
+    assert "completion_rate" in summary["weights"]
+
+
+def test_sample_refuses_unsupported_channels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["sample", "-p", "pulsepoint", "-c", "ctv", "-o", str(tmp_path / "x.csv")])
+    assert code == 2
+    assert "display, video" in capsys.readouterr().err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["score", "--help"])
+    assert info.value.code == 0
+    assert "--min-impressions" in capsys.readouterr().out
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "score" in capsys.readouterr().out

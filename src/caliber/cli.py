@@ -385,6 +385,7 @@ def _sample(args: argparse.Namespace) -> None:
     from caliber.sample import SampleError, write_sample
 
     try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         written = write_sample(
             args.out, args.platform, args.channel, rows=args.rows, seed=args.seed
         )
