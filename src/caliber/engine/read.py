@@ -326,6 +326,7 @@ def _scan_entry(
 
 
 def _excel_table(data: bytes, kind: str) -> Table:
+    """The first sheet, read once (calamine parses a whole sheet whatever is asked)."""
     import fastexcel
 
     try:
@@ -333,8 +334,9 @@ def _excel_table(data: bytes, kind: str) -> Table:
         names = reader.sheet_names
         if not names:
             raise EmptyFileError("the workbook has no sheets")
-        probe = reader.load_sheet(0, n_rows=0)
-        headers = tuple(str(c.name).strip() for c in probe.available_columns())
+        sheet = reader.load_sheet(0, dtypes="string")
+        headers = tuple(str(c.name).strip() for c in sheet.available_columns())
+        frame = pl.DataFrame(sheet.to_polars())
     except EmptyFileError:
         raise
     except Exception as exc:  # fastexcel raises its own exception tree; any is unreadable
@@ -343,18 +345,13 @@ def _excel_table(data: bytes, kind: str) -> Table:
         ) from None
     if not headers:
         raise EmptyFileError("the workbook's first sheet is empty", sheet=names[0])
+    frame = frame.rename(
+        dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True))
+    )
 
     def scan(positions: Sequence[int]) -> pl.LazyFrame:
-        try:
-            sheet = reader.load_sheet(0, use_columns=list(positions), dtypes="string")
-            frame = pl.DataFrame(sheet.to_polars())
-        except Exception as exc:
-            raise UnreadableFileError(
-                f"the {kind.upper()} workbook could not be read: {_first_line(exc)}"
-            ) from None
-        frame = frame.rename(dict(zip(frame.columns, [f"c{p}" for p in positions], strict=True)))
         return frame.lazy().select(
-            null_markers(pl.col(c).cast(pl.String)).alias(c) for c in frame.columns
+            null_markers(pl.col(f"c{p}").cast(pl.String)).alias(f"c{p}") for p in positions
         )
 
     return Table(headers, kind, None, None, scan)
