@@ -9,10 +9,12 @@ inside the commands so ``caliber --help`` starts fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -107,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _score(args: argparse.Namespace) -> None:
-    from caliber.engine.config import Setup
-    from caliber.engine.pipeline import score as run
+    with _no_gc():  # importing polars allocates a lot and triggers needless GC passes
+        from caliber.engine.config import Setup
+        from caliber.engine.pipeline import score as run
 
     file: Path = args.file
     setup = Setup.create(
@@ -129,6 +132,17 @@ def _score(args: argparse.Namespace) -> None:
     written = _write_outputs(result, args.out)
     if not args.quiet:
         _print_summary(_summary(result, file, written))
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _check_input(file: Path) -> int:

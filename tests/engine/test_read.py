@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from caliber.engine.config import Setup
-from caliber.engine.errors import EmptyFileError, UnreadableFileError
+from caliber.engine.config import Channel, Goal, Platform, Setup
+from caliber.engine.errors import EmptyFileError, MissingMetricError, UnreadableFileError
 from caliber.engine.pipeline import ScoringResult, score
 from caliber.engine.read import Table, open_table
 from tests.fixtures import make_fixtures as mf
@@ -453,9 +453,27 @@ def test_a_path_with_windows_1252_beyond_the_first_chunk(tmp_path: Path) -> None
     text = "Site,Impressions\n" + filler + "café.fr,400\n"
     path = tmp_path / "late.csv"
     path.write_bytes(text.encode("cp1252"))
-    table = open_table(path)
-    assert table.encoding == "windows-1252"
-    assert table.load([0])["c0"].to_list()[-1] == "café.fr"
+    assert open_table(path).load([0])["c0"].to_list()[-1] == "café.fr"
+    setup = Setup.create("trade_desk", "awareness", "display")
+    with pytest.raises(MissingMetricError):  # the scan got past the encoding
+        score(path, setup)
+    pp = Setup(
+        Platform.PULSEPOINT,
+        Goal.AWARENESS,
+        Channel.DISPLAY,
+        min_impressions=0,
+        pulsepoint_min_share=0.0,
+    )
+    renamed = tmp_path / "late_pp.csv"
+    renamed.write_bytes(
+        text.replace("Site,Impressions", "Domain,Impressions,CTR,eCPM,Conversion Rate")
+        .replace(",300\n", ",300,0.1,2,0.01\n")
+        .replace(",400\n", ",400,0.2,3,0.02\n")
+        .encode("cp1252")
+    )
+    result = score(renamed, pp)
+    assert result.report.encoding == "windows-1252"
+    assert "café.fr" in result.results["domain"].to_list()
 
 
 def test_a_path_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None:

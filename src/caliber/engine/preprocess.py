@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
@@ -43,9 +43,7 @@ from caliber.engine.errors import (
     NoScorableRowsError,
     UnreadableFileError,
 )
-
-if TYPE_CHECKING:
-    from caliber.engine.read import Table
+from caliber.engine.read import Table, is_encoding_error
 
 AGGREGATE_MARKERS: tuple[str, ...] = (
     "total",
@@ -280,7 +278,13 @@ def prepare(
         first_is_aggregate.alias(_FIRST),
         *(e for exprs in cells for e in exprs),
     )
-    level1 = _collect(staged.group_by(_RAW, _FIRST).agg(_group_aggs(inputs, rates)))
+    try:
+        level1 = _collect(staged.group_by(_RAW, _FIRST).agg(_group_aggs(inputs, rates)))
+    except _NotUtf8Error:
+        if table.reopen is None:
+            raise UnreadableFileError("the file is not valid UTF-8 text") from None
+        report.percent_columns.clear()
+        return prepare(table.reopen(), setup, resolved, report)
     keyed = level1.with_columns(_group_key(_RAW, _FIRST).alias(DIM)).drop(_RAW, _FIRST)
     grouped = keyed.group_by(DIM).agg(_merge(c) for c in keyed.columns if c != DIM)
 
@@ -355,14 +359,19 @@ _AGGREGATE_PATTERN = r"(?i)^\s*(?:" + "|".join(re.escape(m) for m in AGGREGATE_M
 _NOISE = [" ", "\t", "\u00a0", "$", "€", "£", ",", "%"]
 
 
+class _NotUtf8Error(Exception):
+    """The scanned bytes are not UTF-8 (a file scanned in place is then decoded)."""
+
+
 def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
     try:
         return frame.collect(engine="streaming")
     except pl.exceptions.ComputeError as exc:
+        if is_encoding_error(exc):
+            raise _NotUtf8Error from None
         lines = str(exc).strip().splitlines()
-        raise UnreadableFileError(
-            f"the file could not be parsed: {lines[0] if lines else type(exc).__name__}"
-        ) from None
+        first = lines[0] if lines else type(exc).__name__
+        raise UnreadableFileError(f"the file could not be parsed: {first}") from None
 
 
 def _group_key(raw: str, first_is_aggregate: str) -> pl.Expr:

@@ -18,7 +18,7 @@ import io
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -52,6 +52,9 @@ class Table:
     encoding: str | None
     delimiter: str | None
     _scanner: Callable[[Sequence[int]], pl.LazyFrame]
+    # For a file scanned in place: the same file through the decoding path, used when
+    # the scan finds bytes that are not UTF-8.
+    reopen: Callable[[], Table] | None = None
 
     def scan(self, positions: Sequence[int]) -> pl.LazyFrame:
         """Columns at ``positions`` (text, or the frame's own types), named ``c<position>``."""
@@ -59,7 +62,12 @@ class Table:
 
     def load(self, positions: Sequence[int]) -> pl.DataFrame:
         """:meth:`scan`, collected; raises :class:`EmptyFileError` on zero data rows."""
-        frame = self.scan(positions).collect()
+        try:
+            frame = self.scan(positions).collect()
+        except pl.exceptions.ComputeError as exc:
+            if self.reopen is not None and is_encoding_error(exc):
+                return self.reopen().load(positions)
+            raise UnreadableFileError(f"the file could not be parsed: {_first_line(exc)}") from None
         if frame.height == 0:
             raise EmptyFileError(
                 "the file has a header row but no data rows", headers=list(self.headers)
@@ -75,12 +83,16 @@ def open_table(
     limits = limits or ReadLimits()
     if isinstance(source, Path):
         head = _read_head(source)
-        if _needs_bytes(head) or not _file_is_utf8(source):
+        if _needs_bytes(head):
             return open_table(_read_all(source), filename or source.name, limits)
-        if not head.strip() and source.stat().st_size <= len(head):
-            raise EmptyFileError("the file is empty")
+        # Scanned in place: polars checks UTF-8 as it parses, and a file that turns out
+        # not to be UTF-8 is re-read through the decoding path (Table.reopen).
+        path = source
         encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-        return _text_table(source, head, encoding, filename or source.name)
+        table = _text_table(path, head, encoding, filename or path.name)
+        return replace(
+            table, reopen=lambda: open_table(_read_all(path), filename or path.name, limits)
+        )
     data = source
     if not data or (not data[:_SNIFF_BYTES].strip() and not data.strip()):
         raise EmptyFileError("the file is empty")
@@ -109,27 +121,16 @@ def _read_all(path: Path) -> bytes:
 
 
 def _needs_bytes(head: bytes) -> bool:
-    """Workbooks, BOM-marked UTF-16 and empty files go through the in-memory path."""
-    return not head.strip() or head.startswith(
+    """Workbooks, UTF-16, blank heads and heads that are not UTF-8 are read into memory."""
+    if not head.strip() or head.startswith(
         (_ZIP_MAGIC, _XLS_MAGIC, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-    )
-
-
-def _file_is_utf8(path: Path) -> bool:
-    """Stream the file once: ASCII chunks are skipped cheaply, the rest decoded."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    ):
+        return True
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_UTF8_CHUNK):
-                if decoder.getstate()[0] == b"" and chunk.isascii():
-                    continue
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+        codecs.getincrementaldecoder("utf-8")().decode(head)  # a cut last character is fine
     except UnicodeDecodeError:
-        return False
-    except OSError as exc:
-        raise UnreadableFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return True
+        return True
+    return False
 
 
 # --------------------------------------------------------------------------- text
@@ -238,6 +239,12 @@ def null_markers(text: pl.Expr) -> pl.Expr:
     """Turn missing markers (trimmed, any case) and blank cells into nulls."""
     marker = text.str.strip_chars().str.to_lowercase().is_in(MISSING_MARKERS)
     return pl.when(marker).then(None).otherwise(text)
+
+
+def is_encoding_error(exc: BaseException) -> bool:
+    """Whether a parser error says the bytes are not UTF-8."""
+    text = _first_line(exc).lower()
+    return "utf-8" in text or "utf8" in text
 
 
 def _first_line(exc: BaseException) -> str:
