@@ -344,7 +344,8 @@ def _print_rich(summary: Summary) -> None:
 
 
 def _configs(args: argparse.Namespace) -> None:
-    from caliber.engine.config import INPUT_COLUMNS, describe_setups
+    from caliber.engine.columns import INPUT_COLUMNS
+    from caliber.engine.config import describe_setups
 
     setups = describe_setups()
     if args.json:

@@ -6,21 +6,13 @@ import math
 
 import pytest
 
-from caliber.engine.config import (
-    INPUT_COLUMNS,
-    Channel,
-    Goal,
-    Platform,
-    Setup,
-    describe_setups,
-    fold_header,
-)
+from caliber.engine.columns import INPUT_COLUMNS, fold_header, map_headers
+from caliber.engine.config import Channel, Goal, Platform, Setup, describe_setups
 from caliber.engine.errors import (
     InvalidParameterError,
     InvalidWeightsError,
     UnsupportedSetupError,
 )
-from caliber.engine.preprocess import map_headers
 
 DOWN = False
 UP = True

@@ -14,6 +14,7 @@ from caliber.engine import lists as lists_mod
 from caliber.engine import normalize, outliers, preprocess
 from caliber.engine.config import ResolvedSetup, Setup
 from caliber.engine.read import ReadLimits, Table, null_markers, open_table
+from caliber.engine.report import ProcessingReport
 from caliber.engine.score import PERCENTILE, SCORE, STATUS, add_scores, contribution_column
 
 Progress = Callable[[str, float], None]
@@ -31,7 +32,7 @@ class ScoringResult:
     lists: lists_mod.OptimizationLists
     campaign: dict[str, Any]
     normalization: dict[str, normalize.NormalizationStat]
-    report: preprocess.ProcessingReport
+    report: ProcessingReport
 
     @property
     def metric_names(self) -> list[str]:
@@ -95,7 +96,7 @@ def score(
     else:
         table = _frame_table(source)
     notify("cleaning", 0.15)
-    report = preprocess.ProcessingReport()
+    report = ProcessingReport()
     prepared = preprocess.prepare(table, setup, resolved, report)
     notify("scoring", 0.7)
     dimension = str(resolved.level)

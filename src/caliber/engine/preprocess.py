@@ -14,36 +14,20 @@ Steps (``scoring.md`` §2-3), all vectorized polars expressions:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import polars as pl
 
-from caliber.engine.config import (
-    ALIAS_INDEX,
-    CPM_WARNING_THRESHOLD,
-    INPUTS,
-    METRICS,
-    STANDARD_OUTPUT_METRICS,
-    Kind,
-    Level,
-    Platform,
-    ResolvedSetup,
-    Setup,
-    alias_rank,
-    fold_header,
-    metric_requirement,
-)
+from caliber.engine.columns import INPUTS, METRICS, Kind, MetricSource, map_headers, plan_sources
+from caliber.engine.config import CPM_WARNING_THRESHOLD, Platform, ResolvedSetup, Setup
 from caliber.engine.errors import (
     EmptyFileError,
-    MissingColumnError,
-    MissingMetricError,
     NoDataError,
     NoScorableRowsError,
     UnreadableFileError,
 )
 from caliber.engine.read import Table, is_encoding_error
+from caliber.engine.report import DataWarning, ProcessingReport
 
 AGGREGATE_MARKERS: tuple[str, ...] = (
     "total",
@@ -60,168 +44,6 @@ DIM = "__dimension"
 _FIRST = "__first_is_aggregate"
 _RAW = "__raw_dimension"
 _ROWS = "source_rows"
-
-
-@dataclass(frozen=True)
-class DataWarning:
-    """A data-quality observation that did not stop scoring."""
-
-    code: str
-    message: str
-    column: str | None = None
-    count: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "column": self.column,
-            "count": self.count,
-        }
-
-
-@dataclass(frozen=True)
-class ColumnMapping:
-    """Which header became which standard column, and what was left alone."""
-
-    positions: dict[str, int]  # standard name -> header position
-    mapped: dict[str, str]  # header -> standard name
-    unmapped: list[str]
-    ignored_duplicates: dict[str, list[str]]  # standard name -> headers not used
-
-
-@dataclass(frozen=True)
-class MetricSource:
-    metric: str
-    kind: str  # "counts" or "rate"
-    columns: tuple[str, ...]  # standard input names used
-
-    def describe(self, headers: dict[str, str]) -> str:
-        names = [headers.get(c, c) for c in self.columns]
-        if self.kind == "counts":
-            recipe = METRICS[self.metric]
-            scale = f" × {recipe.scale:g}" if recipe.scale != 1 else ""
-            return f"{names[0]} / {names[1]}{scale} (summed per row)"
-        return f"impression-weighted mean of {names[0]}"
-
-
-@dataclass
-class ProcessingReport:
-    """What the cleaning did, for the user and for audits."""
-
-    file_format: str | None = None
-    encoding: str | None = None
-    delimiter: str | None = None
-    column_mapping: dict[str, str] = field(default_factory=dict)
-    unmapped_columns: list[str] = field(default_factory=list)
-    ignored_duplicate_columns: dict[str, list[str]] = field(default_factory=dict)
-    metric_sources: dict[str, str] = field(default_factory=dict)
-    percent_columns: list[str] = field(default_factory=list)
-    rows_read: int = 0
-    rows_dropped: dict[str, int] = field(default_factory=dict)
-    rows_aggregated: int = 0
-    rows_filtered: int = 0
-    rows_scored: int = 0
-    filter_threshold: float = 0.0
-    warnings: list[DataWarning] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file_format": self.file_format,
-            "encoding": self.encoding,
-            "delimiter": self.delimiter,
-            "column_mapping": dict(self.column_mapping),
-            "unmapped_columns": list(self.unmapped_columns),
-            "ignored_duplicate_columns": {
-                k: list(v) for k, v in self.ignored_duplicate_columns.items()
-            },
-            "metric_sources": dict(self.metric_sources),
-            "percent_columns": list(self.percent_columns),
-            "rows_read": self.rows_read,
-            "rows_dropped": dict(self.rows_dropped),
-            "rows_dropped_total": sum(self.rows_dropped.values()),
-            "rows_aggregated": self.rows_aggregated,
-            "rows_filtered": self.rows_filtered,
-            "rows_scored": self.rows_scored,
-            "filter_threshold": self.filter_threshold,
-            "warnings": [w.to_dict() for w in self.warnings],
-        }
-
-
-def map_headers(headers: Sequence[str]) -> ColumnMapping:
-    """Map headers to standard names by exact folded alias; prefer the earlier alias."""
-    candidates: dict[str, list[tuple[int, int, str]]] = {}
-    unmapped: list[str] = []
-    for position, header in enumerate(headers):
-        standard = ALIAS_INDEX.get(fold_header(header))
-        if standard is None:
-            unmapped.append(header)
-            continue
-        candidates.setdefault(standard, []).append((alias_rank(standard, header), position, header))
-    positions: dict[str, int] = {}
-    mapped: dict[str, str] = {}
-    ignored: dict[str, list[str]] = {}
-    for standard, options in candidates.items():
-        options.sort()
-        _, position, header = options[0]
-        positions[standard] = position
-        mapped[header] = standard
-        if len(options) > 1:
-            ignored[standard] = [h for _, _, h in options[1:]]
-    return ColumnMapping(positions, mapped, unmapped, ignored)
-
-
-def plan_sources(mapping: ColumnMapping, resolved: ResolvedSetup) -> dict[str, MetricSource]:
-    """Where each metric (of the setup, plus the standard output ones) comes from.
-
-    Raises before any parsing when the dimension, impressions or a setup metric is missing.
-    """
-    level = str(resolved.level)
-    if level not in mapping.positions:
-        accepted = ", ".join(f"'{a}'" for a in INPUTS[level].aliases)
-        raise MissingColumnError(
-            f"no {level.replace('_', ' ')} column: this setup scores by {level}; "
-            f"add one of these headers: {accepted}",
-            column=level,
-            accepted_headers=list(INPUTS[level].aliases),
-        )
-    if "impressions" not in mapping.positions:
-        accepted = ", ".join(f"'{a}'" for a in INPUTS["impressions"].aliases)
-        raise MissingColumnError(
-            f"no impressions column; add one of these headers: {accepted}",
-            column="impressions",
-            accepted_headers=list(INPUTS["impressions"].aliases),
-        )
-    sources: dict[str, MetricSource] = {}
-    missing: list[str] = []
-    wanted = [m.name for m in resolved.metrics]
-    wanted += [m for m in STANDARD_OUTPUT_METRICS if m not in wanted]
-    for name in wanted:
-        source = _source_for(name, mapping)
-        if source is not None:
-            sources[name] = source
-        elif name in {m.name for m in resolved.metrics}:
-            missing.append(name)
-    if missing:
-        needs = "; ".join(f"{m} needs {metric_requirement(m)}" for m in missing)
-        raise MissingMetricError(
-            f"the file lacks what this setup needs: {needs}",
-            missing_metrics=missing,
-            requirements={m: metric_requirement(m) for m in missing},
-        )
-    return sources
-
-
-def _source_for(metric: str, mapping: ColumnMapping) -> MetricSource | None:
-    recipe = METRICS[metric]
-    have = mapping.positions
-    numerator, denominator = recipe.numerator, recipe.denominator
-    if numerator is not None and denominator is not None and {numerator, denominator} <= set(have):
-        return MetricSource(metric, "counts", (numerator, denominator))
-    for rate in recipe.rate_columns:
-        if rate in have:
-            return MetricSource(metric, "rate", (rate,))
-    return None
 
 
 @dataclass(frozen=True)
@@ -594,8 +416,3 @@ def _result_warnings(frame: pl.DataFrame, sources: dict[str, MetricSource]) -> l
             code = "cpm_above_1000"
         warnings.append(DataWarning(code, message, metric, int(count)))
     return warnings
-
-
-def dimension_name(level: Level) -> str:
-    """The result column that holds the analysis dimension."""
-    return str(level)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from caliber.engine.config import MISSING_MARKERS, MISSING_SPELLINGS
+from caliber.engine.columns import MISSING_MARKERS, MISSING_SPELLINGS
 from caliber.engine.errors import EmptyFileError, UnreadableFileError, UnsafeFileError
 
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
