@@ -98,7 +98,9 @@ def campaign_summary(results: pl.DataFrame, dimension: str) -> dict[str, Any]:
     ).row(0, named=True)
     counts = dict(results.group_by(STATUS).len().iter_rows())
     total_impressions = float(row["impressions"])
-    spend = None if row["spend"] is None else float(row["spend"])
+    if total_impressions.is_integer():
+        total_impressions = int(total_impressions)
+    spend = None if row["spend"] is None else round(float(row["spend"]), 6)
     ordered = rank_order(results, dimension)
     bottom = results.sort([SCORE, "impressions", dimension], descending=[False, True, False])
     keep = [dimension, SCORE, "impressions", "percentile_rank", STATUS]

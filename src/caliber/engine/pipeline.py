@@ -144,7 +144,13 @@ def _arrange(frame: pl.DataFrame, dimension: str, resolved: ResolvedSetup) -> pl
         *(contribution_column(m) for m in metrics),
         "source_rows",
     ]
-    return frame.select(order)
+    whole = [
+        c
+        for c in ("impressions", "conversions")
+        if frame[c].dtype.is_float() and bool((frame[c].drop_nulls() % 1 == 0).all())
+    ]
+    # counts read as text become floats; show them as integers when they are whole
+    return frame.select(order).with_columns(pl.col(c).cast(pl.Int64) for c in whole)
 
 
 def _frame_table(source: Any) -> Table:
