@@ -366,7 +366,7 @@ def _final_exprs(
     exprs: list[pl.Expr] = [pl.col(DIM), pl.col(_ROWS)]
     for name in inputs:
         if INPUTS[name].kind is Kind.COUNT:
-            exprs.append(pl.when(pl.col(f"{name}|n") > 0).then(pl.col(f"{name}|sum")).alias(name))
+            exprs.append(_count(name).alias(name))
     for metric, source in sources.items():
         if source.kind == "counts":
             num, den = (_count(c) for c in source.columns)
@@ -390,6 +390,7 @@ def _inputs_needed(sources: dict[str, MetricSource]) -> list[str]:
 
 
 def _count(name: str) -> pl.Expr:
+    """A summed count, missing when no row of the group had a value."""
     return pl.when(pl.col(f"{name}|n") > 0).then(pl.col(f"{name}|sum"))
 
 

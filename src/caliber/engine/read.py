@@ -1,4 +1,4 @@
-"""Readers: turn a file's bytes into a table of text cells.
+"""Readers: turn a file (its bytes, or its path) into a table of text cells.
 
 Delimited text (delimiter sniffed; UTF-8 with or without BOM, UTF-16 with BOM,
 Windows-1252) is parsed by polars; XLSX and XLS by fastexcel (Rust calamine).
