@@ -1,0 +1,60 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
+
+from caliber.api import errors
+from caliber.api.container import Container
+from caliber.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from caliber.api.routes import auth, campaigns, files, health, scoring
+from caliber.core.logging import configure_logging
+from caliber.core.settings import Settings, get_settings
+
+_MULTIPART_OVERHEAD = 1024 * 1024  # framing around an upload of the maximum size
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """Build the app from ``settings`` (default: the environment)."""
+    settings = settings or get_settings()
+    configure_logging()
+    services = container or Container.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title=settings.PROJECT_NAME,
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url="/redoc",
+    )
+    app.state.container = services
+    errors.install(app)
+    prefix = settings.API_V1_STR
+    app.include_router(health.router, tags=["health"])
+    app.include_router(auth.router, prefix=f"{prefix}/auth", tags=["auth"])
+    app.include_router(campaigns.router, prefix=f"{prefix}/campaigns", tags=["campaigns"])
+    app.include_router(scoring.router, prefix=f"{prefix}/scoring", tags=["scoring"])
+    app.include_router(files.router, prefix=prefix, tags=["files"])
+    if settings.BACKEND_CORS_ORIGINS:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.BACKEND_CORS_ORIGINS,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS or ["*"])
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes + _MULTIPART_OVERHEAD)
+    app.add_middleware(RequestIdMiddleware)
+    return app

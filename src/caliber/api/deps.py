@@ -1,0 +1,83 @@
+"""Request dependencies: the container, a database session, the signed-in user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from caliber.api.container import Container
+from caliber.auth.service import DEV_CLAIMS, get_or_create_user
+from caliber.auth.verifier import Claims
+from caliber.core.errors import Unauthenticated
+from caliber.db.models import User
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_session(container: ContainerDep) -> Iterator[Session]:
+    """A session per request. Routes commit explicitly (the edge owns the transaction);
+    anything not committed is rolled back here."""
+    session = container.sessions()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <Firebase ID token>'")
+    return token.strip()
+
+
+def resolve_claims(request: Request, container: Container) -> Claims | None:
+    """Claims from the bearer token; the dev user in dev mode; None when anonymous."""
+    token = _bearer(request)
+    if token is None:
+        return DEV_CLAIMS if container.settings.dev_sign_in else None
+    if container.verifier is None:
+        if container.settings.dev_sign_in:
+            return DEV_CLAIMS
+        raise Unauthenticated("sign-in is not configured on this server (FIREBASE_PROJECT_ID)")
+    return container.verifier.verify(token)
+
+
+def current_user(request: Request, container: ContainerDep, session: SessionDep) -> User:
+    claims = resolve_claims(request, container)
+    if claims is None:
+        raise Unauthenticated("sign in first: send 'Authorization: Bearer <Firebase ID token>'")
+    user = get_or_create_user(session, claims)
+    if not user.is_active:
+        raise Unauthenticated("this account is disabled")
+    session.commit()
+    return user
+
+
+def optional_user(request: Request, container: ContainerDep, session: SessionDep) -> User | None:
+    claims = resolve_claims(request, container)
+    if claims is None:
+        return None
+    user = get_or_create_user(session, claims)
+    session.commit()
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]

@@ -1,0 +1,77 @@
+"""ASGI middleware: request ids and a hard cap on request body size."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from caliber.api.errors import error_body
+from caliber.core.errors import PayloadTooLarge
+from caliber.core.logging import request_id_var
+
+
+class RequestIdMiddleware:
+    """Take ``X-Request-ID`` (if sane) or make one; expose it to logs and the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over ``limit`` bytes: by Content-Length up front, and by counting the
+    bytes actually received (a lying or absent Content-Length changes nothing)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            response = JSONResponse(
+                error_body("payload_too_large", self._message(), {"limit_bytes": self.limit}),
+                413,
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        # raised inside the route (while it reads the body), so the app's error handlers
+        # turn it into a 413 like any other domain error
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise PayloadTooLarge(self._message(), limit_bytes=self.limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _message(self) -> str:
+        return f"the request body is larger than {self.limit:,} bytes"

@@ -1,0 +1,132 @@
+"""Settings from the environment (and a `.env` file), with the names of ``api.md``.
+
+Nothing reads the environment at import time: call :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "change-me-in-production"  # refused in production
+DEFAULT_CERTS_URL = (
+    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+)
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Defaults run Caliber on one machine."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    ENVIRONMENT: Environment = Environment.DEVELOPMENT
+    PROJECT_NAME: str = "Caliber"
+    API_V1_STR: str = "/api/v1"
+    SECRET_KEY: str = DEFAULT_SECRET_KEY
+    BACKEND_CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+
+    DATA_DIR: Path = Path("caliber-data")
+    DATABASE_URL: str | None = None
+    STORAGE_DIR: Path | None = None
+    MAX_UPLOAD_MB: float = Field(default=50, gt=0)
+
+    REDIS_URL: str | None = None
+    CELERY_BROKER_URL: str | None = None
+
+    FIREBASE_PROJECT_ID: str | None = None
+    FIREBASE_CERTS_URL: str = DEFAULT_CERTS_URL
+    FIREBASE_CREDENTIALS_PATH: str | None = None
+    FIREBASE_AUTH_EMULATOR_HOST: str | None = None
+    AUTH_DEV_MODE: bool = False
+
+    OPENAI_API_KEY: str | None = None
+    OPENAI_BASE_URL: str | None = None
+    OPENAI_MODEL: str = "gpt-4o-mini"
+    OPENAI_MAX_TOKENS: int = Field(default=1000, gt=0)
+    OPENAI_TEMPERATURE: float = Field(default=0.3, ge=0, le=2)
+    CACHE_TTL: int = Field(default=3600, ge=0)
+    CACHE_ENABLED: bool = True
+    MAX_REQUESTS_PER_MINUTE: int = Field(default=20, gt=0)
+    MAX_REQUESTS_PER_HOUR: int = Field(default=200, gt=0)
+
+    AWS_ACCESS_KEY_ID: str | None = None
+    AWS_SECRET_ACCESS_KEY: str | None = None
+    AWS_BUCKET_NAME: str | None = None
+    AWS_REGION: str = "us-east-1"
+    AWS_ENDPOINT_URL: str | None = None
+
+    JOB_WORKERS: int = Field(default=2, ge=1, le=32)
+
+    @field_validator("BACKEND_CORS_ORIGINS", "ALLOWED_HOSTS", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """Accept a JSON list or a comma-separated string."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _production_guard(self) -> Settings:
+        if self.ENVIRONMENT is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if self.AUTH_DEV_MODE:
+            problems.append("AUTH_DEV_MODE must be off")
+        if not self.FIREBASE_PROJECT_ID:
+            problems.append("FIREBASE_PROJECT_ID is required")
+        if self.SECRET_KEY == DEFAULT_SECRET_KEY or len(self.SECRET_KEY) < 32:
+            problems.append("SECRET_KEY must be set to a random value of 32+ characters")
+        if self.FIREBASE_AUTH_EMULATOR_HOST:
+            problems.append("FIREBASE_AUTH_EMULATOR_HOST must not be set")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """DATABASE_URL, or a SQLite file in DATA_DIR."""
+        if self.DATABASE_URL:
+            return self.DATABASE_URL
+        return f"sqlite:///{(self.DATA_DIR / 'caliber.db').resolve()}"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.STORAGE_DIR or self.DATA_DIR / "files"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.MAX_UPLOAD_MB * 1024 * 1024)
+
+    @property
+    def uses_s3(self) -> bool:
+        return bool(self.AWS_BUCKET_NAME)
+
+    @property
+    def dev_sign_in(self) -> bool:
+        """Dev sign-in is possible only outside production."""
+        return self.AUTH_DEV_MODE and self.ENVIRONMENT is not Environment.PRODUCTION
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,206 @@
+"""The data model (``architecture.md``): every table of the service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from caliber.db.base import Base, Timestamps, UUIDPrimaryKey, utcnow
+
+
+class CampaignStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Organization(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "organizations"
+
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class User(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "users"
+
+    firebase_uid: Mapped[str] = mapped_column(String(128), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CampaignTemplate(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "campaign_templates"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(32))
+    goal: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    ctr_sensitivity: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_impressions: Mapped[float] = mapped_column(Float, default=250)
+    custom_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
+
+
+class FileUpload(UUIDPrimaryKey, Timestamps, Base):
+    """An uploaded export. A campaign points at the file it scores (campaigns.file_upload_id)."""
+
+    __tablename__ = "file_uploads"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    original_filename: Mapped[str] = mapped_column(String(255))
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    file_format: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class Campaign(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_owner_status", "owner_id", "status", "created_at"),)
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    template_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("campaign_templates.id", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(32))
+    goal: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    ctr_sensitivity: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_impressions: Mapped[float] = mapped_column(Float, default=250)
+    custom_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.PENDING)
+    progress_percentage: Mapped[int] = mapped_column(Integer, default=0)
+    current_step: Mapped[str | None] = mapped_column(String(32))
+    total_records: Mapped[int | None] = mapped_column(Integer)
+    processed_records: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    file_upload_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("file_uploads.id", ondelete="SET NULL"), index=True
+    )
+    config_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    data_quality_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    column_mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    campaign_level_score: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    file_upload: Mapped[FileUpload | None] = relationship(foreign_keys=[file_upload_id])
+
+
+class ScoringResult(UUIDPrimaryKey, Base):
+    """One row per campaign and domain / supply vendor (the dimension value)."""
+
+    __tablename__ = "scoring_results"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "domain"),
+        # result pages: filter by status, sort by score / impressions, stable tiebreak by id
+        Index("ix_scoring_results_status_score", "campaign_id", "quality_status", "score", "id"),
+        Index("ix_scoring_results_score", "campaign_id", "score", "id"),
+        Index("ix_scoring_results_impressions", "campaign_id", "impressions", "id"),
+        Index("ix_scoring_results_rank", "campaign_id", "rank"),
+    )
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)  # 1 = best, the engine's result order
+    domain: Mapped[str] = mapped_column(String(512))
+    impressions: Mapped[float] = mapped_column(Float)
+    spend: Mapped[float | None] = mapped_column(Float)
+    cpm: Mapped[float | None] = mapped_column(Float)
+    ctr: Mapped[float | None] = mapped_column(Float)
+    conversions: Mapped[float | None] = mapped_column(Float)
+    conversion_rate: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    percentile_rank: Mapped[int] = mapped_column(Integer)
+    quality_status: Mapped[str] = mapped_column(String(16))
+    is_outlier: Mapped[bool] = mapped_column(Boolean, default=False)
+    outlier_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # value, normalized
+    score_breakdown: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AIInsight(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "ai_insights"
+    __table_args__ = (Index("ix_ai_insights_campaign_type", "campaign_id", "insight_type"),)
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE")
+    )
+    insight_type: Mapped[str] = mapped_column(String(64))
+    context_hash: Mapped[str | None] = mapped_column(String(64))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ChatConversation(Timestamps, Base):
+    """Conversation ids are ``<user id>:<campaign id>`` or ``<user id>:general``."""
+
+    __tablename__ = "chat_conversations"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+
+
+class ChatMessage(UUIDPrimaryKey, Base):
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_conversation", "conversation_id", "created_at"),)
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("chat_conversations.id", ondelete="CASCADE")
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+__all__ = [
+    "AIInsight",
+    "Campaign",
+    "CampaignStatus",
+    "CampaignTemplate",
+    "ChatConversation",
+    "ChatMessage",
+    "FileUpload",
+    "Organization",
+    "ScoringResult",
+    "User",
+]

@@ -1,0 +1,70 @@
+"""The job interface the service enqueues through, and its in-process implementation.
+
+Jobs are sent after the transaction that made them possible has committed, with ids
+as arguments, never objects. Until Celery lands, jobs run in a thread pool inside the
+server; Celery will implement the same :class:`JobQueue` protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+
+class JobQueue(Protocol):
+    def enqueue(self, name: str, **kwargs: Any) -> str:
+        """Schedule job ``name`` with JSON-able keyword arguments; return a job id."""
+        ...
+
+
+class ThreadJobQueue:
+    """Runs registered jobs in a bounded thread pool (the embedded, single-machine mode)."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caliber-job")
+        self._handlers: dict[str, Callable[..., None]] = {}
+        self._pending: set[Future[None]] = set()
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    def register(self, name: str, handler: Callable[..., None]) -> None:
+        self._handlers[name] = handler
+
+    def enqueue(self, name: str, **kwargs: Any) -> str:
+        handler = self._handlers.get(name)
+        if handler is None:
+            msg = f"no job named {name!r}"
+            raise KeyError(msg)
+        with self._lock:
+            self._counter += 1
+            job_id = f"{name}-{self._counter}"
+        future = self._pool.submit(self._run, job_id, handler, kwargs)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+        return job_id
+
+    def _run(self, job_id: str, handler: Callable[..., None], kwargs: dict[str, Any]) -> None:
+        try:
+            handler(**kwargs)
+        except Exception:  # a job records its own failure; this is the last resort
+            logger.exception("job %s failed", job_id)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def join(self, timeout: float = 60.0) -> None:
+        """Wait until every job enqueued so far has finished (tests, shutdown)."""
+        with self._lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.result(timeout=timeout)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)

@@ -1,0 +1,54 @@
+"""The root, liveness and readiness routes, the error body and request ids."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from caliber.api.container import Container
+
+
+def test_health_and_root(client: TestClient) -> None:
+    assert client.get("/health").json()["data"] == {"status": "ok"}
+    root = client.get("/").json()
+    assert root["success"] is True
+    assert root["data"]["api"] == "/api/v1"
+
+
+def test_ready_checks_database_and_storage(client: TestClient) -> None:
+    body = client.get("/ready").json()
+    assert body["data"] == {"ready": True, "checks": {"database": "ok", "storage": "ok"}}
+
+
+def test_ready_answers_503_when_storage_is_unavailable(
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(container.storage, "ping", broken)
+    response = client.get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["success"] is False
+    assert body["data"]["checks"] == {"database": "ok", "storage": "unavailable: OSError"}
+
+
+def test_unknown_route_has_the_error_body(client: TestClient) -> None:
+    response = client.get("/api/v1/nope")
+    assert response.status_code == 404
+    assert response.json() == {
+        "success": False,
+        "error": "not_found",
+        "message": "Not Found",
+        "details": {},
+    }
+
+
+def test_request_id_is_echoed_or_made(client: TestClient) -> None:
+    assert (
+        client.get("/health", headers={"X-Request-ID": "abc123"}).headers["x-request-id"]
+        == "abc123"
+    )
+    made = client.get("/health", headers={"X-Request-ID": "bad id!"}).headers["x-request-id"]
+    assert len(made) == 32
