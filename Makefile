@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 RUN_OUT ?= out
 SAMPLE := $(RUN_OUT)/sample-trade-desk-display.csv
 
-.PHONY: install run test lint format typecheck imports pytest bench lock clean
+.PHONY: install run demo test lint format typecheck imports pytest bench lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install Caliber with the pinned dependencies
 
-run: install ## generate a sample Trade Desk export and score it
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Embedded defaults: SQLite and files under ./caliber-data, jobs in-process, and (in
+# development) dev sign-in. Settings come from the environment or .env (.env.example).
+run: install ## start the service on http://$(HOST):$(PORT) (docs at /docs)
+	$(BIN)/caliber serve --host $(HOST) --port $(PORT)
+
+demo: install ## generate a sample Trade Desk export and score it with the CLI
 	$(BIN)/caliber sample --platform trade_desk --channel display --rows 20000 --out $(SAMPLE)
 	$(BIN)/caliber score $(SAMPLE) --platform trade_desk --goal awareness --channel display --out $(RUN_OUT)/scored
 

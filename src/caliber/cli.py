@@ -105,6 +105,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample_cmd.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     sample_cmd.set_defaults(handler=_sample)
+
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="run the web service",
+        description="Apply migrations, then serve the API. With no configuration it runs on "
+        "one machine: SQLite and file storage under DATA_DIR, jobs in-process.",
+    )
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    serve_cmd.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve_cmd.add_argument(
+        "--no-migrate", action="store_true", help="do not apply migrations first"
+    )
+    serve_cmd.set_defaults(handler=_serve)
+
+    db_cmd = commands.add_parser("db", help="database migrations")
+    db_commands = db_cmd.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    upgrade_cmd = db_commands.add_parser("upgrade", help="apply migrations (default: to head)")
+    upgrade_cmd.add_argument("revision", nargs="?", default="head")
+    upgrade_cmd.set_defaults(handler=_db_upgrade)
+    check_cmd = db_commands.add_parser(
+        "check", help="exit 1 if the database schema differs from the models"
+    )
+    check_cmd.set_defaults(handler=_db_check)
     return parser
 
 
@@ -409,6 +432,60 @@ def _sample(args: argparse.Namespace) -> None:
     except OSError as exc:
         _fail(f"cannot write {args.out}: {exc.strerror or exc}")
     sys.stderr.write(f"wrote {written:,} rows to {args.out}\n")
+
+
+def _load_settings() -> Any:
+    from pydantic import ValidationError
+
+    from caliber.core.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(str(e.get("msg", "")) for e in exc.errors())
+        _fail(f"invalid settings: {problems}")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from caliber.api.app import create_app
+    from caliber.db.migrate import upgrade
+
+    settings = _load_settings()
+    if not args.no_migrate:
+        upgrade(settings.database_url)
+    if settings.dev_sign_in:
+        sys.stderr.write(
+            "caliber: AUTH_DEV_MODE is on: requests without a token act as the development user\n"
+        )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+
+
+def _db_upgrade(args: argparse.Namespace) -> None:
+    from caliber.db.migrate import upgrade
+
+    settings = _load_settings()
+    upgrade(settings.database_url, args.revision)
+    sys.stderr.write(f"database at {settings.database_url} is at {args.revision}\n")
+
+
+def _db_check(args: argparse.Namespace) -> None:
+    from caliber.db.migrate import pending_differences
+    from caliber.db.session import build_engine
+
+    del args
+    settings = _load_settings()
+    engine = build_engine(settings.database_url)
+    try:
+        differences = pending_differences(engine)
+    finally:
+        engine.dispose()
+    if differences:
+        for difference in differences:
+            sys.stderr.write(f"  {difference}\n")
+        _fail("the database schema differs from the models (run 'caliber db upgrade')")
+    sys.stderr.write("the database schema matches the models\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     FIREBASE_CERTS_URL: str = DEFAULT_CERTS_URL
     FIREBASE_CREDENTIALS_PATH: str | None = None
     FIREBASE_AUTH_EMULATOR_HOST: str | None = None
-    AUTH_DEV_MODE: bool = False
+    AUTH_DEV_MODE: bool | None = None  # unset: on in development, off elsewhere
 
     OPENAI_API_KEY: str | None = None
     OPENAI_BASE_URL: str | None = None
@@ -72,6 +72,30 @@ class Settings(BaseSettings):
     AWS_ENDPOINT_URL: str | None = None
 
     JOB_WORKERS: int = Field(default=2, ge=1, le=32)
+
+    @field_validator(
+        "DATABASE_URL",
+        "STORAGE_DIR",
+        "REDIS_URL",
+        "CELERY_BROKER_URL",
+        "FIREBASE_PROJECT_ID",
+        "FIREBASE_CREDENTIALS_PATH",
+        "FIREBASE_AUTH_EMULATOR_HOST",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_BUCKET_NAME",
+        "AWS_ENDPOINT_URL",
+        "AUTH_DEV_MODE",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """``NAME=`` in a .env file means "not set", not an empty string or path."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @field_validator("BACKEND_CORS_ORIGINS", "ALLOWED_HOSTS", mode="before")
     @classmethod
@@ -122,8 +146,12 @@ class Settings(BaseSettings):
 
     @property
     def dev_sign_in(self) -> bool:
-        """Dev sign-in is possible only outside production."""
-        return self.AUTH_DEV_MODE and self.ENVIRONMENT is not Environment.PRODUCTION
+        """Dev sign-in: on by default in development, never in production."""
+        if self.ENVIRONMENT is Environment.PRODUCTION:
+            return False
+        if self.AUTH_DEV_MODE is None:
+            return self.ENVIRONMENT is Environment.DEVELOPMENT
+        return self.AUTH_DEV_MODE
 
 
 @lru_cache(maxsize=1)
