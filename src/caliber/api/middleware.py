@@ -8,7 +8,6 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caliber.api.errors import error_body
-from caliber.core.errors import PayloadTooLarge
 from caliber.core.logging import request_id_var
 
 
@@ -52,26 +51,42 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            response = JSONResponse(
-                error_body("payload_too_large", self._message(), {"limit_bytes": self.limit}),
-                413,
-            )
-            await response(scope, receive, send)
+            await self._refuse(scope, receive, send)
             return
         received = 0
+        exceeded = False
 
-        # raised inside the route (while it reads the body), so the app's error handlers
-        # turn it into a 413 like any other domain error
+        # Past the cap, the app is told the client went away and whatever it answers is
+        # dropped; the caller gets the same 413 as for an honest Content-Length.
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise PayloadTooLarge(self._message(), limit_bytes=self.limit)
+                    exceeded = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            if not exceeded:
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            error_body("payload_too_large", self._message(), {"limit_bytes": self.limit}), 413
+        )
+        await response(scope, receive, send)
 
     def _message(self) -> str:
         return f"the request body is larger than {self.limit:,} bytes"

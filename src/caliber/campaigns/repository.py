@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caliber.core.errors import NotFound
-from caliber.db.models import Campaign, CampaignTemplate
+from caliber.db.models import Campaign, CampaignStatus, CampaignTemplate, FileUpload
 
 
 def get_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
@@ -28,15 +28,14 @@ def get_campaign_for_update(
         select(Campaign)
         .where(Campaign.id == campaign_id, Campaign.owner_id == owner_id)
         .with_for_update()
+        .execution_options(populate_existing=True)  # re-read even if already loaded
     )
     if campaign is None:
         raise NotFound("campaign not found", campaign_id=str(campaign_id))
     return campaign
 
 
-def get_template(
-    session: Session, owner_id: uuid.UUID, template_id: uuid.UUID
-) -> CampaignTemplate:
+def get_template(session: Session, owner_id: uuid.UUID, template_id: uuid.UUID) -> CampaignTemplate:
     template = session.scalar(
         select(CampaignTemplate).where(
             CampaignTemplate.id == template_id, CampaignTemplate.owner_id == owner_id
@@ -45,3 +44,51 @@ def get_template(
     if template is None:
         raise NotFound("template not found", template_id=str(template_id))
     return template
+
+
+def list_templates(session: Session, owner_id: uuid.UUID) -> list[CampaignTemplate]:
+    """The owner's templates, newest first."""
+    return list(
+        session.scalars(
+            select(CampaignTemplate)
+            .where(CampaignTemplate.owner_id == owner_id)
+            .order_by(CampaignTemplate.created_at.desc(), CampaignTemplate.id.desc())
+        )
+    )
+
+
+def template_in_use(session: Session, template_id: uuid.UUID) -> bool:
+    used = session.scalar(select(Campaign.id).where(Campaign.template_id == template_id).limit(1))
+    return used is not None
+
+
+def list_campaigns(
+    session: Session,
+    owner_id: uuid.UUID,
+    *,
+    skip: int,
+    limit: int,
+    status: CampaignStatus | None = None,
+) -> tuple[list[Campaign], int]:
+    """One page of the owner's campaigns (newest first) and the total matching."""
+    where = [Campaign.owner_id == owner_id]
+    if status is not None:
+        where.append(Campaign.status == status)
+    total = session.scalar(select(func.count()).select_from(Campaign).where(*where)) or 0
+    items = session.scalars(
+        select(Campaign)
+        .where(*where)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+        .offset(skip)
+        .limit(limit)
+    )
+    return list(items), total
+
+
+def get_file_upload(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID) -> FileUpload:
+    upload = session.scalar(
+        select(FileUpload).where(FileUpload.id == file_id, FileUpload.owner_id == owner_id)
+    )
+    if upload is None:
+        raise NotFound("file not found", file_id=str(file_id))
+    return upload

@@ -1,7 +1,136 @@
-"""Routes: files (filled in by its own change)."""
+"""Routes: uploaded report files (upload, list, get, preview, validate, delete, assign).
+
+Mounted at the API prefix, so paths are full (``/reports/...`` and
+``/campaigns/{id}/upload``). The handlers are plain functions: FastAPI runs them in a
+worker thread, where reading the spooled upload and talking to storage may block.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+
+from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.api.responses import ok, page
+from caliber.files import service
+from caliber.files.schemas import AssignCampaign, file_json
 
 router = APIRouter()
+
+UploadDep = Annotated[UploadFile, File(description="A .csv, .tsv, .txt, .xlsx or .xls export")]
+
+
+def _upload(
+    container: ContainerDep,
+    session: SessionDep,
+    user: CurrentUser,
+    upload: UploadFile,
+    campaign_id: uuid.UUID | None,
+) -> dict[str, Any]:
+    storage = container.storage
+    record, campaign = service.upload_file(
+        session,
+        storage,
+        owner_id=user.id,
+        stream=upload.file,
+        filename=upload.filename,
+        limit=container.settings.max_upload_bytes,
+        size_hint=upload.size,
+        campaign_id=campaign_id,
+    )
+    service.commit_upload(session, storage, record)
+    message = "file uploaded" if campaign is None else "file uploaded and assigned to the campaign"
+    return ok(file_json(record, campaign_id=str(campaign.id) if campaign else None), message)
+
+
+@router.post("/reports/upload", status_code=status.HTTP_201_CREATED)
+def upload_report(
+    container: ContainerDep,
+    session: SessionDep,
+    user: CurrentUser,
+    file: UploadDep,
+    campaign_id: Annotated[uuid.UUID | None, Form()] = None,
+) -> dict[str, Any]:
+    """Upload an export; with ``campaign_id``, also make it that campaign's file."""
+    return _upload(container, session, user, file, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/upload", status_code=status.HTTP_201_CREATED)
+def upload_campaign_file(
+    campaign_id: uuid.UUID,
+    container: ContainerDep,
+    session: SessionDep,
+    user: CurrentUser,
+    file: UploadDep,
+) -> dict[str, Any]:
+    """Upload an export and make it the campaign's file in one step."""
+    return _upload(container, session, user, file, campaign_id)
+
+
+@router.get("/reports/files")
+def list_files(
+    session: SessionDep,
+    user: CurrentUser,
+    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    """The caller's files, newest first."""
+    rows, total = service.list_files(session, user.id, page=page_number, per_page=per_page)
+    return page([file_json(r) for r in rows], total=total, page=page_number, per_page=per_page)
+
+
+@router.get("/reports/files/{file_id}")
+def get_file(file_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    return ok(file_json(service.get_file(session, user.id, file_id)))
+
+
+@router.delete("/reports/files/{file_id}")
+def delete_file(
+    file_id: uuid.UUID, container: ContainerDep, session: SessionDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Delete the file's record and its stored bytes (409 while a campaign scores it)."""
+    key = service.delete_file(session, user.id, file_id)
+    session.commit()
+    service.remove_stored(container.storage, key)
+    return ok({"id": str(file_id), "deleted": True}, "file deleted")
+
+
+@router.get("/reports/files/{file_id}/preview")
+def preview_file(
+    file_id: uuid.UUID,
+    container: ContainerDep,
+    session: SessionDep,
+    user: CurrentUser,
+    rows: Annotated[int, Query(ge=1, le=service.PREVIEW_MAX_ROWS)] = 10,
+) -> dict[str, Any]:
+    """The headers and the first ``rows`` rows, every cell as text (missing: null)."""
+    return ok(service.preview(session, container.storage, user.id, file_id, rows))
+
+
+@router.get("/reports/files/{file_id}/validate")
+def validate_file(
+    file_id: uuid.UUID,
+    container: ContainerDep,
+    session: SessionDep,
+    user: CurrentUser,
+    campaign_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """Whether the file can be scored (by ``campaign_id``, else the campaign it is
+    assigned to); an unreadable file is ``valid: false`` with the reason, not an error."""
+    result = service.validate(session, container.storage, user.id, file_id, campaign_id)
+    return ok(result, result["message"])
+
+
+@router.post("/reports/files/{file_id}/assign-campaign")
+def assign_campaign(
+    file_id: uuid.UUID, body: AssignCampaign, session: SessionDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Make the file the campaign's input (409 while the campaign is processing)."""
+    campaign = service.assign_to_campaign(session, user.id, file_id, body.campaign_id)
+    session.commit()
+    return ok(
+        {"file_id": str(file_id), "campaign_id": str(campaign.id)},
+        "file assigned to the campaign",
+    )
