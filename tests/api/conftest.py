@@ -57,9 +57,11 @@ def postgres_migrated() -> str:
 def _truncate_postgres(url: str) -> None:
     engine = build_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} CASCADE"))
-    engine.dispose()
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -75,6 +75,8 @@ def optional_user(request: Request, container: ContainerDep, session: SessionDep
     if claims is None:
         return None
     user = get_or_create_user(session, claims)
+    if not user.is_active:
+        raise Unauthenticated("this account is disabled")
     session.commit()
     return user
 

@@ -34,3 +34,10 @@ def get_or_create_user(session: Session, claims: Claims, *, touch_login: bool = 
     if touch_login:
         user.last_login_at = utcnow()
     return user
+
+
+def update_profile(session: Session, user: User, *, name: str) -> User:
+    """Set the user's display name (validated by the caller: trimmed, 1–200 characters)."""
+    user.name = name
+    session.flush()
+    return user

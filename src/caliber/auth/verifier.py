@@ -24,6 +24,7 @@ from caliber.core.errors import Unauthenticated, UpstreamUnavailable
 
 CLOCK_SKEW_SECONDS = 60
 DEFAULT_CACHE_SECONDS = 300
+STALE_GRACE_SECONDS = 600
 _MAX_AGE = re.compile(r"max-age=(\d+)")
 
 
@@ -59,8 +60,15 @@ class CertificateCache:
 
     def keys(self) -> dict[str, RSAPublicKey]:
         with self._lock:
-            if self._clock() >= self._expires_at:
-                self._refresh()
+            now = self._clock()
+            if now >= self._expires_at:
+                try:
+                    self._refresh()
+                except UpstreamUnavailable:
+                    # Google rotates keys slowly: keys that expired a moment ago are still
+                    # better than refusing every sign-in while the endpoint hiccups.
+                    if not self._keys or now >= self._expires_at + STALE_GRACE_SECONDS:
+                        raise
             return self._keys
 
     def _refresh(self) -> None:
@@ -154,5 +162,5 @@ class FirebaseTokenVerifier:
             uid=sub,
             email=claims.get("email") if isinstance(claims.get("email"), str) else None,
             name=claims.get("name") if isinstance(claims.get("name"), str) else None,
-            email_verified=bool(claims.get("email_verified", False)),
+            email_verified=claims.get("email_verified") is True,
         )

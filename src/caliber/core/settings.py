@@ -146,8 +146,8 @@ class Settings(BaseSettings):
 
     @property
     def dev_sign_in(self) -> bool:
-        """Dev sign-in: on by default in development, never in production."""
-        if self.ENVIRONMENT is Environment.PRODUCTION:
+        """Dev sign-in: on by default in development, possible in test, never elsewhere."""
+        if self.ENVIRONMENT not in (Environment.DEVELOPMENT, Environment.TEST):
             return False
         if self.AUTH_DEV_MODE is None:
             return self.ENVIRONMENT is Environment.DEVELOPMENT

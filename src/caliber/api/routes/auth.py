@@ -1,7 +1,62 @@
-"""Routes: auth (filled in by its own change)."""
+"""Routes: sign-in with a Firebase ID token, and the signed-in user's profile."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
+from caliber.api.container import Container
+from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.api.responses import Envelope, ok
+from caliber.auth.schemas import LoginRequest, ProfileUpdate, UserOut
+from caliber.auth.service import DEV_CLAIMS, get_or_create_user, update_profile
+from caliber.auth.verifier import Claims
+from caliber.core.errors import Unauthenticated
+
 router = APIRouter()
+
+_UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No token, or a token that does not verify"}
+}
+
+
+def _claims(container: Container, token: str) -> Claims:
+    """The verified claims of ``token`` (the same rules as the bearer dependency)."""
+    if container.verifier is None:
+        if container.settings.dev_sign_in:
+            return DEV_CLAIMS
+        raise Unauthenticated("sign-in is not configured on this server (FIREBASE_PROJECT_ID)")
+    return container.verifier.verify(token)
+
+
+@router.post(
+    "/login",
+    response_model=Envelope[UserOut],
+    responses={
+        **_UNAUTHENTICATED,
+        503: {"description": "Firebase's certificate server is unavailable"},
+    },
+)
+def login(body: LoginRequest, container: ContainerDep, session: SessionDep) -> dict[str, Any]:
+    """Verify a Firebase ID token; create the user on first sign-in; record the sign-in."""
+    claims = _claims(container, body.token)
+    user = get_or_create_user(session, claims, touch_login=True)
+    if not user.is_active:
+        raise Unauthenticated("this account is disabled")
+    session.commit()
+    return ok(UserOut.model_validate(user), "signed in")
+
+
+@router.get("/profile", response_model=Envelope[UserOut], responses=_UNAUTHENTICATED)
+def get_profile(user: CurrentUser) -> dict[str, Any]:
+    """The signed-in user."""
+    return ok(UserOut.model_validate(user))
+
+
+@router.put("/profile", response_model=Envelope[UserOut], responses=_UNAUTHENTICATED)
+def put_profile(body: ProfileUpdate, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """Change the signed-in user's display name."""
+    update_profile(session, user, name=body.name)
+    session.commit()
+    return ok(UserOut.model_validate(user), "profile updated")
