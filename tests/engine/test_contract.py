@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
 from caliber.engine.config import Setup
 from caliber.engine.pipeline import ScoringResult, score
+from caliber.sample import write_sample
 from tests.engine.exports import SETUPS, make_export
 from tests.engine.reference import Reference, reference_score
 
@@ -82,3 +84,13 @@ def test_traps_of_real_exports(platform: str, goal: str, channel: str, sensitive
 
 def _all_groups(result: ScoringResult) -> set[str]:
     return set(result.results[result.dimension].to_list())
+
+
+def test_large_files_score_the_same_on_every_run(tmp_path: Path) -> None:
+    """Float sums must not depend on thread timing (they did with the streaming engine)."""
+    path = tmp_path / "big.csv"
+    write_sample(path, "trade_desk", "display", rows=300_000, seed=5)
+    setup = Setup.create("trade_desk", "awareness", "display")
+    first = score(path, setup).results
+    for _ in range(3):
+        assert score(path, setup).results.equals(first)

@@ -107,6 +107,8 @@ def prepare(
             raise UnreadableFileError("the file is not valid UTF-8 text") from None
         report.percent_columns.clear()
         return prepare(table.reopen(), setup, resolved, report)
+    # sorted, so the merge below adds floats in the same order on every run
+    level1 = level1.sort(_RAW, _FIRST)
     keyed = level1.with_columns(_group_key(_RAW, _FIRST).alias(DIM)).drop(_RAW, _FIRST)
     grouped = keyed.group_by(DIM).agg(_merge(c) for c in keyed.columns if c != DIM)
 
@@ -187,7 +189,10 @@ class _NotUtf8Error(Exception):
 
 def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
     try:
-        return frame.collect(engine="streaming")
+        # The in-memory engine sums each group in a fixed order; the streaming engine's
+        # float sums depend on thread timing (the last bit of spend or a rate could vary
+        # between runs, and a rounded score with it).
+        return frame.collect(engine="in-memory")
     except pl.exceptions.ComputeError as exc:
         if is_encoding_error(exc):
             raise _NotUtf8Error from None
