@@ -95,6 +95,7 @@ def test_result_page_indexes_exist(tmp_path: Path) -> None:
         "campaign_id",
         "quality_status",
         "score",
-        "id",
+        "rank",
     ]
-    assert indexes["ix_scoring_results_score"] == ["campaign_id", "score", "id"]
+    assert indexes["ix_scoring_results_score"] == ["campaign_id", "score", "rank"]
+    assert indexes["ix_scoring_results_impressions"] == ["campaign_id", "impressions", "rank"]

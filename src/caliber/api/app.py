@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,6 +16,8 @@ from caliber.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from caliber.api.routes import auth, campaigns, files, health, scoring
 from caliber.core.logging import configure_logging
 from caliber.core.settings import Settings, get_settings
+from caliber.jobs.names import SCORE_CAMPAIGN
+from caliber.scoring.jobs import run_scoring_job
 
 _MULTIPART_OVERHEAD = 1024 * 1024  # framing around an upload of the maximum size
 
@@ -24,6 +27,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     settings = settings or get_settings()
     configure_logging()
     services = container or Container.build(settings)
+    services.jobs.register(SCORE_CAMPAIGN, partial(run_scoring_job, services))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

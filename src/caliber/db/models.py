@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from caliber.db.base import Base, Timestamps, UUIDPrimaryKey, utcnow
+from caliber.db.base import Base, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
 
 
 class CampaignStatus(StrEnum):
@@ -47,7 +46,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         ForeignKey("organizations.id", ondelete="SET NULL"), index=True
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CampaignTemplate(UUIDPrimaryKey, Timestamps, Base):
@@ -112,8 +111,8 @@ class Campaign(UUIDPrimaryKey, Timestamps, Base):
     column_mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     campaign_level_score: Mapped[float | None] = mapped_column(Float)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     file_upload: Mapped[FileUpload | None] = relationship(foreign_keys=[file_upload_id])
 
@@ -124,11 +123,12 @@ class ScoringResult(UUIDPrimaryKey, Base):
     __tablename__ = "scoring_results"
     __table_args__ = (
         UniqueConstraint("campaign_id", "domain"),
-        # result pages: filter by status, sort by score / impressions, stable tiebreak by id
-        Index("ix_scoring_results_status_score", "campaign_id", "quality_status", "score", "id"),
-        Index("ix_scoring_results_score", "campaign_id", "score", "id"),
-        Index("ix_scoring_results_impressions", "campaign_id", "impressions", "id"),
-        Index("ix_scoring_results_rank", "campaign_id", "rank"),
+        # result pages: filter by status, sort by score / impressions; rank (unique per
+        # campaign) is the tiebreak, so every page is an index range
+        Index("ix_scoring_results_status_score", "campaign_id", "quality_status", "score", "rank"),
+        Index("ix_scoring_results_score", "campaign_id", "score", "rank"),
+        Index("ix_scoring_results_impressions", "campaign_id", "impressions", "rank"),
+        UniqueConstraint("campaign_id", "rank"),
     )
 
     campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
@@ -189,7 +189,7 @@ class ChatMessage(UUIDPrimaryKey, Base):
     )
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 __all__ = [

@@ -1,7 +1,117 @@
-"""Routes: campaigns (filled in by its own change)."""
+"""Routes: campaign templates and campaigns (``api.md``). Thin: parse, call the
+campaign service, commit, answer in the envelope."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from caliber.api.deps import CurrentUser, SessionDep
+from caliber.api.responses import Envelope, Page, ok, page
+from caliber.campaigns import service as campaign_service
+from caliber.campaigns.schemas import (
+    CampaignCreate,
+    CampaignDetail,
+    CampaignOut,
+    ProgressUpdate,
+    StatusUpdate,
+    TemplateCreate,
+    TemplateOut,
+)
+from caliber.db.models import CampaignStatus
 
 router = APIRouter()
+
+MAX_LIMIT = 100
+MAX_SKIP = 2**31 - 1
+
+
+# Templates first: "/templates" must not be read as a campaign id.
+@router.post("/templates", status_code=201, response_model=Envelope[TemplateOut])
+def create_template(body: TemplateCreate, user: CurrentUser, session: SessionDep) -> Any:
+    template = campaign_service.create_template(session, user.id, body)
+    session.commit()
+    return ok(TemplateOut.model_validate(template), "template created")
+
+
+@router.get("/templates", response_model=Envelope[list[TemplateOut]])
+def list_templates(user: CurrentUser, session: SessionDep) -> Any:
+    templates = campaign_service.list_templates(session, user.id)
+    return ok([TemplateOut.model_validate(t) for t in templates])
+
+
+@router.get("/templates/{template_id}", response_model=Envelope[TemplateOut])
+def get_template(template_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
+    return ok(
+        TemplateOut.model_validate(campaign_service.get_template(session, user.id, template_id))
+    )
+
+
+@router.delete("/templates/{template_id}", response_model=Envelope[None])
+def delete_template(template_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
+    campaign_service.delete_template(session, user.id, template_id)
+    session.commit()
+    return ok(None, "template deleted")
+
+
+@router.post("", status_code=201, response_model=Envelope[CampaignDetail])
+def create_campaign(body: CampaignCreate, user: CurrentUser, session: SessionDep) -> Any:
+    campaign = campaign_service.create_campaign(session, user.id, body)
+    session.commit()
+    return ok(CampaignDetail.model_validate(campaign), "campaign created")
+
+
+@router.get("", response_model=Page[CampaignOut])
+def list_campaigns(
+    user: CurrentUser,
+    session: SessionDep,
+    skip: Annotated[int, Query(ge=0, le=MAX_SKIP)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    status: CampaignStatus | None = None,
+) -> Any:
+    campaigns, total = campaign_service.list_campaigns(
+        session, user.id, skip=skip, limit=limit, status=status
+    )
+    body = page(
+        [CampaignOut.model_validate(c) for c in campaigns],
+        total=total,
+        page=skip // limit + 1,
+        per_page=limit,
+    )
+    # skip need not be a multiple of limit: say what lies beyond this window
+    body["has_next"] = skip + len(campaigns) < total
+    body["has_prev"] = skip > 0
+    return body
+
+
+@router.get("/{campaign_id}", response_model=Envelope[CampaignDetail])
+def get_campaign(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
+    campaign = campaign_service.get_campaign(session, user.id, campaign_id)
+    return ok(CampaignDetail.model_validate(campaign))
+
+
+@router.delete("/{campaign_id}", response_model=Envelope[None])
+def delete_campaign(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
+    campaign_service.delete_campaign(session, user.id, campaign_id)
+    session.commit()
+    return ok(None, "campaign deleted")
+
+
+@router.put("/{campaign_id}/status", response_model=Envelope[CampaignDetail])
+def update_status(
+    campaign_id: uuid.UUID, body: StatusUpdate, user: CurrentUser, session: SessionDep
+) -> Any:
+    campaign = campaign_service.update_status(session, user.id, campaign_id, body)
+    session.commit()
+    return ok(CampaignDetail.model_validate(campaign), f"status is now {campaign.status}")
+
+
+@router.put("/{campaign_id}/progress", response_model=Envelope[CampaignDetail])
+def update_progress(
+    campaign_id: uuid.UUID, body: ProgressUpdate, user: CurrentUser, session: SessionDep
+) -> Any:
+    campaign = campaign_service.update_progress(session, user.id, campaign_id, body)
+    session.commit()
+    return ok(CampaignDetail.model_validate(campaign))

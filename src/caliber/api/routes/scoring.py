@@ -1,7 +1,147 @@
-"""Routes: scoring (filled in by its own change)."""
+"""Routes: scoring (``api.md``): start a run, follow it, read its results and lists."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+import uuid
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
+
+from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.api.responses import Envelope, Page, ok, page
+from caliber.jobs.names import SCORE_CAMPAIGN
+from caliber.scoring import service as scoring_service
+from caliber.scoring.repository import QualityStatus, ResultFilters, SortColumn, SortDirection
+from caliber.scoring.schemas import (
+    ListType,
+    OptimizationListOut,
+    OptimizationListRequest,
+    ProgressOut,
+    ResultRow,
+    StartOut,
+    StartScoring,
+)
+
+logger = logging.getLogger(__name__)
 router = APIRouter()
+
+MAX_PAGE = 10_000_000
+MAX_PER_PAGE = 100
+Score = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)]
+MinImpressions = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
+
+
+@router.post("/start", status_code=202, response_model=Envelope[StartOut])
+def start(
+    body: StartScoring, user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> Any:
+    """Mark the campaign processing, commit, then queue the job (a completed campaign is
+    scored again; its results are replaced when the new run succeeds)."""
+    campaign = scoring_service.start_scoring(session, user.id, body.campaign_id)
+    session.commit()
+    try:
+        job_id = container.jobs.enqueue(
+            SCORE_CAMPAIGN, campaign_id=str(campaign.id), user_id=str(user.id)
+        )
+    except Exception:
+        logger.exception("could not queue scoring of campaign %s", campaign.id)
+        scoring_service.fail(session, user.id, campaign.id, "the scoring job could not be queued")
+        session.commit()
+        raise
+    data = StartOut(
+        campaign_id=campaign.id,
+        status=campaign.status,
+        job_id=job_id,
+        started_at=campaign.started_at,
+        config_used=campaign.config_snapshot or {},
+    )
+    return ok(data, "scoring started")
+
+
+@router.get("/progress/{campaign_id}", response_model=Envelope[ProgressOut])
+def progress(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
+    campaign = scoring_service.get_progress(session, user.id, campaign_id)
+    data = ProgressOut(
+        campaign_id=campaign.id,
+        status=campaign.status,
+        progress_percentage=campaign.progress_percentage,
+        current_step=campaign.current_step,
+        total_records=campaign.total_records,
+        processed_records=campaign.processed_records,
+        started_at=campaign.started_at,
+        completed_at=campaign.completed_at,
+        error_message=campaign.error_message,
+    )
+    return ok(data)
+
+
+@router.get("/results/{campaign_id}", response_model=Page[ResultRow])
+def results(
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
+    sort_by: SortColumn = "score",
+    sort_direction: SortDirection = "desc",
+    quality_status: QualityStatus | None = None,
+    min_score: Score = None,
+    max_score: Score = None,
+    min_impressions: MinImpressions = None,
+) -> Any:
+    filters = ResultFilters(quality_status, min_score, max_score, min_impressions)
+    rows, total = scoring_service.results_page(
+        session,
+        user.id,
+        campaign_id,
+        filters=filters,
+        sort_by=sort_by,
+        direction=sort_direction,
+        page=page_number,
+        per_page=per_page,
+    )
+    return page(rows, total=total, page=page_number, per_page=per_page)
+
+
+@router.get("/summary/{campaign_id}", response_model=Envelope[dict[str, Any]])
+def summary(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
+    return ok(scoring_service.get_summary(session, user.id, campaign_id))
+
+
+@router.post("/optimization-list", response_model=Envelope[OptimizationListOut])
+def optimization_list(body: OptimizationListRequest, user: CurrentUser, session: SessionDep) -> Any:
+    return ok(_list(session, user.id, body.campaign_id, body.list_type, body.min_impressions))
+
+
+@router.get("/whitelist/{campaign_id}", response_model=Envelope[OptimizationListOut])
+def whitelist(
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    min_impressions: MinImpressions = None,
+) -> Any:
+    return ok(_list(session, user.id, campaign_id, "whitelist", min_impressions))
+
+
+@router.get("/blacklist/{campaign_id}", response_model=Envelope[OptimizationListOut])
+def blacklist(
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    min_impressions: MinImpressions = None,
+) -> Any:
+    return ok(_list(session, user.id, campaign_id, "blacklist", min_impressions))
+
+
+def _list(
+    session: Session,
+    owner_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    list_type: ListType,
+    min_impressions: float | None,
+) -> OptimizationListOut:
+    return scoring_service.optimization_list(
+        session, owner_id, campaign_id, list_type, min_impressions
+    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 22:55:41.904670
+Create Date: 2026-11-26 23:29:58.253533
 """
 
 from __future__ import annotations
@@ -250,18 +250,20 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "campaign_id", "domain", name=op.f("uq_scoring_results_campaign_id_domain")
         ),
+        sa.UniqueConstraint(
+            "campaign_id", "rank", name=op.f("uq_scoring_results_campaign_id_rank")
+        ),
     )
     with op.batch_alter_table("scoring_results", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_scoring_results_impressions", ["campaign_id", "impressions", "id"], unique=False
+            "ix_scoring_results_impressions", ["campaign_id", "impressions", "rank"], unique=False
         )
-        batch_op.create_index("ix_scoring_results_rank", ["campaign_id", "rank"], unique=False)
         batch_op.create_index(
-            "ix_scoring_results_score", ["campaign_id", "score", "id"], unique=False
+            "ix_scoring_results_score", ["campaign_id", "score", "rank"], unique=False
         )
         batch_op.create_index(
             "ix_scoring_results_status_score",
-            ["campaign_id", "quality_status", "score", "id"],
+            ["campaign_id", "quality_status", "score", "rank"],
             unique=False,
         )
 
@@ -297,7 +299,6 @@ def downgrade() -> None:
     with op.batch_alter_table("scoring_results", schema=None) as batch_op:
         batch_op.drop_index("ix_scoring_results_status_score")
         batch_op.drop_index("ix_scoring_results_score")
-        batch_op.drop_index("ix_scoring_results_rank")
         batch_op.drop_index("ix_scoring_results_impressions")
 
     op.drop_table("scoring_results")

@@ -1,0 +1,190 @@
+"""Request and response shapes of the campaign and template routes.
+
+Setup fields (platform, goal, channel, ...) are plain strings here: the engine's
+:meth:`~caliber.engine.config.Setup.create` validates them, so the messages a client
+sees are the engine's own (accepted values, supported channels, weight rules).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    computed_field,
+    model_validator,
+)
+
+from caliber.db.models import CampaignStatus
+from caliber.engine.config import Setup
+from caliber.engine.errors import EngineError
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=2000)]
+SetupValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+# Strict: ``true`` or ``"0.5"`` are not weights; the engine checks names, signs and the sum.
+Weights = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=64)], Annotated[float, Strict()]],
+    Field(max_length=32),
+]
+
+
+def _utc(value: datetime) -> datetime:
+    """Timestamps in UTC; SQLite hands them back without their zone (they are UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UTCDateTime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TemplateCreate(_Input):
+    """A reusable scoring setup."""
+
+    name: Name
+    description: Description | None = None
+    platform: SetupValue
+    goal: SetupValue
+    channel: SetupValue
+    ctr_sensitivity: bool = False
+    min_impressions: float = 250
+    custom_weights: Weights | None = None
+
+
+SETUP_FIELDS = (
+    "platform",
+    "goal",
+    "channel",
+    "ctr_sensitivity",
+    "min_impressions",
+    "custom_weights",
+)
+REQUIRED_WITHOUT_TEMPLATE = ("platform", "goal", "channel")
+
+
+class CampaignCreate(_Input):
+    """A campaign from a template (setup copied; fields given here override it) or from
+    an explicit setup (platform, goal and channel then required)."""
+
+    name: Name
+    description: Description | None = None
+    template_id: uuid.UUID | None = None
+    platform: SetupValue | None = None
+    goal: SetupValue | None = None
+    channel: SetupValue | None = None
+    ctr_sensitivity: bool | None = None
+    min_impressions: float | None = None
+    custom_weights: Weights | None = None
+
+    @model_validator(mode="after")
+    def _setup_or_template(self) -> CampaignCreate:
+        if self.template_id is None:
+            missing = [f for f in REQUIRED_WITHOUT_TEMPLATE if getattr(self, f) is None]
+            if missing:
+                msg = "without template_id, the setup is required; missing: " + ", ".join(missing)
+                raise ValueError(msg)
+        return self
+
+    def overrides(self) -> dict[str, Any]:
+        """The setup fields the client sent (an explicit null custom_weights counts:
+        it means the setup's default weights)."""
+        sent = self.model_fields_set
+        return {
+            f: getattr(self, f)
+            for f in SETUP_FIELDS
+            if f in sent and (getattr(self, f) is not None or f == "custom_weights")
+        }
+
+
+class StatusUpdate(_Input):
+    """pending → processing → completed | failed, and failed → pending to retry."""
+
+    status: CampaignStatus
+    error_message: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class ProgressUpdate(_Input):
+    processed_records: int = Field(ge=0)
+    total_records: int | None = Field(default=None, ge=0)
+    progress_percentage: int | None = Field(default=None, ge=0, le=100)
+    current_step: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+
+    @model_validator(mode="after")
+    def _processed_within_total(self) -> ProgressUpdate:
+        if self.total_records is not None and self.processed_records > self.total_records:
+            msg = "processed_records must not exceed total_records"
+            raise ValueError(msg)
+        return self
+
+
+def level_of(platform: str, goal: str, channel: str, ctr_sensitivity: bool) -> str | None:
+    """``domain`` or ``supply_vendor``: what the setup scores (None if it has no setup)."""
+    try:
+        setup = Setup.create(platform, goal, channel, ctr_sensitivity=ctr_sensitivity)
+        return str(setup.resolve().level)
+    except EngineError:
+        return None
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class _SetupOut(_Output):
+    platform: str
+    goal: str
+    channel: str
+    ctr_sensitivity: bool
+    min_impressions: float
+    custom_weights: dict[str, float] | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def analysis_level(self) -> str | None:
+        return level_of(self.platform, self.goal, self.channel, self.ctr_sensitivity)
+
+
+class TemplateOut(_SetupOut):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+
+
+class CampaignOut(_SetupOut):
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    template_id: uuid.UUID | None
+    name: str
+    description: str | None
+    status: CampaignStatus
+    progress_percentage: int
+    current_step: str | None
+    total_records: int | None
+    processed_records: int | None
+    error_message: str | None
+    file_upload_id: uuid.UUID | None
+    campaign_level_score: float | None
+    started_at: UTCDateTime | None
+    completed_at: UTCDateTime | None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+
+
+class CampaignDetail(CampaignOut):
+    """One campaign with what its last scoring run recorded."""
+
+    config_snapshot: dict[str, Any] | None
+    column_mapping: dict[str, Any] | None
+    data_quality_report: dict[str, Any] | None

@@ -1,0 +1,226 @@
+"""Campaign and template rules: setups validated by the engine, the status machine,
+safe deletions. Never commits: the route (or job) that calls it owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from caliber.campaigns import repository
+from caliber.campaigns.schemas import CampaignCreate, ProgressUpdate, StatusUpdate, TemplateCreate
+from caliber.core.errors import Conflict, InvalidInput
+from caliber.db.base import utcnow
+from caliber.db.models import Campaign, CampaignStatus, CampaignTemplate
+from caliber.engine.config import DEFAULT_MIN_IMPRESSIONS, Setup
+
+# The status machine of a campaign. Re-scoring a completed campaign goes through
+# POST /scoring/start (scoring service), not through this table.
+TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
+    CampaignStatus.PENDING: frozenset({CampaignStatus.PROCESSING}),
+    CampaignStatus.PROCESSING: frozenset({CampaignStatus.COMPLETED, CampaignStatus.FAILED}),
+    CampaignStatus.FAILED: frozenset({CampaignStatus.PENDING}),
+    CampaignStatus.COMPLETED: frozenset(),
+}
+UNDELETABLE = frozenset({CampaignStatus.PROCESSING, CampaignStatus.COMPLETED})
+PROGRESS_STATUSES = frozenset({CampaignStatus.PENDING, CampaignStatus.PROCESSING})
+
+
+def build_setup(values: Mapping[str, Any]) -> Setup:
+    """The engine's setup for stored or requested values; raises the engine's errors
+    (unsupported combination, unknown value, bad weights) with their messages."""
+    weights = values.get("custom_weights")
+    return Setup.create(
+        str(values["platform"]),
+        str(values["goal"]),
+        str(values["channel"]),
+        ctr_sensitivity=bool(values.get("ctr_sensitivity", False)),
+        min_impressions=float(values.get("min_impressions", DEFAULT_MIN_IMPRESSIONS)),
+        weights=None if weights is None else dict(weights),
+    )
+
+
+def setup_of(campaign: Campaign | CampaignTemplate) -> Setup:
+    return build_setup(_setup_values(campaign))
+
+
+def _setup_values(obj: Campaign | CampaignTemplate) -> dict[str, Any]:
+    return {
+        "platform": obj.platform,
+        "goal": obj.goal,
+        "channel": obj.channel,
+        "ctr_sensitivity": obj.ctr_sensitivity,
+        "min_impressions": obj.min_impressions,
+        "custom_weights": obj.custom_weights,
+    }
+
+
+def _normalized(setup: Setup) -> dict[str, Any]:
+    """Column values of a validated setup (enum values lower-cased as the engine reads them)."""
+    return {
+        "platform": str(setup.platform),
+        "goal": str(setup.goal),
+        "channel": str(setup.channel),
+        "ctr_sensitivity": setup.ctr_sensitivity,
+        "min_impressions": float(setup.min_impressions),
+        "custom_weights": None if setup.weights is None else dict(setup.weights),
+    }
+
+
+# --- templates --------------------------------------------------------------------
+
+
+def create_template(
+    session: Session, owner_id: uuid.UUID, data: TemplateCreate
+) -> CampaignTemplate:
+    setup = build_setup(data.model_dump())
+    template = CampaignTemplate(
+        owner_id=owner_id, name=data.name, description=data.description, **_normalized(setup)
+    )
+    session.add(template)
+    session.flush()
+    return template
+
+
+def list_templates(session: Session, owner_id: uuid.UUID) -> list[CampaignTemplate]:
+    return repository.list_templates(session, owner_id)
+
+
+def get_template(session: Session, owner_id: uuid.UUID, template_id: uuid.UUID) -> CampaignTemplate:
+    return repository.get_template(session, owner_id, template_id)
+
+
+def delete_template(session: Session, owner_id: uuid.UUID, template_id: uuid.UUID) -> None:
+    template = repository.get_template(session, owner_id, template_id)
+    if repository.template_in_use(session, template.id):
+        raise Conflict(
+            "this template is used by a campaign; delete those campaigns first",
+            template_id=str(template_id),
+        )
+    session.delete(template)
+    session.flush()
+
+
+# --- campaigns --------------------------------------------------------------------
+
+
+def create_campaign(session: Session, owner_id: uuid.UUID, data: CampaignCreate) -> Campaign:
+    """From a template (its setup copied, fields sent alongside override it) or from the
+    setup given; either way validated by the engine."""
+    values: dict[str, Any] = {}
+    if data.template_id is not None:
+        values = _setup_values(repository.get_template(session, owner_id, data.template_id))
+    values.update(data.overrides())
+    setup = build_setup(values)
+    campaign = Campaign(
+        owner_id=owner_id,
+        template_id=data.template_id,
+        name=data.name,
+        description=data.description,
+        status=CampaignStatus.PENDING,
+        progress_percentage=0,
+        **_normalized(setup),
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def list_campaigns(
+    session: Session,
+    owner_id: uuid.UUID,
+    *,
+    skip: int,
+    limit: int,
+    status: CampaignStatus | None = None,
+) -> tuple[list[Campaign], int]:
+    return repository.list_campaigns(session, owner_id, skip=skip, limit=limit, status=status)
+
+
+def get_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+    return repository.get_campaign(session, owner_id, campaign_id)
+
+
+def delete_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
+    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    if campaign.status in UNDELETABLE:
+        raise Conflict(
+            f"a {campaign.status} campaign cannot be deleted",
+            campaign_id=str(campaign_id),
+            status=campaign.status,
+        )
+    session.delete(campaign)  # its scoring results go with it (ON DELETE CASCADE)
+    session.flush()
+
+
+def update_status(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, data: StatusUpdate
+) -> Campaign:
+    """Move along :data:`TRANSITIONS`; anything else is a conflict."""
+    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    current = CampaignStatus(campaign.status)
+    target = data.status
+    allowed = TRANSITIONS[current]
+    if target not in allowed:
+        raise Conflict(
+            f"cannot move a campaign from {current} to {target}"
+            + (f"; allowed: {', '.join(sorted(allowed))}" if allowed else ""),
+            current=str(current),
+            requested=str(target),
+            allowed=sorted(allowed),
+        )
+    now = utcnow()
+    campaign.status = target
+    if target is CampaignStatus.PROCESSING:
+        campaign.started_at = now
+        campaign.completed_at = None
+        campaign.progress_percentage = 0
+        campaign.error_message = None
+    elif target is CampaignStatus.COMPLETED:
+        campaign.completed_at = now
+        campaign.progress_percentage = 100
+        campaign.current_step = "completed"
+    elif target is CampaignStatus.FAILED:
+        campaign.error_message = data.error_message or "marked as failed"
+        campaign.current_step = "failed"
+    else:  # failed -> pending: ready to be scored again
+        campaign.error_message = None
+        campaign.progress_percentage = 0
+        campaign.current_step = None
+        campaign.started_at = None
+        campaign.completed_at = None
+    session.flush()
+    return campaign
+
+
+def update_progress(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, data: ProgressUpdate
+) -> Campaign:
+    """Record counts (and optionally a step and percentage) while a campaign is pending
+    or processing; a finished campaign's figures are final."""
+    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    if campaign.status not in PROGRESS_STATUSES:
+        raise Conflict(
+            f"the progress of a {campaign.status} campaign cannot change",
+            status=campaign.status,
+        )
+    total = data.total_records if data.total_records is not None else campaign.total_records
+    if total is not None and data.processed_records > total:
+        raise InvalidInput(
+            f"processed_records ({data.processed_records}) exceeds total_records ({total})",
+            field="processed_records",
+            processed_records=data.processed_records,
+            total_records=total,
+        )
+    campaign.processed_records = data.processed_records
+    campaign.total_records = total
+    if data.progress_percentage is not None:
+        campaign.progress_percentage = data.progress_percentage
+    elif total:
+        campaign.progress_percentage = min(100, data.processed_records * 100 // total)
+    if data.current_step is not None:
+        campaign.current_step = data.current_step
+    session.flush()
+    return campaign

@@ -1,0 +1,169 @@
+"""Scoring-result queries: the bulk replace of a campaign's rows, result pages, and the
+columns the optimization lists are rebuilt from.
+
+Callers scope by owner first (the campaign is fetched through the owner-scoped campaign
+repository); every query here is then keyed by that campaign's id.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, Literal, cast
+
+import polars as pl
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from caliber.db.models import ScoringResult
+
+SortColumn = Literal[
+    "score",
+    "impressions",
+    "spend",
+    "cpm",
+    "ctr",
+    "conversion_rate",
+    "percentile_rank",
+    "domain",
+]
+SortDirection = Literal["asc", "desc"]
+QualityStatus = Literal["good", "moderate", "poor"]
+
+TABLE = cast(Table, ScoringResult.__table__)
+# Insert order of a row: COPY and executemany both use it.
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "campaign_id",
+    "rank",
+    "domain",
+    "impressions",
+    "spend",
+    "cpm",
+    "ctr",
+    "conversions",
+    "conversion_rate",
+    "score",
+    "percentile_rank",
+    "quality_status",
+    "is_outlier",
+    "outlier_flags",
+    "metrics",
+    "score_breakdown",
+)
+_JSON_COLUMNS = ("outlier_flags", "metrics", "score_breakdown")
+assert COLUMNS[-len(_JSON_COLUMNS) :] == _JSON_COLUMNS  # COPY writes them last, serialized
+_SQLITE_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class ResultFilters:
+    quality_status: QualityStatus | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    min_impressions: float | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.quality_status is not None:
+            found.append(ScoringResult.quality_status == self.quality_status)
+        if self.min_score is not None:
+            found.append(ScoringResult.score >= self.min_score)
+        if self.max_score is not None:
+            found.append(ScoringResult.score <= self.max_score)
+        if self.min_impressions is not None:
+            found.append(ScoringResult.impressions >= self.min_impressions)
+        return found
+
+
+def replace_results(
+    session: Session, campaign_id: uuid.UUID, rows: Sequence[dict[str, Any]]
+) -> int:
+    """Delete the campaign's rows and insert ``rows`` (keys: :data:`COLUMNS`), in the
+    session's transaction: COPY on PostgreSQL, batched executemany elsewhere."""
+    session.execute(delete(ScoringResult).where(ScoringResult.campaign_id == campaign_id))
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        _copy_rows(session, rows)
+    else:
+        for start in range(0, len(rows), _SQLITE_BATCH):
+            session.execute(insert(TABLE), list(rows[start : start + _SQLITE_BATCH]))
+    return len(rows)
+
+
+def _copy_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """COPY FROM STDIN through the session's own connection (same transaction)."""
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    plain = itemgetter(*COLUMNS[: -len(_JSON_COLUMNS)])
+    statement = f"COPY {TABLE.name} ({', '.join(COLUMNS)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                (*plain(row), *(json.dumps(row[c], allow_nan=False) for c in _JSON_COLUMNS))
+            )
+
+
+def results_page(
+    session: Session,
+    campaign_id: uuid.UUID,
+    *,
+    filters: ResultFilters,
+    sort_by: SortColumn,
+    direction: SortDirection,
+    offset: int,
+    limit: int,
+) -> tuple[list[ScoringResult], int]:
+    """One page of rows matching ``filters`` and the number matching; ties (and rows
+    with no value to sort on, always last) in engine rank order."""
+    where = [ScoringResult.campaign_id == campaign_id, *filters.clauses()]
+    total = session.scalar(select(func.count()).select_from(ScoringResult).where(*where)) or 0
+    if sort_by == "score" and direction == "desc":
+        # rank is the engine's order: score desc, impressions desc, name asc
+        order = [ScoringResult.rank.asc()]
+    else:
+        column = getattr(ScoringResult, sort_by)
+        key = column.desc() if direction == "desc" else column.asc()
+        order = [key.nulls_last(), ScoringResult.rank.asc()]
+    rows = session.scalars(
+        select(ScoringResult).where(*where).order_by(*order).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+def list_frame(session: Session, campaign_id: uuid.UUID, dimension: str) -> pl.DataFrame:
+    """The columns the engine's ``build_lists`` reads, in rank order, as a polars frame."""
+    rows = session.execute(
+        select(
+            ScoringResult.domain,
+            ScoringResult.score,
+            ScoringResult.impressions,
+            ScoringResult.percentile_rank,
+            ScoringResult.quality_status,
+        )
+        .where(ScoringResult.campaign_id == campaign_id)
+        .order_by(ScoringResult.rank)
+    ).all()
+    schema = {
+        dimension: pl.String,
+        "score": pl.Float64,
+        "impressions": pl.Float64,
+        "percentile_rank": pl.Int64,
+        "quality_status": pl.String,
+    }
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def all_results(session: Session, campaign_id: uuid.UUID) -> list[ScoringResult]:
+    """Every row of the campaign in rank order (exports, audits)."""
+    return list(
+        session.scalars(
+            select(ScoringResult)
+            .where(ScoringResult.campaign_id == campaign_id)
+            .order_by(ScoringResult.rank)
+        )
+    )

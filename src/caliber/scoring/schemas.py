@@ -1,0 +1,90 @@
+"""Request and response shapes of the scoring routes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from caliber.campaigns.schemas import UTCDateTime
+from caliber.db.models import CampaignStatus
+
+ListType = Literal["whitelist", "blacklist"]
+
+
+class StartScoring(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: uuid.UUID
+
+
+class OptimizationListRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: uuid.UUID
+    list_type: ListType
+    # default: the campaign's own min_impressions
+    min_impressions: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+class StartOut(BaseModel):
+    campaign_id: uuid.UUID
+    status: CampaignStatus
+    job_id: str
+    started_at: UTCDateTime | None
+    config_used: dict[str, Any]
+
+
+class ProgressOut(BaseModel):
+    campaign_id: uuid.UUID
+    status: CampaignStatus
+    progress_percentage: int
+    current_step: str | None
+    total_records: int | None
+    processed_records: int | None
+    started_at: UTCDateTime | None
+    completed_at: UTCDateTime | None
+    error_message: str | None
+
+
+class ResultRow(BaseModel):
+    """One scored domain (or supply vendor: ``domain`` holds the dimension value)."""
+
+    rank: int
+    domain: str
+    impressions: int | float
+    spend: float | None
+    cpm: float | None
+    ctr: float | None
+    conversions: int | float | None
+    conversion_rate: float | None
+    score: float
+    percentile_rank: int
+    quality_status: str
+    is_outlier: bool
+    outlier_flags: list[str]
+    raw_metrics: dict[str, float | None]
+    normalized_metrics: dict[str, float | None]
+    score_breakdown: dict[str, dict[str, Any]]
+    source_rows: int | None
+
+
+class ListEntry(BaseModel):
+    domain: str
+    score: float
+    impressions: int | float
+    percentile_rank: int
+    quality_status: str
+
+
+class OptimizationListOut(BaseModel):
+    list_type: ListType
+    campaign_id: uuid.UUID
+    analysis_level: str
+    domains: list[str]
+    entries: list[ListEntry]
+    count: int
+    criteria_used: dict[str, Any]
+    total_impressions: int | float
+    average_score: float | None

@@ -1,0 +1,361 @@
+"""Scoring rules: starting a run, the guarded status updates of a run, and every read
+of its result (progress, result pages, summary, optimization lists). Never commits.
+
+What is stored is what the engine produced: one row per result row in the engine's
+order (``rank``), the engine's ``summary()``, its processing report and column mapping.
+Lists are rebuilt from the stored rows by the engine's own ``build_lists``, so they equal
+what ``caliber score`` writes for the same file and setup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from typing import Any, cast
+
+import polars as pl
+from sqlalchemy import CursorResult, update
+from sqlalchemy.orm import Session
+
+from caliber.campaigns import repository as campaign_repository
+from caliber.campaigns import service as campaign_service
+from caliber.core.errors import Conflict, InvalidInput
+from caliber.db.base import utcnow
+from caliber.db.models import Campaign, CampaignStatus, FileUpload, ScoringResult
+from caliber.engine.config import Setup
+from caliber.engine.lists import build_lists
+from caliber.engine.score import contribution_column
+from caliber.scoring import repository
+from caliber.scoring.repository import ResultFilters, SortColumn, SortDirection
+from caliber.scoring.schemas import ListEntry, ListType, OptimizationListOut, ResultRow
+
+# A completed campaign may be scored again (its results are replaced when the new run
+# succeeds); only a run in progress blocks a new one.
+STARTABLE = frozenset({CampaignStatus.PENDING, CampaignStatus.FAILED, CampaignStatus.COMPLETED})
+STEP_QUEUED = "queued"
+STEP_FAILED = "failed"
+
+
+# --- starting -------------------------------------------------------------------------
+
+
+def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+    """Validate and mark the campaign processing with a config snapshot. The caller
+    commits, then enqueues the job."""
+    campaign = campaign_repository.get_campaign_for_update(session, owner_id, campaign_id)
+    if campaign.file_upload_id is None:
+        raise Conflict(
+            "no file is attached to this campaign; upload a file first "
+            f"(POST /campaigns/{campaign_id}/upload)",
+            campaign_id=str(campaign_id),
+        )
+    if campaign.status not in STARTABLE:
+        raise Conflict(
+            f"this campaign is already {campaign.status}; wait for the run to finish",
+            campaign_id=str(campaign_id),
+            status=campaign.status,
+        )
+    upload = campaign_repository.get_file_upload(session, owner_id, campaign.file_upload_id)
+    setup = campaign_service.setup_of(campaign)  # the engine's 422 if it no longer resolves
+    snapshot = config_snapshot(setup, upload)
+    # Guarded on the status read above, so two concurrent starts cannot both win (SQLite
+    # has no row lock).
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Campaign)
+            .where(
+                Campaign.id == campaign.id,
+                Campaign.owner_id == owner_id,
+                Campaign.status == campaign.status,
+            )
+            .values(
+                status=CampaignStatus.PROCESSING,
+                progress_percentage=0,
+                current_step=STEP_QUEUED,
+                started_at=utcnow(),
+                completed_at=None,
+                error_message=None,
+                config_snapshot=snapshot,
+                summary=None,
+                campaign_level_score=None,
+                data_quality_report=None,
+                column_mapping=None,
+                total_records=None,
+                processed_records=None,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if result.rowcount != 1:
+        raise Conflict("this campaign changed state meanwhile; try again")
+    session.refresh(campaign)
+    return campaign
+
+
+def config_snapshot(setup: Setup, upload: FileUpload) -> dict[str, Any]:
+    """The setup and weights a run uses, and the file it reads."""
+    resolved = setup.resolve()
+    return {
+        "setup": setup.to_dict(),
+        "analysis_level": str(resolved.level),
+        "weights": resolved.weights,
+        "directions": {
+            m.name: "higher_is_better" if m.higher_is_better else "lower_is_better"
+            for m in resolved.metrics
+        },
+        "file_upload_id": str(upload.id),
+        "original_filename": upload.original_filename,
+    }
+
+
+def setup_from_snapshot(snapshot: Mapping[str, Any]) -> Setup:
+    values = snapshot["setup"]
+    setup = campaign_service.build_setup(values)
+    return dataclasses.replace(
+        setup,
+        pulsepoint_min_share=float(values.get("pulsepoint_min_share", setup.pulsepoint_min_share)),
+        whitelist_quantile=float(values.get("whitelist_quantile", setup.whitelist_quantile)),
+        blacklist_quantile=float(values.get("blacklist_quantile", setup.blacklist_quantile)),
+    )
+
+
+def campaign_setup(campaign: Campaign) -> Setup:
+    """The setup the campaign's results were (or will be) produced with."""
+    if campaign.config_snapshot:
+        return setup_from_snapshot(campaign.config_snapshot)
+    return campaign_service.setup_of(campaign)
+
+
+def fail(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, message: str) -> bool:
+    """processing → failed with ``message``; False (and nothing changed) otherwise."""
+    return update_if_processing(
+        session,
+        owner_id,
+        campaign_id,
+        status=CampaignStatus.FAILED,
+        current_step=STEP_FAILED,
+        error_message=message,
+    )
+
+
+def set_step(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, step: str, percentage: int
+) -> bool:
+    return update_if_processing(
+        session, owner_id, campaign_id, current_step=step, progress_percentage=percentage
+    )
+
+
+def update_if_processing(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, **values: Any
+) -> bool:
+    """Update the campaign only while it is processing (atomic on both backends)."""
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Campaign)
+            .where(
+                Campaign.id == campaign_id,
+                Campaign.owner_id == owner_id,
+                Campaign.status == CampaignStatus.PROCESSING,
+            )
+            .values(**values, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount == 1
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def get_progress(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+    return campaign_repository.get_campaign(session, owner_id, campaign_id)
+
+
+def completed_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+    """The owner's campaign if its scoring completed; 409 otherwise."""
+    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
+    if campaign.status != CampaignStatus.COMPLETED or campaign.summary is None:
+        raise Conflict(
+            f"this campaign has no scoring results yet (status: {campaign.status}); "
+            "start scoring and wait until it completes",
+            campaign_id=str(campaign_id),
+            status=campaign.status,
+        )
+    return campaign
+
+
+def results_page(
+    session: Session,
+    owner_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    *,
+    filters: ResultFilters,
+    sort_by: SortColumn = "score",
+    direction: SortDirection = "desc",
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[ResultRow], int]:
+    if (
+        filters.min_score is not None
+        and filters.max_score is not None
+        and filters.min_score > filters.max_score
+    ):
+        raise InvalidInput("min_score must not exceed max_score", field="min_score")
+    campaign = completed_campaign(session, owner_id, campaign_id)
+    rows, total = repository.results_page(
+        session,
+        campaign.id,
+        filters=filters,
+        sort_by=sort_by,
+        direction=direction,
+        offset=(page - 1) * per_page,
+        limit=per_page,
+    )
+    return [result_row(r) for r in rows], total
+
+
+def result_row(row: ScoringResult) -> ResultRow:
+    metrics = row.metrics or {}
+    return ResultRow(
+        rank=row.rank,
+        domain=row.domain,
+        impressions=_whole(row.impressions),
+        spend=row.spend,
+        cpm=row.cpm,
+        ctr=row.ctr,
+        conversions=None if row.conversions is None else _whole(row.conversions),
+        conversion_rate=row.conversion_rate,
+        score=row.score,
+        percentile_rank=row.percentile_rank,
+        quality_status=row.quality_status,
+        is_outlier=row.is_outlier,
+        outlier_flags=list(row.outlier_flags or []),
+        raw_metrics=metrics.get("values", {}),
+        normalized_metrics=metrics.get("normalized", {}),
+        score_breakdown=row.score_breakdown or {},
+        source_rows=metrics.get("source_rows"),
+    )
+
+
+def _whole(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def get_summary(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[str, Any]:
+    campaign = completed_campaign(session, owner_id, campaign_id)
+    assert campaign.summary is not None
+    return {"campaign_id": str(campaign.id), **campaign.summary}
+
+
+def optimization_list(
+    session: Session,
+    owner_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    list_type: ListType,
+    min_impressions: float | None = None,
+) -> OptimizationListOut:
+    """The whitelist or blacklist of the stored rows, by the engine's ``build_lists``
+    (default eligibility: the campaign's min_impressions)."""
+    campaign = completed_campaign(session, owner_id, campaign_id)
+    setup = campaign_setup(campaign)
+    dimension = str(setup.resolve().level)
+    threshold = setup.min_impressions if min_impressions is None else min_impressions
+    frame = repository.list_frame(session, campaign.id, dimension)
+    lists = build_lists(
+        frame, dimension, threshold, setup.whitelist_quantile, setup.blacklist_quantile
+    )
+    chosen = lists.whitelist if list_type == "whitelist" else lists.blacklist
+    whitelist = list_type == "whitelist"
+    entries = [
+        ListEntry(
+            domain=r[dimension],
+            score=r["score"],
+            impressions=_whole(r["impressions"]),
+            percentile_rank=r["percentile_rank"],
+            quality_status=r["quality_status"],
+        )
+        for r in chosen.iter_rows(named=True)
+    ]
+    total_impressions = float(chosen["impressions"].sum()) if chosen.height else 0.0
+    average = chosen["score"].mean() if chosen.height else None
+    return OptimizationListOut(
+        list_type=list_type,
+        campaign_id=campaign.id,
+        analysis_level=dimension,
+        domains=[e.domain for e in entries],
+        entries=entries,
+        count=len(entries),
+        criteria_used={
+            **lists.criteria(),
+            "list_type": list_type,
+            "quantile": setup.whitelist_quantile if whitelist else setup.blacklist_quantile,
+            "score_threshold": (
+                lists.whitelist_threshold if whitelist else lists.blacklist_threshold
+            ),
+            "rule": (
+                "eligible rows with score >= the quantile, best first"
+                if whitelist
+                else "eligible rows with score <= the quantile, worst first"
+            ),
+        },
+        total_impressions=_whole(total_impressions),
+        average_score=None if average is None else round(float(cast(float, average)), 2),
+    )
+
+
+def results_frame(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> pl.DataFrame:
+    """The stored results as the engine's ``results`` frame: same columns, order and
+    values (``caliber score``'s results.csv, with outlier_flags as a list)."""
+    campaign = completed_campaign(session, owner_id, campaign_id)
+    resolved = campaign_setup(campaign).resolve()
+    dimension = str(resolved.level)
+    metrics = [m.name for m in resolved.metrics]
+    head = ["impressions", "spend", "cpm", "ctr", "conversions", "conversion_rate"]
+    extra = [m for m in metrics if m not in head]
+    records: list[dict[str, Any]] = []
+    for row in repository.all_results(session, campaign.id):
+        stored = row.metrics or {}
+        values = stored.get("values", {})
+        normalized = stored.get("normalized", {})
+        breakdown = row.score_breakdown or {}
+        record: dict[str, Any] = {dimension: row.domain}
+        record.update({c: getattr(row, c) for c in head})
+        record.update({m: values.get(m) for m in extra})
+        record.update({f"{m}_normalized": normalized.get(m) for m in metrics})
+        record.update(
+            score=row.score,
+            percentile_rank=row.percentile_rank,
+            quality_status=row.quality_status,
+            outlier_flags=list(row.outlier_flags or []),
+            is_outlier=row.is_outlier,
+        )
+        record.update(
+            {contribution_column(m): breakdown.get(m, {}).get("contribution") for m in metrics}
+        )
+        record["source_rows"] = stored.get("source_rows")
+        records.append(record)
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {dimension: pl.String}
+    schema.update(dict.fromkeys([*head, *extra], pl.Float64))
+    schema.update({f"{m}_normalized": pl.Float64 for m in metrics})
+    schema.update(
+        score=pl.Float64,
+        percentile_rank=pl.Int64,
+        quality_status=pl.String,
+        outlier_flags=pl.List(pl.String),
+        is_outlier=pl.Boolean,
+    )
+    schema.update({contribution_column(m): pl.Float64 for m in metrics})
+    schema["source_rows"] = pl.get_index_type()  # a row count, as the engine counts
+    frame = pl.DataFrame(records, schema=schema)
+    # as the engine shows them: counts that are whole numbers as integers
+    whole = [
+        c
+        for c in ("impressions", "conversions")
+        if frame.height and bool((frame[c].drop_nulls() % 1 == 0).all())
+    ]
+    return frame.with_columns(pl.col(c).cast(pl.Int64) for c in whole)

@@ -1,0 +1,674 @@
+"""Scoring routes and the scoring job, on SQLite and PostgreSQL.
+
+The acceptance bar: for the same file and setup, what the API stores and answers equals
+what ``caliber score`` writes (results.csv, whitelist.csv, blacklist.csv, summary.json).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import math
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from polars.testing import assert_frame_equal
+from sqlalchemy import func, select
+
+from caliber.api.container import Container
+from caliber.cli import main as cli
+from caliber.db.models import Campaign, FileUpload, ScoringResult
+from caliber.db.session import session_scope
+from caliber.engine import pipeline
+from caliber.engine.config import Setup
+from caliber.engine.errors import EngineError
+from caliber.engine.lists import build_lists
+from caliber.engine.pipeline import ScoringResult as EngineResult
+from caliber.engine.pipeline import score
+from caliber.jobs.names import SCORE_CAMPAIGN
+from caliber.sample import write_sample
+from caliber.scoring import jobs as scoring_jobs
+from caliber.scoring import service as scoring_service
+from tests.api.conftest import run_jobs
+from tests.engine.exports import make_export
+
+Auth = Callable[[str], dict[str, str]]
+API = "/api/v1"
+TD_DISPLAY = {"platform": "trade_desk", "goal": "awareness", "channel": "display"}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sample") / "td_display.csv"
+    write_sample(path, "trade_desk", "display", rows=3000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cli_out(sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``caliber score`` writes for the sample under the default setup."""
+    out = tmp_path_factory.mktemp("cli")
+    args = ["score", str(sample), "-p", "trade_desk", "-g", "awareness", "-c", "display"]
+    assert cli([*args, "-o", str(out), "--quiet"]) == 0
+    return out
+
+
+def create_campaign(client: TestClient, headers: dict[str, str], **setup: Any) -> str:
+    body = {"name": "Spring", **(setup or TD_DISPLAY)}
+    response = client.post(f"{API}/campaigns", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    campaign_id: str = response.json()["data"]["id"]
+    return campaign_id
+
+
+def attach(container: Container, campaign_id: str, data: bytes, filename: str = "x.csv") -> None:
+    """Store ``data`` and attach it to the campaign, as the upload route would."""
+    key = f"uploads/{uuid.uuid4().hex}.csv"
+    container.storage.save(key, io.BytesIO(data))
+    with session_scope(container.sessions) as session:
+        campaign = session.get(Campaign, uuid.UUID(campaign_id))
+        assert campaign is not None
+        upload = FileUpload(
+            owner_id=campaign.owner_id,
+            original_filename=filename,
+            storage_key=key,
+            content_type="text/csv",
+            file_format="csv",
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        session.add(upload)
+        session.flush()
+        campaign.file_upload_id = upload.id
+
+
+def scored_campaign(
+    client: TestClient, container: Container, headers: dict[str, str], data: bytes, **setup: Any
+) -> str:
+    campaign_id = create_campaign(client, headers, **setup)
+    attach(container, campaign_id, data)
+    response = client.post(
+        f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=headers
+    )
+    assert response.status_code == 202, response.text
+    run_jobs(container)
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=headers).json()["data"]
+    assert progress["status"] == "completed", progress
+    return campaign_id
+
+
+def all_results(
+    client: TestClient, campaign_id: str, headers: dict[str, str], **query: Any
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        params = {"page": page, "per_page": 100, **query}
+        body = client.get(
+            f"{API}/scoring/results/{campaign_id}", params=params, headers=headers
+        ).json()
+        assert body["success"] is True, body
+        rows += body["data"]
+        if not body["has_next"]:
+            assert len(rows) == body["total"]
+            return rows
+        page += 1
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def engine_runs(monkeypatch: pytest.MonkeyPatch) -> list[EngineResult]:
+    """The engine results of the scoring jobs run during the test."""
+    runs: list[EngineResult] = []
+
+    def recording(*args: Any, **kwargs: Any) -> EngineResult:
+        runs.append(score(*args, **kwargs))
+        return runs[-1]
+
+    monkeypatch.setattr(pipeline, "score", recording)
+    return runs
+
+
+def hold_jobs(container: Container) -> list[dict[str, str]]:
+    """Replace the scoring job by a recorder: campaigns stay processing."""
+    calls: list[dict[str, str]] = []
+    container.jobs.register(SCORE_CAMPAIGN, lambda **kwargs: calls.append(kwargs))
+    return calls
+
+
+# --- the acceptance bar -------------------------------------------------------------------
+
+
+def close(got: Any, want: Any) -> bool:
+    """Equal, floats within 1e-9 relative: the engine's parallel float sums may differ in
+    the last bit between two runs on the same file (see the report), nothing else may."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        return got.keys() == want.keys() and all(close(got[k], want[k]) for k in got)
+    if isinstance(got, list) and isinstance(want, list):
+        return len(got) == len(want) and all(close(g, w) for g, w in zip(got, want, strict=True))
+    if isinstance(got, float) and isinstance(want, float | int) and not isinstance(want, bool):
+        return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
+    return bool(got == want and type(got) is type(want))
+
+
+def test_stored_results_equal_what_the_cli_writes(
+    client: TestClient,
+    container: Container,
+    auth: Auth,
+    sample: Path,
+    cli_out: Path,
+    engine_runs: list[EngineResult],
+) -> None:
+    alice = auth("alice")
+    campaign_id = scored_campaign(client, container, alice, sample.read_bytes())
+    (run,) = engine_runs
+
+    # storage is lossless: the stored rows rebuild the job's engine result exactly
+    with session_scope(container.sessions) as session:
+        owner = session.get(Campaign, uuid.UUID(campaign_id))
+        assert owner is not None
+        frame = scoring_service.results_frame(session, owner.owner_id, owner.id)
+    assert_frame_equal(frame, run.results, check_exact=True)
+    summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=alice).json()["data"]
+    assert summary.pop("campaign_id") == campaign_id
+    assert summary == json.loads(json.dumps(run.summary()))
+
+    # and equals what `caliber score` wrote for the same file
+    flat = frame.with_columns(pl.col("outlier_flags").list.join(";"))
+    assert_frame_equal(
+        pl.read_csv(io.StringIO(flat.write_csv())),
+        pl.read_csv(cli_out / "results.csv"),
+        rel_tol=1e-9,
+        abs_tol=1e-12,
+    )
+    expected = read_csv(cli_out / "results.csv")
+    rows = all_results(client, campaign_id, alice)
+    assert [r["domain"] for r in rows] == [e["domain"] for e in expected]
+    assert [r["rank"] for r in rows] == list(range(1, len(expected) + 1))
+    assert [r["score"] for r in rows] == [float(e["score"]) for e in expected]
+    assert [r["percentile_rank"] for r in rows] == [int(e["percentile_rank"]) for e in expected]
+    assert [r["quality_status"] for r in rows] == [e["quality_status"] for e in expected]
+    assert [";".join(r["outlier_flags"]) for r in rows] == [e["outlier_flags"] for e in expected]
+    assert [r["impressions"] for r in rows] == [int(e["impressions"]) for e in expected]
+    assert rows[0]["normalized_metrics"]["ctr"] == pytest.approx(
+        float(expected[0]["ctr_normalized"])
+    )
+    assert rows[0]["score_breakdown"]["ctr"]["weight"] == 0.20
+    written = json.loads((cli_out / "summary.json").read_text(encoding="utf-8"))
+    assert close(summary, written)
+
+    campaign = client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"]
+    assert campaign["campaign_level_score"] == written["campaign_level_score"]
+    assert campaign["column_mapping"] == written["processing_report"]["column_mapping"]
+    assert campaign["data_quality_report"] == written["processing_report"]
+    assert campaign["total_records"] == written["rows"]["read"]
+    assert campaign["config_snapshot"]["weights"] == written["weights"]
+    assert campaign["config_snapshot"]["setup"] == written["setup"]
+
+    for list_type in ("whitelist", "blacklist"):
+        listed = read_csv(cli_out / f"{list_type}.csv")
+        got = client.get(f"{API}/scoring/{list_type}/{campaign_id}", headers=alice).json()["data"]
+        assert got["list_type"] == list_type
+        assert got["campaign_id"] == campaign_id
+        assert got["domains"] == [r["domain"] for r in listed]
+        assert got["count"] == len(listed) == written["lists"][f"{list_type}_count"]
+        assert got["total_impressions"] == sum(int(r["impressions"]) for r in listed)
+        mean = sum(float(r["score"]) for r in listed) / len(listed)
+        assert got["average_score"] == round(mean, 2)
+        assert got["criteria_used"]["min_impressions"] == 250
+        assert got["criteria_used"]["eligible_rows"] == written["lists"]["eligible_rows"]
+        posted = client.post(
+            f"{API}/scoring/optimization-list",
+            json={"campaign_id": campaign_id, "list_type": list_type},
+            headers=alice,
+        ).json()["data"]
+        assert posted == got
+
+
+def test_supply_vendor_campaign_equals_the_engine(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    data = make_export("trade_desk", "ctv", seed=3).encode()
+    setup = {"platform": "trade_desk", "goal": "action", "channel": "ctv"}
+    bob = auth("bob")
+    campaign_id = scored_campaign(client, container, bob, data, **setup)
+    result = score(data, Setup.create(*setup.values()), filename="x.csv")
+    assert result.dimension == "supply_vendor"
+    rows = all_results(client, campaign_id, bob)
+    assert [r["domain"] for r in rows] == result.results["supply_vendor"].to_list()
+    assert [r["score"] for r in rows] == result.results["score"].to_list()
+    white = client.get(f"{API}/scoring/whitelist/{campaign_id}", headers=bob).json()["data"]
+    assert white["analysis_level"] == "supply_vendor"
+    assert white["domains"] == result.lists.whitelist["supply_vendor"].to_list()
+    summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=bob).json()["data"]
+    assert summary["campaign_level_score"] == result.campaign["campaign_level_score"]
+    assert summary["analysis_level"] == "supply_vendor"
+
+
+# --- the job ----------------------------------------------------------------------------
+
+
+def test_progress_walks_through_the_steps(
+    client: TestClient,
+    container: Container,
+    auth: Auth,
+    sample: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[str, int]] = []
+    original = scoring_jobs._set_step
+
+    def spy(services: Any, owner: uuid.UUID, cid: uuid.UUID, step: str, pct: int) -> None:
+        seen.append((step, pct))
+        original(services, owner, cid, step, pct)
+
+    monkeypatch.setattr(scoring_jobs, "_set_step", spy)
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice)
+    attach(container, campaign_id, sample.read_bytes())
+    started = client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    body = started.json()["data"]
+    assert body["status"] == "processing"
+    assert body["config_used"]["weights"]["ctr"] == 0.20
+    assert body["job_id"]
+    run_jobs(container)
+    steps = [s for s, _ in seen]
+    assert steps[0] == "loading_data"
+    assert steps.index("preprocessing") < steps.index("scoring") < steps.index("saving")
+    percentages = [p for _, p in seen]
+    assert percentages == sorted(percentages)
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert progress["current_step"] == "completed"
+    assert progress["progress_percentage"] == 100
+    assert progress["started_at"] is not None
+    assert progress["completed_at"] is not None
+    assert progress["error_message"] is None
+
+
+def test_start_needs_a_file_and_a_startable_status(
+    client: TestClient, container: Container, auth: Auth, sample: Path
+) -> None:
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice)
+    start = {"campaign_id": campaign_id}
+    response = client.post(f"{API}/scoring/start", json=start, headers=alice)
+    assert response.status_code == 409
+    assert "upload a file first" in response.json()["message"]
+
+    attach(container, campaign_id, sample.read_bytes())
+    calls = hold_jobs(container)
+    assert client.post(f"{API}/scoring/start", json=start, headers=alice).status_code == 202
+    assert calls == [{"campaign_id": campaign_id, "user_id": calls[0]["user_id"]}]
+    again = client.post(f"{API}/scoring/start", json=start, headers=alice)
+    assert again.status_code == 409
+    assert "processing" in again.json()["message"]
+    assert len(calls) == 1
+
+    bad = client.post(f"{API}/scoring/start", json={**start, "force": True}, headers=alice)
+    assert bad.status_code == 422
+    assert client.post(f"{API}/scoring/start", json={}, headers=alice).status_code == 422
+
+
+def test_rescoring_a_completed_campaign_replaces_its_results(
+    client: TestClient, container: Container, auth: Auth, sample: Path
+) -> None:
+    alice = auth("alice")
+    campaign_id = scored_campaign(client, container, alice, sample.read_bytes())
+    first = all_results(client, campaign_id, alice)
+    start = {"campaign_id": campaign_id}
+    assert client.post(f"{API}/scoring/start", json=start, headers=alice).status_code == 202
+    run_jobs(container)
+    second = all_results(client, campaign_id, alice)
+    assert [(r["domain"], r["score"]) for r in second] == [(r["domain"], r["score"]) for r in first]
+    with session_scope(container.sessions) as session:
+        stored = session.scalar(
+            select(func.count())
+            .select_from(ScoringResult)
+            .where(ScoringResult.campaign_id == uuid.UUID(campaign_id))
+        )
+    assert stored == len(first)
+
+
+def test_an_engine_error_fails_the_campaign_with_its_message(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    data = b"Site,Clicks\nexample.com,3\n"
+    with pytest.raises(EngineError) as caught:
+        score(data, Setup.create(*TD_DISPLAY.values()), filename="x.csv")
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice)
+    attach(container, campaign_id, data)
+    client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    run_jobs(container)
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert progress["status"] == "failed"
+    assert progress["current_step"] == "failed"
+    assert progress["error_message"] == caught.value.message
+    for path in ("results", "summary", "whitelist", "blacklist"):
+        response = client.get(f"{API}/scoring/{path}/{campaign_id}", headers=alice)
+        assert response.status_code == 409, path
+    # failed → retry
+    assert (
+        client.post(
+            f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice
+        ).status_code
+        == 202
+    )
+    run_jobs(container)
+
+
+def test_an_unexpected_error_is_logged_and_reported_generically(
+    client: TestClient,
+    container: Container,
+    auth: Auth,
+    sample: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(pipeline, "score", broken)
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice)
+    attach(container, campaign_id, sample.read_bytes())
+    with caplog.at_level(logging.ERROR, logger="caliber.scoring.jobs"):
+        client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+        run_jobs(container)
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert progress["status"] == "failed"
+    assert progress["error_message"] == scoring_jobs.GENERIC_FAILURE
+    assert "secret internals" in caplog.text
+
+
+def test_a_missing_stored_file_fails_readably(
+    client: TestClient, container: Container, auth: Auth, sample: Path
+) -> None:
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice)
+    attach(container, campaign_id, sample.read_bytes())
+    with session_scope(container.sessions) as session:
+        campaign = session.get(Campaign, uuid.UUID(campaign_id))
+        assert campaign is not None
+        assert campaign.file_upload is not None
+        container.storage.delete(campaign.file_upload.storage_key)
+    client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    run_jobs(container)
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert progress["status"] == "failed"
+    assert progress["error_message"] == scoring_jobs.MISSING_FILE
+
+
+def test_redelivered_or_foreign_jobs_do_nothing(
+    client: TestClient, container: Container, auth: Auth, sample: Path
+) -> None:
+    alice = auth("alice")
+    campaign_id = scored_campaign(client, container, alice, sample.read_bytes())
+    auth_bob = auth("bob")
+    client.get(f"{API}/campaigns", headers=auth_bob)  # bob exists
+
+    def snapshot() -> tuple[Any, ...]:
+        with session_scope(container.sessions) as session:
+            campaign = session.get(Campaign, uuid.UUID(campaign_id))
+            assert campaign is not None
+            ids = session.scalars(
+                select(ScoringResult.id).where(ScoringResult.campaign_id == campaign.id)
+            ).all()
+            return campaign.status, campaign.updated_at, campaign.completed_at, sorted(ids)
+
+    before = snapshot()
+    owner = client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"]["owner_id"]
+    scoring_jobs.run_scoring_job(container, campaign_id=campaign_id, user_id=owner)
+    assert snapshot() == before
+
+    # a processing campaign, but the job names another user: nothing happens
+    hold_jobs(container)
+    client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    scoring_jobs.run_scoring_job(container, campaign_id=campaign_id, user_id=str(uuid.uuid4()))
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert progress["status"] == "processing"
+    assert progress["current_step"] == "queued"
+    # the right one completes it
+    scoring_jobs.run_scoring_job(container, campaign_id=campaign_id, user_id=owner)
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert progress["status"] == "completed"
+
+
+def test_a_result_is_discarded_if_the_campaign_left_processing(
+    client: TestClient, container: Container, auth: Auth, sample: Path
+) -> None:
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice)
+    attach(container, campaign_id, sample.read_bytes())
+    hold_jobs(container)
+    client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    uid = uuid.UUID(
+        client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"]["owner_id"]
+    )
+    result = score(sample.read_bytes(), Setup.create(*TD_DISPLAY.values()), filename="x.csv")
+    failed = {"status": "failed", "error_message": "stopped by hand"}
+    assert (
+        client.put(f"{API}/campaigns/{campaign_id}/status", json=failed, headers=alice).status_code
+        == 200
+    )
+    with session_scope(container.sessions) as session:
+        assert scoring_jobs.store_result(session, uid, uuid.UUID(campaign_id), result) is False
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert progress["status"] == "failed"
+    assert progress["error_message"] == "stopped by hand"
+
+
+def test_a_failed_enqueue_fails_the_campaign(
+    client: TestClient,
+    container: Container,
+    auth: Auth,
+    sample: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(name: str, **kwargs: Any) -> str:
+        raise RuntimeError("queue down")
+
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice)
+    attach(container, campaign_id, sample.read_bytes())
+    monkeypatch.setattr(container.jobs, "enqueue", refuse)
+    with pytest.raises(RuntimeError, match="queue down"):
+        client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert progress["status"] == "failed"
+    assert "could not be queued" in progress["error_message"]
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scored(
+    client: TestClient,
+    container: Container,
+    auth: Auth,
+    sample: Path,
+    engine_runs: list[EngineResult],
+) -> tuple[str, dict[str, str], pl.DataFrame]:
+    """A completed campaign of alice's, and the engine's results of its scoring job."""
+    alice = auth("alice")
+    campaign_id = scored_campaign(client, container, alice, sample.read_bytes())
+    (run,) = engine_runs
+    return campaign_id, alice, run.results.with_row_index("rank", offset=1)
+
+
+def _expected(frame: pl.DataFrame, column: str, descending: bool) -> list[str]:
+    ordered = frame.sort([column, "rank"], descending=[descending, False], nulls_last=True)
+    return ordered["domain"].to_list()
+
+
+SORTABLE = (
+    "score",
+    "impressions",
+    "spend",
+    "cpm",
+    "ctr",
+    "conversion_rate",
+    "percentile_rank",
+    "domain",
+)
+
+
+def test_results_sort_by_every_allowed_column(
+    client: TestClient, scored: tuple[str, dict[str, str], pl.DataFrame]
+) -> None:
+    """Each column both ways, ties in engine order (rank), missing values last."""
+    campaign_id, alice, frame = scored
+    for column in SORTABLE:
+        for direction in ("asc", "desc"):
+            rows = all_results(client, campaign_id, alice, sort_by=column, sort_direction=direction)
+            expected = _expected(frame, column, direction == "desc")
+            assert [r["domain"] for r in rows] == expected, (column, direction)
+    default = all_results(client, campaign_id, alice)
+    assert [r["domain"] for r in default] == frame["domain"].to_list()
+
+
+def test_results_filters_and_pages(
+    client: TestClient, scored: tuple[str, dict[str, str], pl.DataFrame]
+) -> None:
+    campaign_id, alice, frame = scored
+    query = {
+        "quality_status": "moderate",
+        "min_score": 20,
+        "max_score": 60.5,
+        "min_impressions": 1000,
+    }
+    rows = all_results(client, campaign_id, alice, **query)
+    expected = frame.filter(
+        (pl.col("quality_status") == "moderate")
+        & pl.col("score").is_between(20, 60.5)
+        & (pl.col("impressions") >= 1000)
+    )
+    assert 0 < len(rows) < frame.height
+    assert [r["domain"] for r in rows] == expected["domain"].to_list()
+
+    url = f"{API}/scoring/results/{campaign_id}"
+    body = client.get(url, params={"page": 2, "per_page": 7}, headers=alice).json()
+    assert [r["domain"] for r in body["data"]] == frame["domain"].to_list()[7:14]
+    assert (body["total"], body["page"], body["per_page"]) == (frame.height, 2, 7)
+    assert body["has_prev"] is True
+    assert body["has_next"] is True
+    beyond = client.get(url, params={"page": 10_000}, headers=alice).json()
+    assert beyond["data"] == []
+    assert beyond["has_next"] is False
+
+
+BAD_RESULT_PARAMETERS: list[tuple[dict[str, Any], str]] = [
+    ({"sort_by": "clicks"}, "sort_by"),
+    ({"sort_by": "score; drop table campaigns"}, "sort_by"),
+    ({"sort_direction": "up"}, "sort_direction"),
+    ({"quality_status": "great"}, "quality_status"),
+    ({"min_score": -1}, "min_score"),
+    ({"max_score": 100.5}, "max_score"),
+    ({"min_score": "nan"}, "min_score"),
+    ({"min_impressions": -5}, "min_impressions"),
+    ({"per_page": 101}, "per_page"),
+    ({"page": 0}, "page"),
+    ({"min_score": 70, "max_score": 30}, "min_score"),
+]
+
+
+def test_bad_result_parameters_are_422_naming_the_parameter(client: TestClient, auth: Auth) -> None:
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice)  # parameters are checked before the state
+    for params, name in BAD_RESULT_PARAMETERS:
+        response = client.get(f"{API}/scoring/results/{campaign_id}", params=params, headers=alice)
+        assert response.status_code == 422, params
+        body = response.json()
+        assert body["success"] is False
+        assert name in body["message"], (params, body)
+
+
+def test_lists_follow_min_impressions(
+    client: TestClient, scored: tuple[str, dict[str, str], pl.DataFrame]
+) -> None:
+    campaign_id, alice, frame = scored
+    lists = build_lists(frame, "domain", 5000)
+    body = {"campaign_id": campaign_id, "list_type": "blacklist", "min_impressions": 5000}
+    posted = client.post(f"{API}/scoring/optimization-list", json=body, headers=alice).json()[
+        "data"
+    ]
+    assert posted["domains"] == lists.blacklist["domain"].to_list()
+    assert posted["criteria_used"]["min_impressions"] == 5000
+    assert posted["criteria_used"]["blacklist_max_score"] == lists.blacklist_threshold
+    got = client.get(
+        f"{API}/scoring/whitelist/{campaign_id}", params={"min_impressions": 5000}, headers=alice
+    ).json()["data"]
+    assert got["domains"] == lists.whitelist["domain"].to_list()
+    assert [e["domain"] for e in got["entries"]] == got["domains"]
+
+    nobody = client.get(
+        f"{API}/scoring/whitelist/{campaign_id}", params={"min_impressions": 1e12}, headers=alice
+    ).json()["data"]
+    assert (nobody["domains"], nobody["total_impressions"], nobody["average_score"]) == (
+        [],
+        0,
+        None,
+    )
+
+    for bad in (
+        {**body, "list_type": "greylist"},
+        {**body, "min_impressions": -1},
+        {**body, "extra": 1},
+        {"list_type": "whitelist"},
+    ):
+        response = client.post(f"{API}/scoring/optimization-list", json=bad, headers=alice)
+        assert response.status_code == 422, bad
+    bad_query = client.get(
+        f"{API}/scoring/blacklist/{campaign_id}", params={"min_impressions": -1}, headers=alice
+    )
+    assert bad_query.status_code == 422
+    assert "min_impressions" in bad_query.json()["message"]
+
+
+def test_another_user_gets_404_everywhere(
+    client: TestClient, auth: Auth, scored: tuple[str, dict[str, str], pl.DataFrame]
+) -> None:
+    campaign_id, _, _ = scored
+    mallory = auth("mallory")
+    for path in ("progress", "results", "summary", "whitelist", "blacklist"):
+        response = client.get(f"{API}/scoring/{path}/{campaign_id}", headers=mallory)
+        assert response.status_code == 404, path
+        assert response.json()["error"] == "not_found"
+    start = client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=mallory)
+    assert start.status_code == 404
+    body = {"campaign_id": campaign_id, "list_type": "whitelist"}
+    assert (
+        client.post(f"{API}/scoring/optimization-list", json=body, headers=mallory).status_code
+        == 404
+    )
+    missing = client.get(f"{API}/scoring/progress/{uuid.uuid4()}", headers=mallory)
+    assert missing.status_code == 404
+
+
+def test_reads_of_a_campaign_not_completed_are_409(client: TestClient, auth: Auth) -> None:
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice)
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert (progress["status"], progress["progress_percentage"]) == ("pending", 0)
+    for path in ("results", "summary", "whitelist", "blacklist"):
+        response = client.get(f"{API}/scoring/{path}/{campaign_id}", headers=alice)
+        assert response.status_code == 409, path
+        assert "no scoring results yet" in response.json()["message"]
+    body = {"campaign_id": campaign_id, "list_type": "whitelist"}
+    assert (
+        client.post(f"{API}/scoring/optimization-list", json=body, headers=alice).status_code == 409
+    )
+    assert client.get(f"{API}/scoring/progress/{campaign_id}").status_code == 401

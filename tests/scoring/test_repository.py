@@ -1,0 +1,268 @@
+"""The scoring repository at scale: 20,000 rows bulk-inserted (COPY on PostgreSQL,
+executemany on SQLite) and read back by deep pages, on both backends."""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from caliber.db.migrate import upgrade
+from caliber.db.models import Campaign, ScoringResult, User
+from caliber.db.session import build_engine, session_factory, session_scope
+from caliber.engine.lists import build_lists
+from caliber.scoring import repository
+from caliber.scoring.repository import ResultFilters, SortColumn, SortDirection
+
+ROWS = 20_000
+PG_URL = os.environ.get("CALIBER_TEST_DATABASE_URL")
+REQUIRE_SERVICES = os.environ.get("CALIBER_REQUIRE_SERVICES") == "1"
+
+
+@dataclass(frozen=True)
+class Stored:
+    sessions: sessionmaker[Session]
+    campaign_id: uuid.UUID
+    rows: list[dict[str, Any]]  # as inserted, in rank order
+
+
+def make_rows(campaign_id: uuid.UUID, count: int, seed: int) -> list[dict[str, Any]]:
+    """Rows shaped like the engine's, ranked as the engine ranks (score desc, impressions
+    desc, name asc), with many ties and some missing values."""
+    rng = random.Random(seed)
+    raw: list[dict[str, Any]] = []
+    for i in range(count):
+        score = round(rng.uniform(0, 100), 1)  # ~1,000 distinct scores: many ties
+        cpm = None if i % 10 == 0 else round(rng.uniform(0.5, 20), 4)
+        flags = ["cpm"] if cpm is not None and cpm > 19 else []
+        raw.append(
+            {
+                "domain": f"site-{rng.randrange(10**9):09d}-{i}.example",
+                "impressions": float(rng.choice([250, 1000, 5000]) + rng.randrange(3)),
+                "spend": round(rng.uniform(1, 500), 2),
+                "cpm": cpm,
+                "ctr": None if i % 7 == 0 else rng.random() / 50,
+                "conversions": None,
+                "conversion_rate": rng.random() / 100,
+                "score": score,
+                "outlier_flags": flags,
+            }
+        )
+    raw.sort(key=lambda r: (-r["score"], -r["impressions"], r["domain"]))
+    rows = []
+    for rank, r in enumerate(raw, start=1):
+        percentile = round(100 * (count - rank + 1) / count)
+        rows.append(
+            {
+                **r,
+                "id": uuid.uuid4(),
+                "campaign_id": campaign_id,
+                "rank": rank,
+                "percentile_rank": percentile,
+                "quality_status": (
+                    "good" if percentile >= 75 else "moderate" if percentile >= 25 else "poor"
+                ),
+                "is_outlier": bool(r["outlier_flags"]),
+                "metrics": {
+                    "values": {"cpm": r["cpm"], "ctr": r["ctr"]},
+                    "normalized": {"cpm": 50.0, "ctr": None},
+                    "source_rows": 3,
+                },
+                "score_breakdown": {"cpm": {"value": r["cpm"], "weight": 0.5, "contribution": 1.5}},
+            }
+        )
+    return rows
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("repo") / "caliber.db"
+        url = f"sqlite:///{path}"
+    else:
+        if not PG_URL:
+            if REQUIRE_SERVICES:
+                pytest.fail("CALIBER_TEST_DATABASE_URL is not set although services are required")
+            pytest.skip("no PostgreSQL (set CALIBER_TEST_DATABASE_URL)")
+        url = PG_URL
+    upgrade(url)
+    built = build_engine(url)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture(scope="module")
+def template_rows() -> list[dict[str, Any]]:
+    return make_rows(uuid.UUID(int=0), ROWS, seed=11)
+
+
+def _for(campaign_id: uuid.UUID, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` of another campaign, with new ids."""
+    return [{**r, "id": uuid.uuid4(), "campaign_id": campaign_id} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def stored(engine: Engine, template_rows: list[dict[str, Any]]) -> Iterator[Stored]:
+    """One campaign with 20,000 stored rows; removed (cascade) afterwards."""
+    sessions = session_factory(engine)
+    with session_scope(sessions) as session:
+        user = User(firebase_uid=f"repo-{uuid.uuid4().hex}")
+        session.add(user)
+        session.flush()
+        campaign = Campaign(
+            owner_id=user.id,
+            name="scale",
+            platform="trade_desk",
+            goal="awareness",
+            channel="display",
+        )
+        session.add(campaign)
+        session.flush()
+        user_id, campaign_id = user.id, campaign.id
+    rows = _for(campaign_id, template_rows)
+    with session_scope(sessions) as session:
+        assert repository.replace_results(session, campaign_id, rows) == ROWS
+    yield Stored(sessions, campaign_id, rows)
+    with session_scope(sessions) as session:
+        session.execute(delete(User).where(User.id == user_id))
+
+
+def _count(sessions: sessionmaker[Session], campaign_id: uuid.UUID) -> int:
+    with session_scope(sessions) as session:
+        total = session.scalar(
+            select(func.count())
+            .select_from(ScoringResult)
+            .where(ScoringResult.campaign_id == campaign_id)
+        )
+    return total or 0
+
+
+def _page(
+    stored: Stored,
+    sort_by: SortColumn,
+    direction: SortDirection,
+    offset: int,
+    limit: int = 100,
+    filters: ResultFilters | None = None,
+) -> tuple[list[str], int]:
+    with session_scope(stored.sessions) as session:
+        rows, total = repository.results_page(
+            session,
+            stored.campaign_id,
+            filters=filters or ResultFilters(),
+            sort_by=sort_by,
+            direction=direction,
+            offset=offset,
+            limit=limit,
+        )
+        return [r.domain for r in rows], total
+
+
+def _expected(rows: list[dict[str, Any]], column: str, descending: bool) -> list[str]:
+    """Sorted by ``column`` (missing values last), ties by rank."""
+    present = [r for r in rows if r[column] is not None]
+    missing = [r for r in rows if r[column] is None]
+    present.sort(key=lambda r: r["rank"])
+    present.sort(key=lambda r: r[column], reverse=descending)  # stable: rank stays the tiebreak
+    return [r["domain"] for r in present + missing]
+
+
+@pytest.mark.parametrize(
+    ("column", "direction"),
+    [
+        ("score", "desc"),
+        ("score", "asc"),
+        ("impressions", "desc"),
+        ("cpm", "asc"),
+        ("ctr", "desc"),
+        ("domain", "desc"),
+        ("percentile_rank", "asc"),
+    ],
+)
+def test_deep_pages_are_in_order(
+    stored: Stored, column: SortColumn, direction: SortDirection
+) -> None:
+    expected = _expected(stored.rows, column, direction == "desc")
+    for offset in (0, 12_345, ROWS - 100):
+        domains, total = _page(stored, column, direction, offset)
+        assert total == ROWS
+        assert domains == expected[offset : offset + 100], (column, direction, offset)
+    beyond, _ = _page(stored, column, direction, ROWS)
+    assert beyond == []
+
+
+def test_filtered_deep_page(stored: Stored) -> None:
+    filters = ResultFilters(
+        quality_status="moderate", min_score=30, max_score=70, min_impressions=1000
+    )
+    matching = [
+        r
+        for r in stored.rows
+        if r["quality_status"] == "moderate" and 30 <= r["score"] <= 70 and r["impressions"] >= 1000
+    ]
+    expected = _expected(matching, "spend", descending=False)
+    offset = len(matching) - 150
+    domains, total = _page(stored, "spend", "asc", offset, filters=filters)
+    assert total == len(matching)
+    assert domains == expected[offset : offset + 100]
+
+
+def test_rows_round_trip(stored: Stored) -> None:
+    with session_scope(stored.sessions) as session:
+        first, _ = repository.results_page(
+            session,
+            stored.campaign_id,
+            filters=ResultFilters(),
+            sort_by="score",
+            direction="desc",
+            offset=0,
+            limit=3,
+        )
+        for got, want in zip(first, stored.rows[:3], strict=True):
+            assert got.id == want["id"]
+            assert got.rank == want["rank"]
+            assert (got.domain, got.score, got.impressions) == (
+                want["domain"],
+                want["score"],
+                want["impressions"],
+            )
+            assert got.cpm == want["cpm"]
+            assert got.outlier_flags == want["outlier_flags"]
+            assert got.metrics == want["metrics"]
+            assert got.score_breakdown == want["score_breakdown"]
+
+
+def test_list_frame_rebuilds_the_lists(stored: Stored) -> None:
+    with session_scope(stored.sessions) as session:
+        frame = repository.list_frame(session, stored.campaign_id, "domain")
+    assert frame.height == ROWS
+    assert frame["domain"].to_list() == [r["domain"] for r in stored.rows]
+    lists = build_lists(frame, "domain", 1000)
+    eligible = sorted(r["score"] for r in stored.rows if r["impressions"] >= 1000)
+    assert lists.eligible == len(eligible)
+    assert lists.whitelist["score"].min() >= lists.whitelist_threshold  # type: ignore[operator]
+
+
+def test_replacing_is_idempotent(stored: Stored) -> None:
+    again = _for(stored.campaign_id, stored.rows)  # same names, new ids
+    with session_scope(stored.sessions) as session:
+        repository.replace_results(session, stored.campaign_id, again)
+    assert _count(stored.sessions, stored.campaign_id) == ROWS
+    with session_scope(stored.sessions) as session:
+        ids = set(
+            session.scalars(
+                select(ScoringResult.id).where(ScoringResult.campaign_id == stored.campaign_id)
+            )
+        )
+    assert ids == {r["id"] for r in again}
+    stored.rows[:] = again  # later tests read the current rows
