@@ -446,3 +446,19 @@ def test_openapi_documents_the_auth_routes(client: TestClient) -> None:
     assert set(paths[PROFILE]) == {"get", "put"}
     assert "401" in paths[PROFILE]["get"]["responses"]
     assert "503" in paths[LOGIN]["post"]["responses"]
+
+
+def test_verify_and_optional_sign_in(
+    client: TestClient, auth: Callable[[str], dict[str, str]]
+) -> None:
+    headers = auth("opt-user")
+    verified = client.post("/api/v1/auth/verify", headers=headers)
+    assert verified.status_code == 200
+    assert verified.json()["data"]["verified"] is True
+    assert client.post("/api/v1/auth/verify").status_code == 401
+    anonymous = client.get("/api/v1/auth/optional").json()
+    assert (anonymous["data"], anonymous["message"]) == (None, "not signed in")
+    signed = client.get("/api/v1/auth/optional", headers=headers).json()
+    assert signed["data"]["firebase_uid"] == "opt-user"
+    bad = client.get("/api/v1/auth/optional", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from caliber.api.container import Container
-from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.api.deps import ContainerDep, CurrentUser, OptionalUser, SessionDep
 from caliber.api.responses import Envelope, ok
 from caliber.auth.schemas import LoginRequest, ProfileUpdate, UserOut
 from caliber.auth.service import DEV_CLAIMS, get_or_create_user, update_profile
@@ -60,3 +60,18 @@ def put_profile(body: ProfileUpdate, user: CurrentUser, session: SessionDep) -> 
     update_profile(session, user, name=body.name)
     session.commit()
     return ok(UserOut.model_validate(user), "profile updated")
+
+
+@router.post("/verify", responses=_UNAUTHENTICATED)
+def verify(user: CurrentUser) -> dict[str, Any]:
+    """Whether the bearer token is valid, and whose it is."""
+    return ok({"verified": True, "user_id": str(user.id)})
+
+
+@router.get("/optional")
+def optional(user: OptionalUser) -> dict[str, Any]:
+    """Optional sign-in: the user when a valid token is sent, nothing otherwise (a bad
+    token is still a 401: it is never silently ignored)."""
+    if user is None:
+        return ok(None, "not signed in")
+    return ok(UserOut.model_validate(user), "signed in")
