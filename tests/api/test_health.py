@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from fastapi.testclient import TestClient
 
+from caliber.api.app import create_app
 from caliber.api.container import Container
+from caliber.core.settings import Settings
 
 
 def test_health_and_root(client: TestClient) -> None:
@@ -52,3 +56,18 @@ def test_request_id_is_echoed_or_made(client: TestClient) -> None:
     )
     made = client.get("/health", headers={"X-Request-ID": "bad id!"}).headers["x-request-id"]
     assert len(made) == 32
+
+
+def test_ready_checks_redis_when_configured(settings: Settings, free_tcp_port: int) -> None:
+    down = settings.model_copy(update={"REDIS_URL": f"redis://127.0.0.1:{free_tcp_port}/0"})
+    with TestClient(create_app(down, Container.build(down))) as client:
+        response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["data"]["checks"]["redis"].startswith("unavailable")
+    url = os.environ.get("CALIBER_TEST_REDIS_URL")
+    if url is None:
+        return  # the reachable case needs the Redis that CI starts
+    up = settings.model_copy(update={"REDIS_URL": url})
+    with TestClient(create_app(up, Container.build(up))) as client:
+        body = client.get("/ready").json()
+    assert body["data"]["checks"]["redis"] == "ok"

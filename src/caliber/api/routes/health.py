@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
+from urllib.parse import urlparse
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -11,6 +13,30 @@ from sqlalchemy import text
 from caliber.api.deps import ContainerDep
 
 router = APIRouter()
+
+
+def _ping_redis(url: str, timeout: float = 2.0) -> str:
+    """PING over RESP on a plain socket (the Redis client arrives with the workers)."""
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout
+        ) as conn:
+            if parsed.password:
+                user = parsed.username or "default"
+                conn.sendall(_resp("AUTH", user, parsed.password))
+                if not conn.recv(64).startswith(b"+OK"):
+                    return "unavailable: authentication failed"
+            conn.sendall(_resp("PING"))
+            answer = conn.recv(64)
+    except OSError as exc:
+        return f"unavailable: {type(exc).__name__}"
+    return "ok" if answer.startswith(b"+PONG") else "unavailable: unexpected answer"
+
+
+def _resp(*parts: str) -> bytes:
+    encoded = [p.encode() for p in parts]
+    return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in encoded)
 
 
 @router.get("/")
@@ -35,7 +61,7 @@ def health() -> dict[str, Any]:
 
 @router.get("/ready", response_model=None)
 def ready(container: ContainerDep) -> dict[str, Any] | JSONResponse:
-    """Database and storage reachable (and Redis, when configured)."""
+    """Database and storage reachable, and Redis and the broker when configured."""
     checks: dict[str, str] = {}
     try:
         with container.engine.connect() as connection:
@@ -48,6 +74,12 @@ def ready(container: ContainerDep) -> dict[str, Any] | JSONResponse:
         checks["storage"] = "ok"
     except Exception as exc:
         checks["storage"] = f"unavailable: {type(exc).__name__}"
+    for name, url in (
+        ("redis", container.settings.REDIS_URL),
+        ("broker", container.settings.CELERY_BROKER_URL),
+    ):
+        if url and url.startswith(("redis://", "rediss://")):
+            checks[name] = _ping_redis(url)
     ready_ = all(v == "ok" for v in checks.values())
     body = {"success": ready_, "data": {"ready": ready_, "checks": checks}, "message": None}
     if not ready_:
