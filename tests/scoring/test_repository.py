@@ -169,11 +169,14 @@ def _page(
 
 
 def _expected(rows: list[dict[str, Any]], column: str, descending: bool) -> list[str]:
-    """Sorted by ``column`` (missing values last), ties by rank."""
+    """Sorted by ``column`` (missing values last), ties by rank in the sort's direction;
+    score descending is the engine's rank order."""
+    if column == "score" and descending:
+        return [r["domain"] for r in sorted(rows, key=lambda r: r["rank"])]
     present = [r for r in rows if r[column] is not None]
     missing = [r for r in rows if r[column] is None]
-    present.sort(key=lambda r: r["rank"])
-    present.sort(key=lambda r: r[column], reverse=descending)  # stable: rank stays the tiebreak
+    present.sort(key=lambda r: (r[column], r["rank"]), reverse=descending)
+    missing.sort(key=lambda r: r["rank"], reverse=descending)
     return [r["domain"] for r in present + missing]
 
 

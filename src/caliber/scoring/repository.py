@@ -57,6 +57,7 @@ COLUMNS: tuple[str, ...] = (
 _JSON_COLUMNS = ("outlier_flags", "metrics", "score_breakdown")
 assert COLUMNS[-len(_JSON_COLUMNS) :] == _JSON_COLUMNS  # COPY writes them last, serialized
 _SQLITE_BATCH = 5_000
+_NULLABLE_SORTS = frozenset({"spend", "cpm", "ctr", "conversion_rate"})
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,8 @@ def results_page(
     offset: int,
     limit: int,
 ) -> tuple[list[ScoringResult], int]:
-    """One page of rows matching ``filters`` and the number matching; ties (and rows
-    with no value to sort on, always last) in engine rank order."""
+    """One page of rows matching ``filters`` and the number matching. Ties are broken by
+    engine rank (reversed in descending sorts); rows with no value to sort on come last."""
     where = [ScoringResult.campaign_id == campaign_id, *filters.clauses()]
     total = session.scalar(select(func.count()).select_from(ScoringResult).where(*where)) or 0
     if sort_by == "score" and direction == "desc":
@@ -128,7 +129,12 @@ def results_page(
     else:
         column = getattr(ScoringResult, sort_by)
         key = column.desc() if direction == "desc" else column.asc()
-        order = [key.nulls_last(), ScoringResult.rank.asc()]
+        if sort_by in _NULLABLE_SORTS:
+            key = key.nulls_last()  # (NOT NULL columns skip it: it would defeat the index)
+        # ties follow the sort's direction, so each sort is one index range scanned
+        # forward or backward ((campaign_id, column, rank)); mixed directions sort in full
+        tiebreak = ScoringResult.rank.desc() if direction == "desc" else ScoringResult.rank.asc()
+        order = [key, tiebreak]
     rows = session.scalars(
         select(ScoringResult).where(*where).order_by(*order).offset(offset).limit(limit)
     )
