@@ -49,7 +49,18 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class CampaignTemplate(UUIDPrimaryKey, Timestamps, Base):
+class ScoringSetupColumns:
+    """The scoring setup a template holds and a campaign copies (see engine Setup)."""
+
+    platform: Mapped[str] = mapped_column(String(32))
+    goal: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    ctr_sensitivity: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_impressions: Mapped[float] = mapped_column(Float, default=250)
+    custom_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
+
+
+class CampaignTemplate(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
     __tablename__ = "campaign_templates"
 
     owner_id: Mapped[uuid.UUID] = mapped_column(
@@ -57,12 +68,6 @@ class CampaignTemplate(UUIDPrimaryKey, Timestamps, Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    platform: Mapped[str] = mapped_column(String(32))
-    goal: Mapped[str] = mapped_column(String(32))
-    channel: Mapped[str] = mapped_column(String(32))
-    ctr_sensitivity: Mapped[bool] = mapped_column(Boolean, default=False)
-    min_impressions: Mapped[float] = mapped_column(Float, default=250)
-    custom_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
 
 
 class FileUpload(UUIDPrimaryKey, Timestamps, Base):
@@ -81,7 +86,7 @@ class FileUpload(UUIDPrimaryKey, Timestamps, Base):
     sha256: Mapped[str] = mapped_column(String(64))
 
 
-class Campaign(UUIDPrimaryKey, Timestamps, Base):
+class Campaign(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
     __tablename__ = "campaigns"
     __table_args__ = (Index("ix_campaigns_owner_status", "owner_id", "status", "created_at"),)
 
@@ -91,12 +96,6 @@ class Campaign(UUIDPrimaryKey, Timestamps, Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    platform: Mapped[str] = mapped_column(String(32))
-    goal: Mapped[str] = mapped_column(String(32))
-    channel: Mapped[str] = mapped_column(String(32))
-    ctr_sensitivity: Mapped[bool] = mapped_column(Boolean, default=False)
-    min_impressions: Mapped[float] = mapped_column(Float, default=250)
-    custom_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.PENDING)
     progress_percentage: Mapped[int] = mapped_column(Integer, default=0)
     current_step: Mapped[str | None] = mapped_column(String(32))
