@@ -41,3 +41,10 @@ def test_the_check_sees_imports() -> None:
     found = _imports(ENGINE / "pipeline.py")
     assert "polars" in found
     assert "caliber.engine.config" in found
+
+
+def test_cli_queue_names_match_the_celery_app() -> None:
+    from caliber.cli import QUEUES as CLI_QUEUES
+    from caliber.jobs.celery_app import QUEUES
+
+    assert CLI_QUEUES == QUEUES

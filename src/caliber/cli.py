@@ -27,6 +27,8 @@ EXIT_BAD_INPUT = 2
 _PROGRESS_MIN_BYTES = 5 * 1024 * 1024
 _TOP = 5
 PLATFORMS = ("trade_desk", "pulsepoint")
+# the Celery queues (caliber.jobs.celery_app.QUEUES; kept here so --help stays fast)
+QUEUES = ("scoring", "exports", "maintenance", "monitoring", "notifications")
 GOALS = ("awareness", "action")
 CHANNELS = ("display", "ctv", "video", "audio")
 
@@ -118,6 +120,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-migrate", action="store_true", help="do not apply migrations first"
     )
     serve_cmd.set_defaults(handler=_serve)
+
+    worker_cmd = commands.add_parser(
+        "worker",
+        help="run a Celery worker (needs REDIS_URL or CELERY_BROKER_URL)",
+        description="Run a Celery worker for Caliber's background jobs.",
+    )
+    worker_cmd.add_argument(
+        "--queues",
+        default=",".join(QUEUES),
+        help=f"comma-separated queues (default: all: {','.join(QUEUES)})",
+    )
+    worker_cmd.add_argument("--concurrency", type=int, default=2, help="processes (default 2)")
+    worker_cmd.add_argument("--loglevel", default="info", help="log level (default info)")
+    worker_cmd.add_argument("--hostname", default=None, help="worker name (default: celery's)")
+    worker_cmd.add_argument(
+        "--pool", default=None, help="execution pool (prefork, solo, threads; default prefork)"
+    )
+    worker_cmd.set_defaults(handler=_worker)
+
+    beat_cmd = commands.add_parser(
+        "beat",
+        help="run Celery beat (the periodic tasks' clock)",
+        description="Run Celery beat with Caliber's schedule (health checks, the watchdog).",
+    )
+    beat_cmd.add_argument("--loglevel", default="info", help="log level (default info)")
+    beat_cmd.add_argument(
+        "--schedule-file", default=None, help="where beat keeps its state (default: DATA_DIR)"
+    )
+    beat_cmd.set_defaults(handler=_beat)
 
     db_cmd = commands.add_parser("db", help="database migrations")
     db_commands = db_cmd.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
@@ -460,6 +491,44 @@ def _serve(args: argparse.Namespace) -> None:
             "caliber: AUTH_DEV_MODE is on: requests without a token act as the development user\n"
         )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+
+
+def _celery_app() -> Any:
+    from caliber.jobs.celery_app import app, broker_url
+
+    settings = _load_settings()
+    if not broker_url(settings):
+        _fail("no broker: set REDIS_URL (or CELERY_BROKER_URL), e.g. redis://localhost:6379/0")
+    return app
+
+
+def _worker(args: argparse.Namespace) -> None:
+    app = _celery_app()
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown or not queues:
+        _fail(f"unknown queue(s) {', '.join(unknown) or '(none)'}; known: {', '.join(QUEUES)}")
+    if args.concurrency < 1:
+        _fail("--concurrency must be at least 1")
+    argv = [
+        "worker",
+        f"--queues={','.join(queues)}",
+        f"--concurrency={args.concurrency}",
+        f"--loglevel={args.loglevel}",
+    ]
+    if args.hostname:
+        argv.append(f"--hostname={args.hostname}")
+    if args.pool:
+        argv.append(f"--pool={args.pool}")
+    app.worker_main(argv)
+
+
+def _beat(args: argparse.Namespace) -> None:
+    app = _celery_app()
+    settings = _load_settings()
+    schedule = args.schedule_file or str(settings.DATA_DIR / "celerybeat-schedule")
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", f"--loglevel={args.loglevel}", f"--schedule={schedule}"])
 
 
 def _db_upgrade(args: argparse.Namespace) -> None:

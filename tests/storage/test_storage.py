@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from caliber.api.container import build_storage
 from caliber.core.errors import InvalidInput, NotFound, PayloadTooLarge, UpstreamUnavailable
 from caliber.core.settings import Settings
 from caliber.storage.base import Storage, check_key
+from caliber.storage.factory import build_storage
 from caliber.storage.local import LocalStorage
 from caliber.storage.s3 import S3Storage
 from tests.storage import create_bucket, moto_server, s3_settings

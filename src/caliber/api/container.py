@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from caliber.auth.verifier import CertificateCache, FirebaseTokenVerifier
 from caliber.core.settings import Settings
 from caliber.db.session import build_engine, session_factory
-from caliber.jobs.queue import ThreadJobQueue
+from caliber.jobs.queue import CeleryJobQueue, JobQueue, ThreadJobQueue
 from caliber.storage.base import Storage
-from caliber.storage.local import LocalStorage
+from caliber.storage.factory import build_storage
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Container:
     sessions: sessionmaker[Session]
     storage: Storage
     verifier: FirebaseTokenVerifier | None
-    jobs: ThreadJobQueue
+    jobs: JobQueue
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -38,7 +38,7 @@ class Container:
             sessions=session_factory(engine),
             storage=build_storage(settings),
             verifier=verifier,
-            jobs=ThreadJobQueue(settings.JOB_WORKERS),
+            jobs=build_queue(settings),
         )
 
     def close(self) -> None:
@@ -46,10 +46,10 @@ class Container:
         self.engine.dispose()
 
 
-def build_storage(settings: Settings) -> Storage:
-    """S3 when a bucket is configured, else local disk under STORAGE_DIR."""
-    if settings.uses_s3:
-        from caliber.storage.s3 import S3Storage  # noqa: PLC0415 - boto3 only when used
+def build_queue(settings: Settings) -> JobQueue:
+    """Celery workers when a broker is configured, else the in-process thread pool."""
+    if settings.CELERY_BROKER_URL or settings.REDIS_URL:
+        from caliber.jobs.celery_app import client_app  # noqa: PLC0415 - Celery only when used
 
-        return S3Storage.from_settings(settings)
-    return LocalStorage(settings.storage_dir)
+        return CeleryJobQueue(client_app(settings))
+    return ThreadJobQueue(settings.JOB_WORKERS)

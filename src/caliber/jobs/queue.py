@@ -17,9 +17,37 @@ logger = logging.getLogger(__name__)
 
 
 class JobQueue(Protocol):
+    def register(self, name: str, handler: Callable[..., None]) -> None:
+        """Tell an in-process queue how to run ``name`` (workers have their own tasks)."""
+        ...
+
     def enqueue(self, name: str, **kwargs: Any) -> str:
         """Schedule job ``name`` with JSON-able keyword arguments; return a job id."""
         ...
+
+    def join(self, timeout: float = 60.0) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+class CeleryJobQueue:
+    """Sends jobs to Celery workers by name; the workers run ``caliber.worker.tasks``."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    def register(self, name: str, handler: Callable[..., None]) -> None:
+        del name, handler  # the worker processes import their own task functions
+
+    def enqueue(self, name: str, **kwargs: Any) -> str:
+        result = self._app.send_task(name, kwargs=kwargs)
+        return str(result.id)
+
+    def join(self, timeout: float = 60.0) -> None:
+        del timeout  # other processes run the jobs; nothing to wait for here
+
+    def shutdown(self) -> None:
+        return None
 
 
 class ThreadJobQueue:

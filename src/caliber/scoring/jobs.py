@@ -20,10 +20,11 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 import polars as pl
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from caliber.campaigns import repository as campaign_repository
-from caliber.core.errors import CaliberError, InvalidInput, NotFound
+from caliber.core.errors import CaliberError, InvalidInput, NotFound, UpstreamUnavailable
 from caliber.db.base import utcnow
 from caliber.db.models import CampaignStatus
 from caliber.db.session import session_scope
@@ -72,8 +73,14 @@ class JobInput:
     filename: str
 
 
-def run_scoring_job(services: JobServices, *, campaign_id: str, user_id: str) -> None:
-    """Score campaign ``campaign_id`` of user ``user_id`` (ids as strings: job arguments)."""
+def run_scoring_job(
+    services: JobServices, *, campaign_id: str, user_id: str, transient: bool = False
+) -> None:
+    """Score campaign ``campaign_id`` of user ``user_id`` (ids as strings: job arguments).
+
+    With ``transient=True`` (a queue that retries), a database or storage outage is
+    raised so the run is retried later, and the campaign stays processing meanwhile;
+    otherwise it fails the campaign like any other error. Bad data never retries."""
     cid, uid = uuid.UUID(campaign_id), uuid.UUID(user_id)
     with session_scope(services.sessions) as session:
         job = claim_job(session, uid, cid)
@@ -96,6 +103,11 @@ def run_scoring_job(services: JobServices, *, campaign_id: str, user_id: str) ->
             stored = store_result(session, uid, cid, result)
         if not stored:
             logger.info("campaign %s left processing during scoring; result discarded", cid)
+    except (OperationalError, UpstreamUnavailable):
+        if transient:
+            raise
+        logger.exception("scoring job for campaign %s hit an outage", cid)
+        _fail(services, uid, cid, GENERIC_FAILURE)
     except (EngineError, CaliberError) as exc:  # the file's problem, told to the user
         _fail(services, uid, cid, exc.message)
     except Exception:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, cast
 
 import polars as pl
@@ -139,6 +140,38 @@ def fail(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, message:
         current_step=STEP_FAILED,
         error_message=message,
     )
+
+
+STUCK_MESSAGE = (
+    "scoring did not finish within {minutes} minutes; the worker running it may have "
+    "stopped. Start scoring again."
+)
+
+
+def fail_stuck_campaigns(session: Session, *, older_than_seconds: int) -> int:
+    """The watchdog: fail every campaign processing for longer than the time limit (a
+    run whose worker died never comes back on its own). Returns how many it failed."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    message = STUCK_MESSAGE.format(minutes=round(older_than_seconds / 60))
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Campaign)
+            .where(
+                Campaign.status == CampaignStatus.PROCESSING,
+                Campaign.started_at.is_not(None),
+                Campaign.started_at < cutoff,
+            )
+            .values(
+                status=CampaignStatus.FAILED,
+                current_step=STEP_FAILED,
+                error_message=message,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return int(result.rowcount or 0)
 
 
 def set_step(

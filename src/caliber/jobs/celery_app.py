@@ -1,0 +1,88 @@
+"""The Celery app. Configured from settings when first used (never at import), so the
+broker URL, queues and limits always come from the environment or `.env`.
+
+Run a worker with ``caliber worker`` and beat with ``caliber beat``; Flower, when
+installed, with ``celery --app caliber.jobs.celery_app:app flower``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from caliber.core.settings import Settings, get_settings
+from caliber.jobs import names
+
+QUEUES: tuple[str, ...] = ("scoring", "exports", "maintenance", "monitoring", "notifications")
+HARD_TIME_LIMIT = 30 * 60
+SOFT_TIME_LIMIT = 25 * 60
+# Redis re-delivers an unacknowledged task after this long: longer than any task runs.
+VISIBILITY_TIMEOUT = HARD_TIME_LIMIT + 10 * 60
+
+TASK_ROUTES: dict[str, dict[str, str]] = {
+    names.SCORE_CAMPAIGN: {"queue": "scoring"},
+    names.HEALTH_CHECK: {"queue": "monitoring"},
+    names.FAIL_STUCK_CAMPAIGNS: {"queue": "maintenance"},
+}
+
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "health-check": {"task": names.HEALTH_CHECK, "schedule": timedelta(minutes=5)},
+    "fail-stuck-campaigns": {
+        "task": names.FAIL_STUCK_CAMPAIGNS,
+        "schedule": timedelta(minutes=5),
+    },
+}
+
+
+def broker_url(settings: Settings) -> str | None:
+    return settings.CELERY_BROKER_URL or settings.REDIS_URL
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Every Celery setting, from Caliber's settings."""
+    return {
+        "broker_url": broker_url(settings),
+        "result_backend": settings.REDIS_URL,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        "task_time_limit": HARD_TIME_LIMIT,
+        "task_soft_time_limit": SOFT_TIME_LIMIT,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_max_tasks_per_child": 1000,
+        "task_default_retry_delay": 60,
+        "task_default_queue": "maintenance",
+        "task_queues": [Queue(name) for name in QUEUES],
+        "task_routes": TASK_ROUTES,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "result_expires": 24 * 3600,
+        "broker_connection_retry_on_startup": True,
+        "beat_schedule": BEAT_SCHEDULE,
+        "worker_hijack_root_logger": False,
+    }
+
+
+def client_app(settings: Settings) -> Celery:
+    """A Celery app that only sends tasks, configured from ``settings`` (the API's)."""
+    client = Celery("caliber", set_as_current=False)
+    client.conf.update(celery_config(settings))
+    return client
+
+
+# The workers' app: configured from the environment when first used.
+app = Celery("caliber", include=["caliber.worker.tasks"])
+
+
+def _configure(sender: Celery, **_: Any) -> None:
+    sender.conf.update(celery_config(get_settings()))
+
+
+app.on_configure.connect(_configure)
