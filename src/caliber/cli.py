@@ -135,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cmd.add_argument("--loglevel", default="info", help="log level (default info)")
     worker_cmd.add_argument("--hostname", default=None, help="worker name (default: celery's)")
     worker_cmd.add_argument(
-        "--pool", default=None, help="execution pool (prefork, solo, threads; default prefork)"
+        "--pool",
+        default=os.environ.get("CALIBER_WORKER_POOL") or None,
+        help="execution pool: prefork (default), solo or threads; also CALIBER_WORKER_POOL",
     )
     worker_cmd.set_defaults(handler=_worker)
 
