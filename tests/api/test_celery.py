@@ -3,8 +3,10 @@ CALIBER_TEST_REDIS_URL). The worker is a separate `caliber worker` process."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -47,34 +49,46 @@ def celery_settings(settings: Settings, tmp_path: Path) -> Settings:
     return settings.model_copy(update={"REDIS_URL": REDIS_URL})
 
 
-@pytest.fixture
-def worker(celery_settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    """`caliber worker` in its own process group, configured like ``settings``."""
     env = {
         **os.environ,
         "ENVIRONMENT": "test",
-        "DATABASE_URL": celery_settings.database_url,
-        "DATA_DIR": str(celery_settings.DATA_DIR),
-        "STORAGE_DIR": str(celery_settings.storage_dir),
-        "REDIS_URL": celery_settings.REDIS_URL or "",
+        "DATABASE_URL": settings.database_url,
+        "DATA_DIR": str(settings.DATA_DIR),
+        "STORAGE_DIR": str(settings.storage_dir),
+        "REDIS_URL": settings.REDIS_URL or "",
+        "CELERY_VISIBILITY_TIMEOUT": str(settings.CELERY_VISIBILITY_TIMEOUT or ""),
     }
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [CALIBER, "worker", "--concurrency", "1", "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h"],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [CALIBER, "worker", "--concurrency", "1", "--hostname", f"t-{uuid.uuid4().hex[:8]}@%h"],
+            env=env,
+            cwd=log_path.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def worker(celery_settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_worker(celery_settings, tmp_path / "worker.log")
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
+        stop_worker(process)
 
 
 def test_the_api_enqueues_through_celery_when_redis_is_set(celery_settings: Settings) -> None:
@@ -131,3 +145,92 @@ def test_a_real_worker_answers_the_health_check(
     result = app.send_task("health_check")
     answer = result.get(timeout=120)
     assert answer["checks"] == {"database": "ok", "storage": "ok"}
+
+
+def test_killing_a_worker_mid_scoring_loses_nothing(
+    celery_settings: Settings, tmp_path: Path, auth: Callable[[str], dict[str, str]]
+) -> None:
+    """SIGKILL the worker while it scores; a new worker picks the task up again (after the
+    visibility timeout) and the campaign ends completed with exactly one set of results."""
+    settings = celery_settings.model_copy(update={"CELERY_VISIBILITY_TIMEOUT": 10})
+    export = tmp_path / "big.csv"
+    write_sample(export, "trade_desk", "display", rows=1_000_000, seed=6)
+    alice = auth("celery-kill")
+    container = Container.build(settings)
+    first = start_worker(settings, tmp_path / "first.log")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        with TestClient(create_app(settings, container)) as client:
+            created = client.post(
+                f"{API}/campaigns",
+                json={
+                    "name": "k",
+                    "platform": "trade_desk",
+                    "goal": "awareness",
+                    "channel": "display",
+                },
+                headers=alice,
+            )
+            campaign_id = created.json()["data"]["id"]
+            _attach(container, campaign_id, export)
+            started = client.post(
+                f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice
+            )
+            assert started.status_code == 202, started.text
+
+            def progress() -> dict[str, object]:
+                url = f"{API}/scoring/progress/{campaign_id}"
+                data: dict[str, object] = client.get(url, headers=alice).json()["data"]
+                return data
+
+            deadline = time.monotonic() + 120
+            while progress()["current_step"] in (None, "queued"):  # not picked up yet
+                assert first.poll() is None, (tmp_path / "first.log").read_text()
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            os.killpg(first.pid, signal.SIGKILL)  # the worker and its pool, mid-task
+            first.wait(timeout=10)
+            state = progress()
+            assert state["status"] == "processing", state
+            second = start_worker(settings, tmp_path / "second.log")
+            deadline = time.monotonic() + 150
+            while (state := progress())["status"] == "processing":
+                assert second.poll() is None, (tmp_path / "second.log").read_text()
+                assert time.monotonic() < deadline, state
+                time.sleep(0.5)
+            assert state["status"] == "completed", state
+            summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=alice).json()
+            total = client.get(
+                f"{API}/scoring/results/{campaign_id}", params={"per_page": 1}, headers=alice
+            ).json()["total"]
+            assert total == summary["data"]["row_count"] > 0
+    finally:
+        stop_worker(first)
+        if second is not None:
+            stop_worker(second)
+        container.close()
+
+
+def _attach(container: Container, campaign_id: str, path: Path) -> None:
+    """Store the file and attach it, as the upload route would (without its size limit)."""
+    from caliber.db.models import Campaign, FileUpload
+    from caliber.db.session import session_scope
+
+    data = path.read_bytes()
+    key = f"uploads/{uuid.uuid4().hex}.csv"
+    container.storage.save(key, io.BytesIO(data))
+    with session_scope(container.sessions) as session:
+        campaign = session.get(Campaign, uuid.UUID(campaign_id))
+        assert campaign is not None
+        upload = FileUpload(
+            owner_id=campaign.owner_id,
+            original_filename=path.name,
+            storage_key=key,
+            content_type="text/csv",
+            file_format="csv",
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        session.add(upload)
+        session.flush()
+        campaign.file_upload_id = upload.id

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     AWS_ENDPOINT_URL: str | None = None
 
     JOB_WORKERS: int = Field(default=2, ge=1, le=32)
+    CELERY_TASK_TIME_LIMIT: int = Field(default=1800, ge=10)  # hard; the soft one is 5/6 of it
+    # Redis re-delivers a task whose worker vanished after this long: keep it longer
+    # than the longest task (default: the time limit + 10 minutes)
+    CELERY_VISIBILITY_TIMEOUT: int | None = Field(default=None, ge=10)
 
     @field_validator(
         "DATABASE_URL",
@@ -88,6 +92,7 @@ class Settings(BaseSettings):
         "AWS_BUCKET_NAME",
         "AWS_ENDPOINT_URL",
         "AUTH_DEV_MODE",
+        "CELERY_VISIBILITY_TIMEOUT",
         mode="before",
     )
     @classmethod

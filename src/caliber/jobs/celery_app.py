@@ -17,10 +17,19 @@ from caliber.core.settings import Settings, get_settings
 from caliber.jobs import names
 
 QUEUES: tuple[str, ...] = ("scoring", "exports", "maintenance", "monitoring", "notifications")
-HARD_TIME_LIMIT = 30 * 60
-SOFT_TIME_LIMIT = 25 * 60
-# Redis re-delivers an unacknowledged task after this long: longer than any task runs.
-VISIBILITY_TIMEOUT = HARD_TIME_LIMIT + 10 * 60
+
+
+def time_limits(settings: Settings) -> tuple[int, int]:
+    """(hard, soft) task time limits: 30 and 25 minutes by default."""
+    hard = settings.CELERY_TASK_TIME_LIMIT
+    return hard, hard * 5 // 6
+
+
+def visibility_timeout(settings: Settings) -> int:
+    """How long Redis waits before re-delivering an unacknowledged task: longer than any
+    task may run, so a slow task is never run twice at once."""
+    return settings.CELERY_VISIBILITY_TIMEOUT or settings.CELERY_TASK_TIME_LIMIT + 10 * 60
+
 
 TASK_ROUTES: dict[str, dict[str, str]] = {
     names.SCORE_CAMPAIGN: {"queue": "scoring"},
@@ -43,6 +52,8 @@ def broker_url(settings: Settings) -> str | None:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Every Celery setting, from Caliber's settings."""
+    hard, soft = time_limits(settings)
+    visibility = visibility_timeout(settings)
     return {
         "broker_url": broker_url(settings),
         "result_backend": settings.REDIS_URL,
@@ -51,8 +62,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "accept_content": ["json"],
         "timezone": "UTC",
         "enable_utc": True,
-        "task_time_limit": HARD_TIME_LIMIT,
-        "task_soft_time_limit": SOFT_TIME_LIMIT,
+        "task_time_limit": hard,
+        "task_soft_time_limit": soft,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
@@ -61,8 +72,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": "maintenance",
         "task_queues": [Queue(name) for name in QUEUES],
         "task_routes": TASK_ROUTES,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
-        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "broker_transport_options": {"visibility_timeout": visibility},
+        "result_backend_transport_options": {"visibility_timeout": visibility},
         "result_expires": 24 * 3600,
         "broker_connection_retry_on_startup": True,
         "beat_schedule": BEAT_SCHEDULE,

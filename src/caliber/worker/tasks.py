@@ -20,7 +20,7 @@ from caliber.core.errors import UpstreamUnavailable
 from caliber.core.settings import get_settings
 from caliber.db.session import build_engine, session_factory, session_scope
 from caliber.jobs import names
-from caliber.jobs.celery_app import HARD_TIME_LIMIT, app
+from caliber.jobs.celery_app import app, time_limits
 from caliber.scoring import service as scoring_service
 from caliber.scoring.jobs import run_scoring_job
 from caliber.storage.base import Storage
@@ -112,7 +112,8 @@ health_check = app.task(name=names.HEALTH_CHECK, rate_limit="30/m")(_health_chec
 
 def _fail_stuck_campaigns() -> int:
     with session_scope(services().sessions) as session:
-        failed = scoring_service.fail_stuck_campaigns(session, older_than_seconds=HARD_TIME_LIMIT)
+        limit = time_limits(get_settings())[0]
+        failed = scoring_service.fail_stuck_campaigns(session, older_than_seconds=limit)
     if failed:
         logger.warning("watchdog: failed %d campaign(s) stuck in processing", failed)
     return failed
