@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -48,3 +49,14 @@ def campaigns_using(session: Session, file_id: uuid.UUID, *, lock: bool = False)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return list(session.scalars(query).all())
+
+
+def unused_files_before(session: Session, cutoff: datetime) -> list[FileUpload]:
+    """Every user's uploads older than ``cutoff`` that no campaign points at (maintenance
+    only: this query is deliberately not scoped by owner)."""
+    used = select(Campaign.file_upload_id).where(Campaign.file_upload_id.is_not(None))
+    return list(
+        session.scalars(
+            select(FileUpload).where(FileUpload.created_at < cutoff, FileUpload.id.not_in(used))
+        )
+    )

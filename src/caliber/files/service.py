@@ -14,6 +14,7 @@ import logging
 import re
 import unicodedata
 import uuid
+from datetime import timedelta
 from typing import Any, BinaryIO, cast
 
 import polars as pl
@@ -27,6 +28,7 @@ from caliber.core.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, FileUpload
 from caliber.engine.columns import INPUTS, ColumnMapping, map_headers, plan_sources
 from caliber.engine.config import Setup
@@ -565,3 +567,15 @@ def assign_to_campaign(
     campaign.file_upload_id = record.id
     session.flush()
     return campaign
+
+
+def cleanup_unused_files(session: Session, *, older_than_days: int) -> list[str]:
+    """Delete the rows of uploads older than ``older_than_days`` that no campaign uses;
+    return their storage keys for the caller to remove after committing."""
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    stale = repository.unused_files_before(session, cutoff)
+    keys = [record.storage_key for record in stale]
+    for record in stale:
+        session.delete(record)
+    session.flush()
+    return keys

@@ -35,6 +35,9 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     names.SCORE_CAMPAIGN: {"queue": "scoring"},
     names.HEALTH_CHECK: {"queue": "monitoring"},
     names.FAIL_STUCK_CAMPAIGNS: {"queue": "maintenance"},
+    names.VALIDATE_FILE: {"queue": "maintenance"},
+    names.GENERATE_OPTIMIZATION_LISTS: {"queue": "exports"},
+    names.CLEANUP_OLD_FILES: {"queue": "maintenance"},
 }
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
@@ -43,6 +46,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": names.FAIL_STUCK_CAMPAIGNS,
         "schedule": timedelta(minutes=5),
     },
+    "cleanup-old-files": {"task": names.CLEANUP_OLD_FILES, "schedule": timedelta(days=1)},
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +17,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from caliber.core.errors import UpstreamUnavailable
+from caliber.core.errors import Conflict, NotFound, UpstreamUnavailable
 from caliber.core.settings import get_settings
 from caliber.db.session import build_engine, session_factory, session_scope
+from caliber.files import service as files_service
 from caliber.jobs import names
 from caliber.jobs.celery_app import app, time_limits
 from caliber.scoring import service as scoring_service
-from caliber.scoring.jobs import run_scoring_job
+from caliber.scoring.jobs import json_safe, run_scoring_job
 from caliber.storage.base import Storage
 from caliber.storage.factory import build_storage
 
@@ -121,4 +123,73 @@ def _fail_stuck_campaigns() -> int:
 
 fail_stuck_campaigns = app.task(name=names.FAIL_STUCK_CAMPAIGNS, acks_late=True)(
     _fail_stuck_campaigns
+)
+
+
+# --- files and lists (owner-checked: another user's ids are "not found", never retried)
+
+
+def validate_file(
+    svc: WorkerServices, *, file_id: str, user_id: str, campaign_id: str | None = None
+) -> dict[str, Any]:
+    """The engine's verdict on an uploaded file (as ``GET /reports/files/{id}/validate``)."""
+    with svc.sessions() as session:
+        try:
+            verdict = files_service.validate(
+                session,
+                svc.storage,
+                uuid.UUID(user_id),
+                uuid.UUID(file_id),
+                None if campaign_id is None else uuid.UUID(campaign_id),
+            )
+        except NotFound as exc:
+            return {"error": exc.code, "message": exc.message}
+    result: dict[str, Any] = json_safe(verdict)
+    return result
+
+
+def optimization_lists(
+    svc: WorkerServices, *, campaign_id: str, user_id: str, min_impressions: float | None = None
+) -> dict[str, Any]:
+    """Both lists of a completed campaign, as the scoring routes answer them."""
+    owner, campaign = uuid.UUID(user_id), uuid.UUID(campaign_id)
+    with svc.sessions() as session:
+        try:
+            return {
+                kind: scoring_service.optimization_list(
+                    session, owner, campaign, kind, min_impressions
+                ).model_dump(mode="json")
+                for kind in ("whitelist", "blacklist")
+            }
+        except (NotFound, Conflict) as exc:
+            return {"error": exc.code, "message": exc.message}
+
+
+def cleanup_old_files(svc: WorkerServices, *, older_than_days: int = 30) -> int:
+    """Delete uploads no campaign uses after ``older_than_days`` (rows, then bytes)."""
+    with session_scope(svc.sessions) as session:
+        keys = files_service.cleanup_unused_files(session, older_than_days=older_than_days)
+    for key in keys:
+        files_service.remove_stored(svc.storage, key)
+    return len(keys)
+
+
+def _validate_file_task(**kwargs: Any) -> dict[str, Any]:
+    return validate_file(services(), **kwargs)
+
+
+def _optimization_lists_task(**kwargs: Any) -> dict[str, Any]:
+    return optimization_lists(services(), **kwargs)
+
+
+def _cleanup_old_files_task(**kwargs: Any) -> int:
+    return cleanup_old_files(services(), **kwargs)
+
+
+validate_file_task = app.task(name=names.VALIDATE_FILE)(_validate_file_task)
+generate_optimization_lists_task = app.task(name=names.GENERATE_OPTIMIZATION_LISTS)(
+    _optimization_lists_task
+)
+cleanup_old_files_task = app.task(name=names.CLEANUP_OLD_FILES, acks_late=True)(
+    _cleanup_old_files_task
 )
