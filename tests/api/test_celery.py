@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -49,8 +50,11 @@ def celery_settings(settings: Settings, tmp_path: Path) -> Settings:
     return settings.model_copy(update={"REDIS_URL": REDIS_URL})
 
 
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    """`caliber worker` in its own process group, configured like ``settings``."""
+def start_worker(
+    settings: Settings, log_path: Path, *, beat: bool = False
+) -> subprocess.Popen[bytes]:
+    """`caliber worker` (or `caliber beat`) in its own process group, configured like
+    ``settings``."""
     env = {
         **os.environ,
         "ENVIRONMENT": "test",
@@ -59,10 +63,16 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
         "STORAGE_DIR": str(settings.storage_dir),
         "REDIS_URL": settings.REDIS_URL or "",
         "CELERY_VISIBILITY_TIMEOUT": str(settings.CELERY_VISIBILITY_TIMEOUT or ""),
+        "CELERY_MONITOR_INTERVAL": str(settings.CELERY_MONITOR_INTERVAL),
     }
+    command = (
+        [CALIBER, "worker", "--concurrency", "1", "--hostname", f"t-{uuid.uuid4().hex[:8]}@%h"]
+        if not beat
+        else [CALIBER, "beat", "--schedule-file", str(log_path.parent / "beat-schedule")]
+    )
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [CALIBER, "worker", "--concurrency", "1", "--hostname", f"t-{uuid.uuid4().hex[:8]}@%h"],
+            command,
             env=env,
             cwd=log_path.parent,
             stdout=log,
@@ -234,3 +244,28 @@ def _attach(container: Container, campaign_id: str, path: Path) -> None:
         session.add(upload)
         session.flush()
         campaign.file_upload_id = upload.id
+
+
+def test_beat_schedules_the_monitoring_tasks_on_a_worker(
+    celery_settings: Settings, tmp_path: Path
+) -> None:
+    settings = celery_settings.model_copy(update={"CELERY_MONITOR_INTERVAL": 1})
+    worker_log, beat_log = tmp_path / "w.log", tmp_path / "beat.log"
+    worker = start_worker(settings, worker_log)
+    beat = start_worker(settings, beat_log, beat=True)
+    try:
+        deadline = time.monotonic() + 90
+        wanted = ("health_check", "fail_stuck_campaigns")
+        while True:
+            text = worker_log.read_text(errors="replace")
+            done = [n for n in wanted if re.search(rf"Task {n}\[[^\]]+\] succeeded", text)]
+            if len(done) == len(wanted):
+                break
+            assert beat.poll() is None, beat_log.read_text()
+            assert worker.poll() is None, text
+            assert time.monotonic() < deadline, text[-3000:]
+            time.sleep(0.5)
+        assert "Scheduler: Sending due task health-check" in beat_log.read_text()
+    finally:
+        stop_worker(beat)
+        stop_worker(worker)

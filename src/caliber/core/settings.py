@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # Redis re-delivers a task whose worker vanished after this long: keep it longer
     # than the longest task (default: the time limit + 10 minutes)
     CELERY_VISIBILITY_TIMEOUT: int | None = Field(default=None, ge=10)
+    # how often beat runs the health check and the watchdog
+    CELERY_MONITOR_INTERVAL: int = Field(default=300, ge=1)
 
     @field_validator(
         "DATABASE_URL",

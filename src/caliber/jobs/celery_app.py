@@ -40,14 +40,16 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     names.CLEANUP_OLD_FILES: {"queue": "maintenance"},
 }
 
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "health-check": {"task": names.HEALTH_CHECK, "schedule": timedelta(minutes=5)},
-    "fail-stuck-campaigns": {
-        "task": names.FAIL_STUCK_CAMPAIGNS,
-        "schedule": timedelta(minutes=5),
-    },
-    "cleanup-old-files": {"task": names.CLEANUP_OLD_FILES, "schedule": timedelta(days=1)},
-}
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Health check and watchdog every CELERY_MONITOR_INTERVAL (5 minutes by default),
+    unused uploads cleaned daily."""
+    every = timedelta(seconds=settings.CELERY_MONITOR_INTERVAL)
+    return {
+        "health-check": {"task": names.HEALTH_CHECK, "schedule": every},
+        "fail-stuck-campaigns": {"task": names.FAIL_STUCK_CAMPAIGNS, "schedule": every},
+        "cleanup-old-files": {"task": names.CLEANUP_OLD_FILES, "schedule": timedelta(days=1)},
+    }
 
 
 def broker_url(settings: Settings) -> str | None:
@@ -80,7 +82,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend_transport_options": {"visibility_timeout": visibility},
         "result_expires": 24 * 3600,
         "broker_connection_retry_on_startup": True,
-        "beat_schedule": BEAT_SCHEDULE,
+        "beat_schedule": beat_schedule(settings),
         "worker_hijack_root_logger": False,
     }
 
