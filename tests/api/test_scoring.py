@@ -484,8 +484,10 @@ def test_a_failed_enqueue_fails_the_campaign(
     campaign_id = create_campaign(client, alice)
     attach(container, campaign_id, sample.read_bytes())
     monkeypatch.setattr(container.jobs, "enqueue", refuse)
-    with pytest.raises(RuntimeError, match="queue down"):
-        client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    response = client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    assert response.status_code == 503
+    assert response.json()["error"] == "upstream_unavailable"
+    assert "job queue is unavailable" in response.json()["message"]
     progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
     assert progress["status"] == "failed"
     assert "could not be queued" in progress["error_message"]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
 from caliber.api.responses import Envelope, Page, ok, page
+from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import SCORE_CAMPAIGN
 from caliber.scoring import service as scoring_service
 from caliber.scoring.repository import QualityStatus, ResultFilters, SortColumn, SortDirection
@@ -49,7 +50,10 @@ def start(
         logger.exception("could not queue scoring of campaign %s", campaign.id)
         scoring_service.fail(session, user.id, campaign.id, "the scoring job could not be queued")
         session.commit()
-        raise
+        raise UpstreamUnavailable(
+            "the job queue is unavailable; start scoring again shortly",
+            campaign_id=str(campaign.id),
+        ) from None
     data = StartOut(
         campaign_id=campaign.id,
         status=campaign.status,
