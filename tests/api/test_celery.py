@@ -146,6 +146,11 @@ def test_a_real_worker_scores_an_upload_end_to_end(
         assert status == "completed", progress.json()
         summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=alice).json()
         assert summary["data"]["row_count"] > 0
+        # the scoring task hands over to send_completion_notification (notifications queue)
+        deadline = time.monotonic() + 60
+        while client.get(f"{API}/notifications", headers=alice).json()["total"] == 0:
+            assert time.monotonic() < deadline, "no notification arrived"
+            time.sleep(0.5)
 
 
 def test_a_real_worker_answers_the_health_check(

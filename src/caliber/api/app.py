@@ -13,13 +13,21 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from caliber.api import errors
 from caliber.api.container import Container
 from caliber.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from caliber.api.routes import auth, campaigns, files, health, scoring
+from caliber.api.routes import auth, campaigns, files, health, notifications, scoring
 from caliber.core.logging import configure_logging
 from caliber.core.settings import Settings, get_settings
 from caliber.jobs.names import SCORE_CAMPAIGN
+from caliber.notifications.jobs import send_completion_notification
 from caliber.scoring.jobs import run_scoring_job
 
 _MULTIPART_OVERHEAD = 1024 * 1024  # framing around an upload of the maximum size
+
+
+def _score_and_notify(services: Container, *, campaign_id: str, user_id: str) -> None:
+    """The in-process pool's scoring job: score, then store the user's notification (on
+    Celery these are two tasks, the second on the notifications queue)."""
+    run_scoring_job(services, campaign_id=campaign_id, user_id=user_id)
+    send_completion_notification(services, campaign_id=campaign_id, user_id=user_id)
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -27,7 +35,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     settings = settings or get_settings()
     configure_logging()
     services = container or Container.build(settings)
-    services.jobs.register(SCORE_CAMPAIGN, partial(run_scoring_job, services))
+    services.jobs.register(SCORE_CAMPAIGN, partial(_score_and_notify, services))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +58,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(campaigns.router, prefix=f"{prefix}/campaigns", tags=["campaigns"])
     app.include_router(scoring.router, prefix=f"{prefix}/scoring", tags=["scoring"])
     app.include_router(files.router, prefix=prefix, tags=["files"])
+    app.include_router(
+        notifications.router, prefix=f"{prefix}/notifications", tags=["notifications"]
+    )
     if settings.BACKEND_CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,

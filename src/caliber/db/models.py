@@ -191,6 +191,28 @@ class ChatMessage(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Notification(UUIDPrimaryKey, Base):
+    """A message for a user (e.g. a scoring run finished), stored so they can read it."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # one notification per run and kind: a re-delivered task does not repeat it
+        UniqueConstraint("campaign_id", "kind", "run_key"),
+        Index("ix_notifications_owner_created", "owner_id", "created_at"),
+    )
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    run_key: Mapped[str] = mapped_column(String(64), default="")
+    title: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 __all__ = [
     "AIInsight",
     "Campaign",
@@ -199,6 +221,7 @@ __all__ = [
     "ChatConversation",
     "ChatMessage",
     "FileUpload",
+    "Notification",
     "Organization",
     "ScoringResult",
     "User",

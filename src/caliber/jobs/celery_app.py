@@ -38,6 +38,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     names.VALIDATE_FILE: {"queue": "maintenance"},
     names.GENERATE_OPTIMIZATION_LISTS: {"queue": "exports"},
     names.CLEANUP_OLD_FILES: {"queue": "maintenance"},
+    names.SEND_COMPLETION_NOTIFICATION: {"queue": "notifications"},
 }
 
 

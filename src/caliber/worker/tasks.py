@@ -23,6 +23,7 @@ from caliber.db.session import build_engine, session_factory, session_scope
 from caliber.files import service as files_service
 from caliber.jobs import names
 from caliber.jobs.celery_app import app, time_limits
+from caliber.notifications.jobs import send_completion_notification
 from caliber.scoring import service as scoring_service
 from caliber.scoring.jobs import json_safe, run_scoring_job
 from caliber.storage.base import Storage
@@ -85,6 +86,10 @@ def _process_campaign_scoring(task: Any, campaign_id: str, user_id: str) -> None
     except (OperationalError, UpstreamUnavailable) as exc:
         # the database or storage hiccuped: try again later; bad data never gets here
         raise task.retry(exc=exc, countdown=60 * (2**task.request.retries)) from exc
+    app.send_task(
+        names.SEND_COMPLETION_NOTIFICATION,
+        kwargs={"campaign_id": campaign_id, "user_id": user_id},
+    )
 
 
 process_campaign_scoring = app.task(
@@ -193,3 +198,12 @@ generate_optimization_lists_task = app.task(name=names.GENERATE_OPTIMIZATION_LIS
 cleanup_old_files_task = app.task(name=names.CLEANUP_OLD_FILES, acks_late=True)(
     _cleanup_old_files_task
 )
+
+
+def _send_completion_notification_task(campaign_id: str, user_id: str) -> bool:
+    return send_completion_notification(services(), campaign_id=campaign_id, user_id=user_id)
+
+
+send_completion_notification_task = app.task(
+    name=names.SEND_COMPLETION_NOTIFICATION, acks_late=True
+)(_send_completion_notification_task)

@@ -1,0 +1,29 @@
+"""The notification job body: tell the user a scoring run finished (or failed)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from caliber.core.errors import NotFound
+from caliber.db.session import session_scope
+from caliber.notifications import service
+
+
+class JobServices(Protocol):
+    sessions: sessionmaker[Session]
+
+
+def send_completion_notification(services: JobServices, *, campaign_id: str, user_id: str) -> bool:
+    """Store the notification for the campaign's finished run; False when there is
+    nothing to send (running, not the user's, or already sent)."""
+    try:
+        with session_scope(services.sessions) as session:
+            sent = service.notify_scoring_finished(
+                session, uuid.UUID(user_id), uuid.UUID(campaign_id)
+            )
+    except NotFound:
+        return False
+    return sent is not None
