@@ -3,10 +3,8 @@ CALIBER_TEST_REDIS_URL). The worker is a separate `caliber worker` process."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -26,6 +24,7 @@ from caliber.core.settings import Settings
 from caliber.jobs.celery_app import client_app
 from caliber.jobs.queue import CeleryJobQueue
 from caliber.sample import write_sample
+from tests.api.test_scoring import attach
 
 REDIS_URL = os.environ.get("CALIBER_TEST_REDIS_URL")
 REQUIRED = os.environ.get("CALIBER_REQUIRE_SERVICES") == "1"
@@ -187,7 +186,7 @@ def test_killing_a_worker_mid_scoring_loses_nothing(
                 headers=alice,
             )
             campaign_id = created.json()["data"]["id"]
-            _attach(container, campaign_id, export)
+            attach(container, campaign_id, export.read_bytes(), export.name)
             started = client.post(
                 f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice
             )
@@ -224,53 +223,3 @@ def test_killing_a_worker_mid_scoring_loses_nothing(
         if second is not None:
             stop_worker(second)
         container.close()
-
-
-def _attach(container: Container, campaign_id: str, path: Path) -> None:
-    """Store the file and attach it, as the upload route would (without its size limit)."""
-    from caliber.db.models import Campaign, FileUpload
-    from caliber.db.session import session_scope
-
-    data = path.read_bytes()
-    key = f"uploads/{uuid.uuid4().hex}.csv"
-    container.storage.save(key, io.BytesIO(data))
-    with session_scope(container.sessions) as session:
-        campaign = session.get(Campaign, uuid.UUID(campaign_id))
-        assert campaign is not None
-        upload = FileUpload(
-            owner_id=campaign.owner_id,
-            original_filename=path.name,
-            storage_key=key,
-            content_type="text/csv",
-            file_format="csv",
-            size_bytes=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-        )
-        session.add(upload)
-        session.flush()
-        campaign.file_upload_id = upload.id
-
-
-def test_beat_schedules_the_monitoring_tasks_on_a_worker(
-    celery_settings: Settings, tmp_path: Path
-) -> None:
-    settings = celery_settings.model_copy(update={"CELERY_MONITOR_INTERVAL": 1})
-    worker_log, beat_log = tmp_path / "w.log", tmp_path / "beat.log"
-    worker = start_worker(settings, worker_log)
-    beat = start_worker(settings, beat_log, beat=True)
-    try:
-        deadline = time.monotonic() + 90
-        wanted = ("health_check", "fail_stuck_campaigns")
-        while True:
-            text = worker_log.read_text(errors="replace")
-            done = [n for n in wanted if re.search(rf"Task {n}\[[^\]]+\] succeeded", text)]
-            if len(done) == len(wanted):
-                break
-            assert beat.poll() is None, beat_log.read_text()
-            assert worker.poll() is None, text
-            assert time.monotonic() < deadline, text[-3000:]
-            time.sleep(0.5)
-        assert "Scheduler: Sending due task health-check" in beat_log.read_text()
-    finally:
-        stop_worker(beat)
-        stop_worker(worker)
