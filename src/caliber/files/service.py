@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, cast
 import polars as pl
 from sqlalchemy.orm import Session
 
+from caliber.campaigns import service as campaign_service
 from caliber.campaigns.repository import get_campaign
 from caliber.core.errors import (
     Conflict,
@@ -31,7 +32,6 @@ from caliber.core.errors import (
 from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, FileUpload
 from caliber.engine.columns import INPUTS, ColumnMapping, map_headers, plan_sources
-from caliber.engine.config import Setup
 from caliber.engine.errors import EngineError, UnreadableFileError
 from caliber.engine.read import Table, open_table
 from caliber.files import repository
@@ -392,18 +392,6 @@ def preview(
 # --------------------------------------------------------------------------- validation
 
 
-def campaign_setup(campaign: Campaign) -> Setup:
-    """The engine setup a campaign scores with (raises the engine's error if invalid)."""
-    return Setup.create(
-        campaign.platform,
-        campaign.goal,
-        campaign.channel,
-        ctr_sensitivity=bool(campaign.ctr_sensitivity),
-        min_impressions=float(campaign.min_impressions),
-        weights=campaign.custom_weights,
-    )
-
-
 def _problem(exc: EngineError) -> dict[str, Any]:
     return {"error": exc.code, "message": exc.message, "details": exc.details}
 
@@ -437,7 +425,7 @@ def _basic_problems(mapping: ColumnMapping) -> list[dict[str, Any]]:
 def _campaign_check(campaign: Campaign, mapping: ColumnMapping) -> dict[str, Any]:
     check: dict[str, Any] = {"campaign_id": str(campaign.id), "ready": False}
     try:
-        setup = campaign_setup(campaign)
+        setup = campaign_service.setup_of(campaign)
         check["setup"] = setup.to_dict()
         resolved = setup.resolve()
         check["analysis_level"] = str(resolved.level)
