@@ -52,6 +52,12 @@ def resolve_claims(request: Request, container: Container) -> Claims | None:
     token = _bearer(request)
     if token is None:
         return DEV_CLAIMS if container.settings.dev_sign_in else None
+    return claims_for_token(container, token)
+
+
+def claims_for_token(container: Container, token: str) -> Claims:
+    """The verified claims of ``token``; the dev user when no verifier is configured and
+    dev sign-in is on."""
     if container.verifier is None:
         if container.settings.dev_sign_in:
             return DEV_CLAIMS

@@ -6,12 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from caliber.api.container import Container
-from caliber.api.deps import ContainerDep, CurrentUser, OptionalUser, SessionDep
+from caliber.api.deps import ContainerDep, CurrentUser, OptionalUser, SessionDep, claims_for_token
 from caliber.api.responses import Envelope, ok
 from caliber.auth.schemas import LoginRequest, ProfileUpdate, UserOut
-from caliber.auth.service import DEV_CLAIMS, get_or_create_user, update_profile
-from caliber.auth.verifier import Claims
+from caliber.auth.service import get_or_create_user, update_profile
 from caliber.core.errors import Unauthenticated
 
 router = APIRouter()
@@ -19,15 +17,6 @@ router = APIRouter()
 _UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
     401: {"description": "No token, or a token that does not verify"}
 }
-
-
-def _claims(container: Container, token: str) -> Claims:
-    """The verified claims of ``token`` (the same rules as the bearer dependency)."""
-    if container.verifier is None:
-        if container.settings.dev_sign_in:
-            return DEV_CLAIMS
-        raise Unauthenticated("sign-in is not configured on this server (FIREBASE_PROJECT_ID)")
-    return container.verifier.verify(token)
 
 
 @router.post(
@@ -40,7 +29,7 @@ def _claims(container: Container, token: str) -> Claims:
 )
 def login(body: LoginRequest, container: ContainerDep, session: SessionDep) -> dict[str, Any]:
     """Verify a Firebase ID token; create the user on first sign-in; record the sign-in."""
-    claims = _claims(container, body.token)
+    claims = claims_for_token(container, body.token)
     user = get_or_create_user(session, claims, touch_login=True)
     if not user.is_active:
         raise Unauthenticated("this account is disabled")
