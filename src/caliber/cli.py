@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the web service",
         description="Apply migrations, then serve the API. With no configuration it runs on "
-        "one machine: SQLite and file storage under DATA_DIR, jobs in-process.",
+        "one machine: SQLite and file storage under DATA_DIR, and a Celery worker it starts "
+        "itself on a broker kept in files under DATA_DIR (no Redis needed).",
     )
     serve_cmd.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
@@ -123,8 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker_cmd = commands.add_parser(
         "worker",
-        help="run a Celery worker (needs REDIS_URL or CELERY_BROKER_URL)",
-        description="Run a Celery worker for Caliber's background jobs.",
+        help="run a Celery worker",
+        description="Run a Celery worker for Caliber's background jobs, on REDIS_URL / "
+        "CELERY_BROKER_URL (or, with neither, the embedded broker under DATA_DIR).",
     )
     worker_cmd.add_argument(
         "--queues",
@@ -139,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("CALIBER_WORKER_POOL") or None,
         help="execution pool: prefork (default), solo or threads; also CALIBER_WORKER_POOL",
     )
+    worker_cmd.add_argument(
+        "--beat", action="store_true", help="also run beat inside this worker (one per site)"
+    )
+    worker_cmd.add_argument(
+        "--schedule-file", default=None, help="beat's state file with --beat (default: DATA_DIR)"
+    )
+    worker_cmd.add_argument("--exit-with-parent", type=int, default=None, help=argparse.SUPPRESS)
     worker_cmd.set_defaults(handler=_worker)
 
     beat_cmd = commands.add_parser(
@@ -492,15 +501,42 @@ def _serve(args: argparse.Namespace) -> None:
         sys.stderr.write(
             "caliber: AUTH_DEV_MODE is on: requests without a token act as the development user\n"
         )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    worker = _embedded_worker(settings)
+    # uvicorn re-raises SIGINT/SIGTERM once it has shut down, so the worker is stopped
+    # by the app's shutdown, not after run() returns
+    stop = () if worker is None else (worker.stop,)
+    try:
+        app = create_app(settings, on_shutdown=stop)
+    except BaseException:
+        for hook in stop:
+            hook()
+        raise
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+def _embedded_worker(settings: Any) -> Any:
+    """With Celery and no broker configured, the worker `caliber serve` runs itself."""
+    from caliber.jobs.broker import is_embedded
+
+    if settings.JOB_RUNNER != "celery" or not is_embedded(settings):
+        return None
+    from caliber.worker.embedded import EmbeddedWorker, worker_command
+
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    schedule = (settings.DATA_DIR / "celerybeat-schedule").resolve()
+    worker = EmbeddedWorker(worker_command(settings.JOB_WORKERS, schedule))
+    worker.start()
+    sys.stderr.write(
+        f"caliber: background jobs run in an embedded Celery worker (pid {worker.pid}) "
+        "on the file broker under DATA_DIR; set REDIS_URL to use separate workers\n"
+    )
+    return worker
 
 
 def _celery_app() -> Any:
-    from caliber.jobs.celery_app import app, broker_url
+    from caliber.jobs.celery_app import app
 
-    settings = _load_settings()
-    if not broker_url(settings):
-        _fail("no broker: set REDIS_URL (or CELERY_BROKER_URL), e.g. redis://localhost:6379/0")
+    _load_settings()  # a clear error for bad settings before Celery starts
     return app
 
 
@@ -522,6 +558,15 @@ def _worker(args: argparse.Namespace) -> None:
         argv.append(f"--hostname={args.hostname}")
     if args.pool:
         argv.append(f"--pool={args.pool}")
+    if args.beat:
+        settings = _load_settings()
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        schedule = args.schedule_file or str(settings.DATA_DIR / "celerybeat-schedule")
+        argv += ["--beat", f"--schedule={schedule}"]
+    if args.exit_with_parent:
+        from caliber.worker.embedded import exit_with_parent
+
+        exit_with_parent(args.exit_with_parent)
     app.worker_main(argv)
 
 

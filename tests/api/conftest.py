@@ -88,6 +88,7 @@ def settings(database_url: str, tmp_path: Path, certs: CertServer) -> Settings:
         FIREBASE_CERTS_URL=certs.url,
         AUTH_DEV_MODE=False,
         MAX_UPLOAD_MB=1,
+        JOB_RUNNER="threads",
     )
 
 

@@ -46,7 +46,7 @@ def celery_settings(settings: Settings, tmp_path: Path) -> Settings:
             pytest.fail("CALIBER_TEST_REDIS_URL is not set although services are required")
         pytest.skip("no Redis (set CALIBER_TEST_REDIS_URL; .ci/run does under CI=true)")
     _flush(REDIS_URL)
-    return settings.model_copy(update={"REDIS_URL": REDIS_URL})
+    return settings.model_copy(update={"REDIS_URL": REDIS_URL, "JOB_RUNNER": "celery"})
 
 
 def start_worker(

@@ -21,7 +21,25 @@ def test_health_and_root(client: TestClient) -> None:
 
 def test_ready_checks_database_and_storage(client: TestClient) -> None:
     body = client.get("/ready").json()
-    assert body["data"] == {"ready": True, "checks": {"database": "ok", "storage": "ok"}}
+    assert body["data"] == {
+        "ready": True,
+        "checks": {"database": "ok", "storage": "ok"},
+        "jobs": "threads",
+    }
+
+
+def test_ready_checks_the_embedded_broker_folder(settings: Settings) -> None:
+    """Celery with no broker configured: the file broker under DATA_DIR is checked."""
+    embedded = settings.model_copy(update={"JOB_RUNNER": "celery"})
+    with TestClient(create_app(embedded)) as client:
+        body = client.get("/ready").json()
+        assert body["data"]["jobs"] == "celery-embedded"
+        assert body["data"]["checks"]["broker"] == "ok"
+        folder = embedded.DATA_DIR / "broker" / "messages"
+        folder.rmdir()
+        response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["data"]["checks"]["broker"].startswith("unavailable")
 
 
 def test_ready_answers_503_when_storage_is_unavailable(

@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -33,8 +35,31 @@ def _free_port() -> int:
         return port
 
 
+@dataclass
+class Server:
+    base: str
+    certs: CertServer
+    process: subprocess.Popen[bytes]
+
+
+def worker_pids(server_pid: int) -> list[int]:
+    """The embedded worker's main process (started by `caliber serve` with its pid)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"--exit-with-parent={server_pid}".encode() in cmdline and b"worker" in cmdline:
+            found.append(int(entry.name))
+    # the pool processes share the command line: the main process is the session leader
+    return [pid for pid in found if os.getsid(pid) == pid] if found else []
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, CertServer]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     key = make_key("e2e-key")
     certs = CertServer([key])
     certs.start()
@@ -71,12 +96,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Cert
                 log.flush()
                 pytest.fail("caliber serve did not start: " + (data_dir / "server.log").read_text())
             time.sleep(0.2)
-        yield base, certs
+        yield Server(base, certs, process)
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        process.wait(timeout=30)
         log.close()
         certs.stop()
+    # the server stops its worker on the way out
+    assert worker_pids(process.pid) == []
 
 
 def _headers(certs: CertServer, uid: str) -> dict[str, str]:
@@ -88,10 +115,8 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_sign_in_upload_score_and_read_like_the_cli(
-    server: tuple[str, CertServer], tmp_path: Path
-) -> None:
-    base, certs = server
+def test_sign_in_upload_score_and_read_like_the_cli(server: Server, tmp_path: Path) -> None:
+    base, certs = server.base, server.certs
     alice = _headers(certs, "alice-e2e")
     api = f"{base}/api/v1"
     with httpx.Client(base_url=api, headers=alice, timeout=30) as http:
@@ -178,8 +203,67 @@ def test_sign_in_upload_score_and_read_like_the_cli(
         assert http.get("/campaigns").json()["total"] == 0
 
 
-def test_no_token_is_401(server: tuple[str, CertServer]) -> None:
-    base, _ = server
-    response = httpx.get(f"{base}/api/v1/campaigns", timeout=10)
+def test_no_token_is_401(server: Server) -> None:
+    response = httpx.get(f"{server.base}/api/v1/campaigns", timeout=10)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def _score(http: httpx.Client, tmp_path: Path, rows: int) -> str:
+    created = http.post(
+        "/campaigns",
+        json={"name": "Crash", "platform": "trade_desk", "goal": "awareness", "channel": "display"},
+    )
+    campaign_id: str = created.json()["data"]["id"]
+    export = tmp_path / "big.csv"
+    write_sample(export, "trade_desk", "display", rows=rows, seed=11)
+    with export.open("rb") as handle:
+        uploaded = http.post(
+            f"/campaigns/{campaign_id}/upload", files={"file": ("big.csv", handle, "text/csv")}
+        )
+    assert uploaded.status_code in (200, 201), uploaded.text
+    started = http.post("/scoring/start", json={"campaign_id": campaign_id})
+    assert started.status_code in (200, 202), started.text
+    return campaign_id
+
+
+def test_jobs_run_on_the_embedded_worker_which_survives_a_crash(
+    server: Server, tmp_path: Path
+) -> None:
+    """No Redis: jobs go through Celery's file broker to the worker `caliber serve` runs.
+    Killing that worker mid-run: the server starts a new one, which sends the run again,
+    and the campaign completes with exactly one set of results."""
+    ready = httpx.get(f"{server.base}/ready", timeout=10).json()["data"]
+    assert ready["jobs"] == "celery-embedded"
+    assert ready["checks"]["broker"] == "ok"
+    [first_worker] = worker_pids(server.process.pid)
+
+    headers = _headers(server.certs, "carol-e2e")
+    with httpx.Client(base_url=f"{server.base}/api/v1", headers=headers, timeout=30) as http:
+        campaign_id = _score(http, tmp_path, rows=60_000)
+        deadline = time.monotonic() + 60
+        while True:  # wait until the worker has claimed the run
+            progress = http.get(f"/scoring/progress/{campaign_id}").json()["data"]
+            if progress["current_step"] not in (None, "queued"):
+                break
+            assert time.monotonic() < deadline, progress
+            time.sleep(0.05)
+        assert progress["status"] == "processing", "the run finished before the kill"
+        os.killpg(first_worker, signal.SIGKILL)
+
+        deadline = time.monotonic() + 120
+        while True:
+            progress = http.get(f"/scoring/progress/{campaign_id}").json()["data"]
+            if progress["status"] in ("completed", "failed"):
+                break
+            assert time.monotonic() < deadline, progress
+            time.sleep(0.2)
+        assert progress["status"] == "completed", progress
+        [second_worker] = worker_pids(server.process.pid)
+        assert second_worker != first_worker
+
+        summary = http.get(f"/scoring/summary/{campaign_id}").json()["data"]
+        page = http.get(f"/scoring/results/{campaign_id}", params={"per_page": 100}).json()
+        assert page["total"] == summary["row_count"] > 0
+        ranks = [row["rank"] for row in page["data"]]
+        assert ranks == list(range(1, len(ranks) + 1))

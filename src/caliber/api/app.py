@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -30,8 +30,13 @@ def _score_and_notify(services: Container, *, campaign_id: str, user_id: str) ->
     send_completion_notification(services, campaign_id=campaign_id, user_id=user_id)
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
-    """Build the app from ``settings`` (default: the environment)."""
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    on_shutdown: Sequence[Callable[[], None]] = (),
+) -> FastAPI:
+    """Build the app from ``settings`` (default: the environment); ``on_shutdown`` runs
+    when the server stops (before the container closes)."""
     settings = settings or get_settings()
     configure_logging()
     services = container or Container.build(settings)
@@ -40,6 +45,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        for hook in on_shutdown:
+            hook()
         services.close()
 
     app = FastAPI(

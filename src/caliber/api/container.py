@@ -47,9 +47,10 @@ class Container:
 
 
 def build_queue(settings: Settings) -> JobQueue:
-    """Celery workers when a broker is configured, else the in-process thread pool."""
-    if settings.CELERY_BROKER_URL or settings.REDIS_URL:
-        from caliber.jobs.celery_app import client_app  # noqa: PLC0415 - Celery only when used
+    """Celery (on the configured broker, or the embedded one), or the in-process pool
+    when JOB_RUNNER=threads."""
+    if settings.JOB_RUNNER == "threads":
+        return ThreadJobQueue(settings.JOB_WORKERS)
+    from caliber.jobs.celery_app import client_app  # noqa: PLC0415 - Celery only when used
 
-        return CeleryJobQueue(client_app(settings))
-    return ThreadJobQueue(settings.JOB_WORKERS)
+    return CeleryJobQueue(client_app(settings))

@@ -9,7 +9,7 @@ import json
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     AWS_REGION: str = "us-east-1"
     AWS_ENDPOINT_URL: str | None = None
 
+    # celery: Celery workers (on REDIS_URL / CELERY_BROKER_URL, or with neither on the
+    # embedded filesystem broker with a worker `caliber serve` runs itself); threads: an
+    # in-process pool (tests and embedding; a run in flight is lost on restart)
+    JOB_RUNNER: Literal["celery", "threads"] = "celery"
+    # worker processes of the embedded worker, threads of the in-process pool
     JOB_WORKERS: int = Field(default=2, ge=1, le=32)
     CELERY_TASK_TIME_LIMIT: int = Field(default=1800, ge=10)  # hard; the soft one is 5/6 of it
     # Redis re-delivers a task whose worker vanished after this long: keep it longer

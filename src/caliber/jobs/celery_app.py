@@ -11,10 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from caliber.core.settings import Settings, get_settings
 from caliber.jobs import names
+from caliber.jobs.broker import broker_url, embedded_folders, is_embedded
 
 QUEUES: tuple[str, ...] = ("scoring", "exports", "maintenance", "monitoring", "notifications")
 
@@ -53,16 +54,35 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
-def broker_url(settings: Settings) -> str | None:
-    return settings.CELERY_BROKER_URL or settings.REDIS_URL
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    if is_embedded(settings):
+        folders = embedded_folders(settings)
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        return {
+            # one folder: producers write where consumers read
+            "data_folder_in": str(folders["messages"]),
+            "data_folder_out": str(folders["messages"]),
+            "control_folder": str(folders["control"]),
+            "polling_interval": 0.25,
+        }
+    # sweep for tasks of vanished workers every 10 s (kombu's default scans only every
+    # 10th sweep, ~100 s): the scan is one cheap sorted-set query
+    return {
+        "visibility_timeout": visibility_timeout(settings),
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Every Celery setting, from Caliber's settings."""
     hard, soft = time_limits(settings)
     visibility = visibility_timeout(settings)
+    embedded = is_embedded(settings)
     return {
         "broker_url": broker_url(settings),
+        # progress and results live in the database; the backend only serves task states
         "result_backend": settings.REDIS_URL,
         "task_serializer": "json",
         "result_serializer": "json",
@@ -77,16 +97,19 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_max_tasks_per_child": 1000,
         "task_default_retry_delay": 60,
         "task_default_queue": "maintenance",
-        "task_queues": [Queue(name) for name in QUEUES],
+        # each queue on its own exchange and key: declared without, all five are bound to
+        # the default queue's exchange with one key, so a message published by exchange
+        # and key (not by queue name, as Celery's routes do) would reach every queue
+        "task_queues": [
+            Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES
+        ],
+        "task_default_exchange": "maintenance",
+        "task_default_routing_key": "maintenance",
         "task_routes": TASK_ROUTES,
-        # sweep for tasks of vanished workers every 10 s (kombu's default scans only every
-        # 10th sweep, ~100 s): the scan is one cheap sorted-set query
-        "broker_transport_options": {
-            "visibility_timeout": visibility,
-            "unacked_restore_interval": 10,
-            "unacked_restore_throttle": 1,
-        },
+        "broker_transport_options": _transport_options(settings),
         "result_backend_transport_options": {"visibility_timeout": visibility},
+        # the embedded broker has one worker, started by `caliber serve`: no broadcasts
+        "worker_enable_remote_control": not embedded,
         "result_expires": 24 * 3600,
         "broker_connection_retry_on_startup": True,
         "beat_schedule": beat_schedule(settings),

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 import polars as pl
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from caliber.campaigns import repository as campaign_repository
@@ -172,6 +172,16 @@ def fail_stuck_campaigns(session: Session, *, older_than_seconds: int) -> int:
         ),
     )
     return int(result.rowcount or 0)
+
+
+def processing_runs(session: Session) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(campaign id, owner id) of every campaign processing, oldest first."""
+    rows = session.execute(
+        select(Campaign.id, Campaign.owner_id)
+        .where(Campaign.status == CampaignStatus.PROCESSING)
+        .order_by(Campaign.started_at)
+    )
+    return [(row[0], row[1]) for row in rows]
 
 
 def set_step(

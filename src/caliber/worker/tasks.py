@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from celery.signals import task_failure, worker_process_init
+from celery.signals import task_failure, worker_process_init, worker_ready
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,7 @@ from caliber.core.settings import get_settings
 from caliber.db.session import build_engine, session_factory, session_scope
 from caliber.files import service as files_service
 from caliber.jobs import names
+from caliber.jobs.broker import is_embedded
 from caliber.jobs.celery_app import app, time_limits
 from caliber.notifications.jobs import send_completion_notification
 from caliber.scoring import service as scoring_service
@@ -78,6 +79,40 @@ def _log_failure(
 
 
 task_failure.connect(_log_failure)
+
+
+def resend_processing_runs(svc: WorkerServices) -> int:
+    """Send a scoring task again for every campaign still processing. Used by the embedded
+    worker when it starts: the filesystem broker drops a message once it is fetched, so a
+    run that was in flight when the worker died exists only as a processing campaign.
+    A run whose message is still queued runs twice at worst: the second finds it
+    completed (or discards its result), so there is still exactly one set of results."""
+    with svc.sessions() as session:
+        runs = scoring_service.processing_runs(session)
+    for campaign_id, owner_id in runs:
+        app.send_task(
+            names.SCORE_CAMPAIGN,
+            kwargs={"campaign_id": str(campaign_id), "user_id": str(owner_id)},
+        )
+    if runs:
+        logger.warning("embedded worker: re-sent %d scoring run(s) left processing", len(runs))
+    return len(runs)
+
+
+def _recover_on_start(**_: Any) -> None:
+    settings = get_settings()
+    if not is_embedded(settings):
+        return  # Redis re-delivers unacknowledged tasks itself
+    engine = build_engine(settings.database_url)
+    try:
+        resend_processing_runs(WorkerServices(session_factory(engine), build_storage(settings)))
+    except Exception as exc:  # e.g. the database is not migrated yet: nothing to resend
+        logger.warning("embedded worker: could not look for runs left processing: %s", exc)
+    finally:
+        engine.dispose()
+
+
+worker_ready.connect(_recover_on_start)
 
 
 def _process_campaign_scoring(task: Any, campaign_id: str, user_id: str) -> None:

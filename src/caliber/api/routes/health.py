@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -11,6 +13,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from caliber.api.deps import ContainerDep
+from caliber.core.settings import Settings
+from caliber.jobs.broker import embedded_folders, is_embedded
 
 router = APIRouter()
 
@@ -32,6 +36,19 @@ def _ping_redis(url: str, timeout: float = 2.0) -> str:
     except OSError as exc:
         return f"unavailable: {type(exc).__name__}"
     return "ok" if answer.startswith(b"+PONG") else "unavailable: unexpected answer"
+
+
+def _jobs_mode(settings: Settings) -> str:
+    """threads | celery-embedded (file broker, worker run by `caliber serve`) | celery."""
+    if settings.JOB_RUNNER == "threads":
+        return "threads"
+    return "celery-embedded" if is_embedded(settings) else "celery"
+
+
+def _check_folder(folder: Path) -> str:
+    if folder.is_dir() and os.access(folder, os.W_OK):
+        return "ok"
+    return "unavailable: broker folder missing or read-only"
 
 
 def _resp(*parts: str) -> bytes:
@@ -80,8 +97,15 @@ def ready(container: ContainerDep) -> dict[str, Any] | JSONResponse:
     ):
         if url and url.startswith(("redis://", "rediss://")):
             checks[name] = _ping_redis(url)
+    jobs = _jobs_mode(container.settings)
+    if jobs == "celery-embedded":
+        checks["broker"] = _check_folder(embedded_folders(container.settings)["messages"])
     ready_ = all(v == "ok" for v in checks.values())
-    body = {"success": ready_, "data": {"ready": ready_, "checks": checks}, "message": None}
+    body = {
+        "success": ready_,
+        "data": {"ready": ready_, "checks": checks, "jobs": jobs},
+        "message": None,
+    }
     if not ready_:
         body.update({"error": "not_ready", "message": "a dependency is unavailable"})
         return JSONResponse(body, 503)
