@@ -57,6 +57,8 @@ def test_beat_runs_the_original_schedule(tmp_path: Path) -> None:
     assert every[names.HEALTH_CHECK] == 300
     assert every[names.FAIL_STUCK_CAMPAIGNS] == 300
     assert every[names.CLEANUP_OLD_FILES] == 24 * 3600
+    assert every[names.UPDATE_CAMPAIGN_STATISTICS] == 3600
+    assert every[names.CLEANUP_OLD_EXPORTS] == 4 * 3600
 
 
 def test_no_broker_means_the_embedded_file_broker(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from caliber.api import errors
 from caliber.api.container import Container
 from caliber.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from caliber.api.routes import auth, campaigns, files, health, notifications, scoring
+from caliber.campaigns.statistics import update_statistics
 from caliber.core.logging import configure_logging
 from caliber.core.settings import Settings, get_settings
 from caliber.jobs.names import SCORE_CAMPAIGN
@@ -28,6 +29,7 @@ def _score_and_notify(services: Container, *, campaign_id: str, user_id: str) ->
     Celery these are two tasks, the second on the notifications queue)."""
     run_scoring_job(services, campaign_id=campaign_id, user_id=user_id)
     send_completion_notification(services, campaign_id=campaign_id, user_id=user_id)
+    update_statistics(services.sessions, user_id)
 
 
 def create_app(

@@ -213,6 +213,47 @@ class Notification(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ExportStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Export(UUIDPrimaryKey, Timestamps, Base):
+    """A report rendered in the background (``POST /reports/exports``) and its file."""
+
+    __tablename__ = "exports"
+    __table_args__ = (Index("ix_exports_owner_created", "owner_id", "created_at"),)
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    format: Mapped[str] = mapped_column(String(32))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=ExportStatus.PENDING)
+    storage_key: Mapped[str | None] = mapped_column(String(255))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserStatistics(Base):
+    """Dashboard figures per user, recomputed hourly and after each run (a cache that
+    every process shares, with or without Redis)."""
+
+    __tablename__ = "user_statistics"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 __all__ = [
     "AIInsight",
     "Campaign",
@@ -220,9 +261,12 @@ __all__ = [
     "CampaignTemplate",
     "ChatConversation",
     "ChatMessage",
+    "Export",
+    "ExportStatus",
     "FileUpload",
     "Notification",
     "Organization",
     "ScoringResult",
     "User",
+    "UserStatistics",
 ]

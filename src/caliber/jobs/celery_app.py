@@ -40,16 +40,25 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     names.GENERATE_OPTIMIZATION_LISTS: {"queue": "exports"},
     names.CLEANUP_OLD_FILES: {"queue": "maintenance"},
     names.SEND_COMPLETION_NOTIFICATION: {"queue": "notifications"},
+    names.UPDATE_CAMPAIGN_STATISTICS: {"queue": "maintenance"},
+    names.GENERATE_EXPORT: {"queue": "exports"},
+    names.CLEANUP_OLD_EXPORTS: {"queue": "maintenance"},
 }
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Health check and watchdog every CELERY_MONITOR_INTERVAL (5 minutes by default),
-    unused uploads cleaned daily."""
+    """As the original: health check every CELERY_MONITOR_INTERVAL (5 minutes by
+    default), statistics hourly, old exports every 4 hours, unused uploads daily; plus
+    the watchdog at the health check's pace."""
     every = timedelta(seconds=settings.CELERY_MONITOR_INTERVAL)
     return {
         "health-check": {"task": names.HEALTH_CHECK, "schedule": every},
         "fail-stuck-campaigns": {"task": names.FAIL_STUCK_CAMPAIGNS, "schedule": every},
+        "update-campaign-statistics": {
+            "task": names.UPDATE_CAMPAIGN_STATISTICS,
+            "schedule": timedelta(hours=1),
+        },
+        "cleanup-old-exports": {"task": names.CLEANUP_OLD_EXPORTS, "schedule": timedelta(hours=4)},
         "cleanup-old-files": {"task": names.CLEANUP_OLD_FILES, "schedule": timedelta(days=1)},
     }
 

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from caliber.campaigns import statistics
 from caliber.core.errors import Conflict, NotFound, UpstreamUnavailable
 from caliber.core.settings import get_settings
 from caliber.db.session import build_engine, session_factory, session_scope
@@ -236,9 +237,21 @@ cleanup_old_files_task = app.task(name=names.CLEANUP_OLD_FILES, acks_late=True)(
 
 
 def _send_completion_notification_task(campaign_id: str, user_id: str) -> bool:
-    return send_completion_notification(services(), campaign_id=campaign_id, user_id=user_id)
+    sent = send_completion_notification(services(), campaign_id=campaign_id, user_id=user_id)
+    # the dashboard's figures changed with the run: refresh them ahead of the next read
+    app.send_task(names.UPDATE_CAMPAIGN_STATISTICS, kwargs={"user_id": user_id})
+    return sent
 
 
 send_completion_notification_task = app.task(
     name=names.SEND_COMPLETION_NOTIFICATION, acks_late=True
 )(_send_completion_notification_task)
+
+
+def _update_campaign_statistics(user_id: str | None = None) -> int:
+    return statistics.update_statistics(services().sessions, user_id)
+
+
+update_campaign_statistics = app.task(
+    name=names.UPDATE_CAMPAIGN_STATISTICS, acks_late=True, rate_limit="120/m"
+)(_update_campaign_statistics)

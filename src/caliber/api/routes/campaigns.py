@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from caliber.api.deps import CurrentUser, SessionDep
 from caliber.api.responses import Envelope, Page, ok, page
 from caliber.campaigns import service as campaign_service
+from caliber.campaigns import statistics
 from caliber.campaigns.schemas import (
     CampaignCreate,
     CampaignDetail,
@@ -28,7 +29,7 @@ MAX_LIMIT = 100
 MAX_SKIP = 2**31 - 1
 
 
-# Templates first: "/templates" must not be read as a campaign id.
+# Templates and statistics first: neither may be read as a campaign id.
 @router.post("/templates", status_code=201, response_model=Envelope[TemplateOut])
 def create_template(body: TemplateCreate, user: CurrentUser, session: SessionDep) -> Any:
     template = campaign_service.create_template(session, user.id, body)
@@ -54,6 +55,14 @@ def delete_template(template_id: uuid.UUID, user: CurrentUser, session: SessionD
     campaign_service.delete_template(session, user.id, template_id)
     session.commit()
     return ok(None, "template deleted")
+
+
+@router.get("/statistics", response_model=Envelope[dict[str, Any]])
+def dashboard_statistics(user: CurrentUser, session: SessionDep) -> Any:
+    """Dashboard figures over the user's campaigns (cached until a campaign changes)."""
+    figures = statistics.get(session, user.id)
+    session.commit()
+    return ok(figures)
 
 
 @router.post("", status_code=201, response_model=Envelope[CampaignDetail])
