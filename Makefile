@@ -20,8 +20,8 @@ install: $(STAMP) ## create .venv and install Caliber with the pinned dependenci
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# Embedded defaults: SQLite and files under ./caliber-data, jobs in-process, and (in
-# development) dev sign-in. Settings come from the environment or .env (.env.example).
+# Embedded defaults: SQLite and files under ./caliber-data, a Celery worker of its own on
+# a file broker (no Redis), and (in development) dev sign-in. Settings: environment or .env.
 run: install ## start the service on http://$(HOST):$(PORT) (docs at /docs)
 	$(BIN)/caliber serve --host $(HOST) --port $(PORT)
 

@@ -17,9 +17,12 @@ _pg_bin() {
 
 start_services() {
   mkdir -p "$CI_SERVICES_DIR"
-  if ! command -v redis-server >/dev/null 2>&1; then
-    echo "ci: installing redis-server" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null
+  local missing=()
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)  # PDF page rendering
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "ci: installing ${missing[*]}" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null
   fi
   local pgbin
   pgbin="$(_pg_bin)"

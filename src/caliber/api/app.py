@@ -13,12 +13,13 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from caliber.api import errors
 from caliber.api.container import Container
 from caliber.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from caliber.api.routes import auth, campaigns, files, health, notifications, scoring
+from caliber.api.routes import auth, campaigns, files, health, notifications, reports, scoring
 from caliber.campaigns.statistics import update_statistics
 from caliber.core.logging import configure_logging
 from caliber.core.settings import Settings, get_settings
-from caliber.jobs.names import SCORE_CAMPAIGN
+from caliber.jobs.names import GENERATE_EXPORT, SCORE_CAMPAIGN
 from caliber.notifications.jobs import send_completion_notification
+from caliber.reports.exports import run_export
 from caliber.scoring.jobs import run_scoring_job
 
 _MULTIPART_OVERHEAD = 1024 * 1024  # framing around an upload of the maximum size
@@ -43,6 +44,7 @@ def create_app(
     configure_logging()
     services = container or Container.build(settings)
     services.jobs.register(SCORE_CAMPAIGN, partial(_score_and_notify, services))
+    services.jobs.register(GENERATE_EXPORT, partial(run_export, services))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,6 +72,7 @@ def create_app(
     app.include_router(
         notifications.router, prefix=f"{prefix}/notifications", tags=["notifications"]
     )
+    app.include_router(reports.router, prefix=f"{prefix}/reports", tags=["reports"])
     if settings.BACKEND_CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     CELERY_VISIBILITY_TIMEOUT: int | None = Field(default=None, ge=10)
     # how often beat runs the health check and the watchdog
     CELERY_MONITOR_INTERVAL: int = Field(default=300, ge=1)
+    # background exports are downloadable this long, then the cleanup task removes them
+    EXPORT_RETENTION_HOURS: int = Field(default=24, ge=1)
 
     @field_validator(
         "DATABASE_URL",

@@ -227,8 +227,9 @@ class Export(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (Index("ix_exports_owner_created", "owner_id", "created_at"),)
 
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    campaign_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    # kept (NULL) when the campaign is deleted, so the cleanup task still finds the file
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
     )
     format: Mapped[str] = mapped_column(String(32))
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

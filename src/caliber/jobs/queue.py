@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 class JobQueue(Protocol):
-    def register(self, name: str, handler: Callable[..., None]) -> None:
+    def register(self, name: str, handler: Callable[..., object]) -> None:
         """Tell an in-process queue how to run ``name`` (workers have their own tasks)."""
         ...
 
@@ -36,7 +36,7 @@ class CeleryJobQueue:
     def __init__(self, app: Any) -> None:
         self._app = app
 
-    def register(self, name: str, handler: Callable[..., None]) -> None:
+    def register(self, name: str, handler: Callable[..., object]) -> None:
         del name, handler  # the worker processes import their own task functions
 
     def enqueue(self, name: str, **kwargs: Any) -> str:
@@ -55,12 +55,12 @@ class ThreadJobQueue:
 
     def __init__(self, workers: int = 2) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caliber-job")
-        self._handlers: dict[str, Callable[..., None]] = {}
+        self._handlers: dict[str, Callable[..., object]] = {}
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
         self._counter = 0
 
-    def register(self, name: str, handler: Callable[..., None]) -> None:
+    def register(self, name: str, handler: Callable[..., object]) -> None:
         self._handlers[name] = handler
 
     def enqueue(self, name: str, **kwargs: Any) -> str:
@@ -77,7 +77,7 @@ class ThreadJobQueue:
         future.add_done_callback(self._forget)
         return job_id
 
-    def _run(self, job_id: str, handler: Callable[..., None], kwargs: dict[str, Any]) -> None:
+    def _run(self, job_id: str, handler: Callable[..., object], kwargs: dict[str, Any]) -> None:
         try:
             handler(**kwargs)
         except Exception:  # a job records its own failure; this is the last resort

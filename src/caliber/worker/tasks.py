@@ -26,6 +26,7 @@ from caliber.jobs import names
 from caliber.jobs.broker import is_embedded
 from caliber.jobs.celery_app import app, time_limits
 from caliber.notifications.jobs import send_completion_notification
+from caliber.reports import exports
 from caliber.scoring import service as scoring_service
 from caliber.scoring.jobs import json_safe, run_scoring_job
 from caliber.storage.base import Storage
@@ -255,3 +256,41 @@ def _update_campaign_statistics(user_id: str | None = None) -> int:
 update_campaign_statistics = app.task(
     name=names.UPDATE_CAMPAIGN_STATISTICS, acks_late=True, rate_limit="120/m"
 )(_update_campaign_statistics)
+
+
+# --- exports
+
+
+def _generate_export(task: Any, export_id: str, user_id: str) -> str:
+    try:
+        return exports.run_export(services(), export_id=export_id, user_id=user_id, transient=True)
+    except (OperationalError, UpstreamUnavailable) as exc:
+        raise task.retry(exc=exc, countdown=60 * (2**task.request.retries)) from exc
+
+
+generate_export = app.task(
+    name=names.GENERATE_EXPORT,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    default_retry_delay=60,
+    rate_limit="30/m",
+)(_generate_export)
+
+
+def cleanup_exports(svc: WorkerServices, *, older_than_hours: int | None = None) -> int:
+    """Delete exports past EXPORT_RETENTION_HOURS (rows, then files)."""
+    hours = older_than_hours or get_settings().EXPORT_RETENTION_HOURS
+    with session_scope(svc.sessions) as session:
+        keys = exports.cleanup_old_exports(session, older_than_hours=hours)
+    for key in keys:
+        files_service.remove_stored(svc.storage, key)
+    return len(keys)
+
+
+def _cleanup_old_exports(**kwargs: Any) -> int:
+    return cleanup_exports(services(), **kwargs)
+
+
+cleanup_old_exports = app.task(name=names.CLEANUP_OLD_EXPORTS, acks_late=True)(_cleanup_old_exports)

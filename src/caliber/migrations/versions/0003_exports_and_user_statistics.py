@@ -36,7 +36,7 @@ def upgrade() -> None:
     op.create_table(
         "exports",
         sa.Column("owner_id", sa.Uuid(), nullable=False),
-        sa.Column("campaign_id", sa.Uuid(), nullable=False),
+        sa.Column("campaign_id", sa.Uuid(), nullable=True),
         sa.Column("format", sa.String(length=32), nullable=False),
         sa.Column("options", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
@@ -53,7 +53,7 @@ def upgrade() -> None:
             ["campaign_id"],
             ["campaigns.id"],
             name=op.f("fk_exports_campaign_id_campaigns"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["owner_id"], ["users.id"], name=op.f("fk_exports_owner_id_users"), ondelete="CASCADE"

@@ -1,0 +1,288 @@
+"""Routes: exports and reports of a completed campaign (``api.md`` and docs/exports.md).
+
+Downloads answer the file itself with ``Content-Disposition: attachment``; background
+exports answer 202 with an id to poll and download.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response, StreamingResponse
+
+from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.api.responses import Envelope, ok
+from caliber.core.errors import UpstreamUnavailable
+from caliber.jobs.names import GENERATE_EXPORT
+from caliber.reports import exports
+from caliber.reports.schemas import ExportOut, ExportRequest
+from caliber.reports.service import ExportOptions, Rendered, render
+from caliber.scoring.repository import QualityStatus
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+ListKind = Literal["whitelist", "blacklist"]
+Score = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)]
+MinImpressions = Annotated[
+    float | None,
+    Query(ge=0, allow_inf_nan=False, description="lists: eligibility; results: a filter"),
+]
+EXPORT = "/export/campaigns/{campaign_id}"
+
+
+def _attachment(rendered: Rendered) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{rendered.filename}"'}
+    if isinstance(rendered.body, bytes):
+        return Response(rendered.body, media_type=rendered.content_type, headers=headers)
+    return StreamingResponse(rendered.body, media_type=rendered.content_type, headers=headers)
+
+
+def _download(
+    container: ContainerDep,
+    session: SessionDep,
+    user: CurrentUser,
+    campaign_id: uuid.UUID,
+    fmt: str,
+    **options: Any,
+) -> Response:
+    chosen = ExportOptions(**{k: v for k, v in options.items() if v is not None})
+    return _attachment(render(session, container.sessions, user.id, campaign_id, fmt, chosen))
+
+
+@router.get(f"{EXPORT}/results/csv", response_class=Response)
+def results_csv(
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    quality_status: QualityStatus | None = None,
+    min_score: Score = None,
+    max_score: Score = None,
+    min_impressions: MinImpressions = None,
+) -> Response:
+    """Every scored row (filtered as the results route), streamed."""
+    return _download(
+        container,
+        session,
+        user,
+        campaign_id,
+        "results_csv",
+        quality_status=quality_status,
+        min_score=min_score,
+        max_score=max_score,
+        min_impressions=min_impressions,
+    )
+
+
+@router.get(f"{EXPORT}/summary/csv", response_class=Response)
+def summary_csv(
+    campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> Response:
+    return _download(container, session, user, campaign_id, "summary_csv")
+
+
+@router.get(f"{EXPORT}/optimization-lists/csv", response_class=Response)
+def optimization_lists_csv(
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    min_impressions: MinImpressions = None,
+) -> Response:
+    return _download(
+        container,
+        session,
+        user,
+        campaign_id,
+        "optimization_lists_csv",
+        min_impressions=min_impressions,
+    )
+
+
+@router.get(f"{EXPORT}/data/json", response_class=Response)
+def campaign_json(
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    include_results: bool = True,
+    include_insights: bool = False,
+) -> Response:
+    """Metadata, config snapshot, data-quality report, summary, lists, and optionally
+    every result and the stored AI insights."""
+    return _download(
+        container,
+        session,
+        user,
+        campaign_id,
+        "campaign_json",
+        include_results=include_results,
+        include_insights=include_insights,
+    )
+
+
+@router.get(EXPORT + "/{kind}/csv", response_class=Response)
+def list_csv(
+    campaign_id: uuid.UUID,
+    kind: ListKind,
+    user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    min_impressions: MinImpressions = None,
+) -> Response:
+    return _download(
+        container, session, user, campaign_id, f"{kind}_csv", min_impressions=min_impressions
+    )
+
+
+@router.get(EXPORT + "/{kind}/json", response_class=Response)
+def list_json(
+    campaign_id: uuid.UUID,
+    kind: ListKind,
+    user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    min_impressions: MinImpressions = None,
+) -> Response:
+    return _download(
+        container, session, user, campaign_id, f"{kind}_json", min_impressions=min_impressions
+    )
+
+
+@router.get(EXPORT + "/{kind}/txt", response_class=Response)
+def list_txt(
+    campaign_id: uuid.UUID,
+    kind: ListKind,
+    user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    entries: Literal["web", "apps"] = "web",
+    min_impressions: MinImpressions = None,
+) -> Response:
+    """One domain (or app id) a line, for a DSP's list upload."""
+    return _download(
+        container,
+        session,
+        user,
+        campaign_id,
+        f"{kind}_txt",
+        entries=entries,
+        min_impressions=min_impressions,
+    )
+
+
+@router.get(EXPORT + "/{kind}/trade-desk", response_class=Response)
+def list_trade_desk(
+    campaign_id: uuid.UUID,
+    kind: ListKind,
+    user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    min_impressions: MinImpressions = None,
+) -> Response:
+    """A The Trade Desk bid-list body (POST /v3/bidlist)."""
+    return _download(
+        container,
+        session,
+        user,
+        campaign_id,
+        f"{kind}_trade_desk",
+        min_impressions=min_impressions,
+    )
+
+
+@router.get(EXPORT + "/{kind}/dv360", response_class=Response)
+def list_dv360(
+    campaign_id: uuid.UUID,
+    kind: ListKind,
+    user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    min_impressions: MinImpressions = None,
+) -> Response:
+    """A Display & Video 360 channel sites body (advertisers.channels.sites.replace)."""
+    return _download(
+        container, session, user, campaign_id, f"{kind}_dv360", min_impressions=min_impressions
+    )
+
+
+@router.get("/campaigns/{campaign_id}/pdf", response_class=Response)
+def campaign_pdf(
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    include_charts: bool = True,
+    include_details: bool = True,
+) -> Response:
+    """The client-ready PDF report."""
+    return _download(
+        container,
+        session,
+        user,
+        campaign_id,
+        "pdf",
+        include_charts=include_charts,
+        include_details=include_details,
+    )
+
+
+# --- background exports --------------------------------------------------------------
+
+
+@router.post("/exports", status_code=202, response_model=Envelope[ExportOut])
+def create_export(
+    body: ExportRequest, user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> Any:
+    """Queue an export; poll ``GET /reports/exports/{id}``, then download it."""
+    export = exports.create_export(session, user.id, body.campaign_id, body.format, body.options)
+    session.commit()
+    try:
+        container.jobs.enqueue(GENERATE_EXPORT, export_id=str(export.id), user_id=str(user.id))
+    except Exception:
+        logger.exception("could not queue export %s", export.id)
+        exports.delete_export(session, user.id, export.id)
+        session.commit()
+        raise UpstreamUnavailable("the job queue is unavailable; try again shortly") from None
+    return ok(ExportOut.model_validate(export), "export queued")
+
+
+@router.get("/exports", response_model=Envelope[list[ExportOut]])
+def list_exports(user: CurrentUser, session: SessionDep) -> Any:
+    """The user's exports, newest first (the last 100)."""
+    return ok([ExportOut.model_validate(e) for e in exports.list_exports(session, user.id)])
+
+
+@router.get("/exports/{export_id}", response_model=Envelope[ExportOut])
+def get_export(export_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
+    return ok(ExportOut.model_validate(exports.get_export(session, user.id, export_id)))
+
+
+@router.get("/exports/{export_id}/download", response_class=Response)
+def download_export(
+    export_id: uuid.UUID, user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> Response:
+    export, body = exports.download(session, container.storage, user.id, export_id)
+    return _attachment(
+        Rendered(
+            export.filename or "export", export.content_type or "application/octet-stream", body
+        )
+    )
+
+
+@router.delete("/exports/{export_id}", response_model=Envelope[None])
+def delete_export(
+    export_id: uuid.UUID, user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> Any:
+    key = exports.delete_export(session, user.id, export_id)
+    session.commit()
+    if key:
+        try:
+            container.storage.delete(key)
+        except Exception:  # the row is gone; a leftover file is only logged
+            logger.warning("could not remove the file of export %s", export_id)
+    return ok(None, "export deleted")

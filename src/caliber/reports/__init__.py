@@ -1,0 +1,1 @@
+"""Exports and reports of a scored campaign: CSV, JSON, DSP-ready lists and the PDF."""

@@ -1,0 +1,262 @@
+"""Every export of a completed campaign, by format name: used by the download routes
+(answered directly) and by the ``generate_export`` task (stored, then downloaded).
+
+Owner checks come first: another user's campaign is "not found", a campaign that has
+not completed is a conflict (409), before any byte is produced.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caliber.core.errors import Conflict
+from caliber.db.base import utcnow
+from caliber.db.models import AIInsight, Campaign
+from caliber.reports import dsp, formats
+from caliber.reports.data import CampaignFacts, ReportData
+from caliber.reports.gather import campaign_facts, iter_results, report_data
+from caliber.scoring import service as scoring_service
+from caliber.scoring.repository import ResultFilters
+
+ExportFormat = Literal[
+    "results_csv",
+    "whitelist_csv",
+    "blacklist_csv",
+    "summary_csv",
+    "optimization_lists_csv",
+    "whitelist_json",
+    "blacklist_json",
+    "campaign_json",
+    "pdf",
+    "whitelist_txt",
+    "blacklist_txt",
+    "whitelist_trade_desk",
+    "blacklist_trade_desk",
+    "whitelist_dv360",
+    "blacklist_dv360",
+]
+EXPORT_FORMATS: tuple[str, ...] = ExportFormat.__args__  # type: ignore[attr-defined]
+
+CSV = "text/csv; charset=utf-8"
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+PDF = "application/pdf"
+
+
+class ExportOptions(BaseModel):
+    """Options of an export; each format reads the ones it knows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # lists: eligibility (default: the campaign's own); results: a filter
+    min_impressions: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    quality_status: Literal["good", "moderate", "poor"] | None = None
+    min_score: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    max_score: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    include_results: bool = True
+    include_insights: bool = False
+    include_charts: bool = True
+    include_details: bool = True
+    entries: Literal["web", "apps"] = "web"  # DSP text lists: web domains or app ids
+
+
+@dataclass
+class Rendered:
+    """A rendered export: the bytes (or a stream of them) and how to name them."""
+
+    filename: str
+    content_type: str
+    body: bytes | Iterator[bytes]
+
+    def read(self) -> bytes:
+        return self.body if isinstance(self.body, bytes) else b"".join(self.body)
+
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+
+
+def _name(facts: CampaignFacts, kind: str, ext: str, when: datetime) -> str:
+    return formats.export_filename(facts.name, kind, ext, when)
+
+
+def _results_csv(
+    sessions: SessionFactory, facts: CampaignFacts, filters: ResultFilters, now: datetime
+) -> Iterator[bytes]:
+    """Streams with its own session, so a large campaign never sits in memory at once."""
+    campaign_id = uuid.UUID(facts.id)
+    with sessions() as session:
+        rows = (
+            formats.result_row(facts, v, now) for v in iter_results(session, campaign_id, filters)
+        )
+        yield from formats.iter_csv(formats.RESULT_COLUMNS, rows)
+
+
+def _require_domains(facts: CampaignFacts) -> None:
+    if facts.analysis_level != "domain":
+        raise Conflict(
+            "DSP site lists hold domains and app ids; this campaign is scored per "
+            f"{facts.analysis_level.replace('_', ' ')}: use the CSV or JSON list instead",
+            analysis_level=facts.analysis_level,
+        )
+
+
+def _campaign_json(
+    session: Session,
+    sessions: SessionFactory,
+    campaign: Campaign,
+    data: ReportData,
+    options: ExportOptions,
+) -> Iterator[bytes]:
+    facts = data.campaign
+    head: dict[str, Any] = {
+        "campaign": {
+            "id": facts.id,
+            "name": facts.name,
+            "description": facts.description,
+            "platform": facts.platform,
+            "goal": facts.goal,
+            "channel": facts.channel,
+            "ctr_sensitivity": facts.ctr_sensitivity,
+            "min_impressions": campaign.min_impressions,
+            "analysis_level": facts.analysis_level,
+            "status": facts.status,
+            "created_at": formats.iso_utc(facts.created_at),
+            "started_at": None
+            if campaign.started_at is None
+            else formats.iso_utc(campaign.started_at),
+            "completed_at": None
+            if facts.completed_at is None
+            else formats.iso_utc(facts.completed_at),
+            "source_filename": facts.source_filename,
+        },
+        "config_snapshot": campaign.config_snapshot,
+        "column_mapping": campaign.column_mapping,
+        "data_quality_report": campaign.data_quality_report,
+        "campaign_summary": data.summary,
+        "whitelist": formats.list_json(data.whitelist, facts, data.generated_at),
+        "blacklist": formats.list_json(data.blacklist, facts, data.generated_at),
+        "generated_at": formats.iso_utc(data.generated_at),
+    }
+    if options.include_insights:
+        stored = session.scalars(
+            select(AIInsight)
+            .where(AIInsight.owner_id == campaign.owner_id, AIInsight.campaign_id == campaign.id)
+            .order_by(AIInsight.created_at)
+        )
+        head["ai_insights"] = [
+            {
+                "id": str(i.id),
+                "insight_type": i.insight_type,
+                "provider": i.provider,
+                "content": i.content,
+                "created_at": formats.iso_utc(i.created_at),
+            }
+            for i in stored
+        ]
+    text = json.dumps(head, ensure_ascii=False, indent=2, default=str)
+    if not options.include_results:
+        yield text.encode("utf-8")
+        return
+    yield (text[: text.rindex("}")].rstrip() + ',\n  "scoring_results": [').encode("utf-8")
+    with sessions() as own:
+        first = True
+        for row in iter_results(own, campaign.id, ResultFilters()):
+            yield (("\n    " if first else ",\n    ") + json.dumps(row, ensure_ascii=False)).encode(
+                "utf-8"
+            )
+            first = False
+    yield b"\n  ]\n}"
+
+
+def render(
+    session: Session,
+    sessions: SessionFactory,
+    owner_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    fmt: str,
+    options: ExportOptions | None = None,
+    *,
+    now: datetime | None = None,
+) -> Rendered:
+    """The export ``fmt`` of the owner's completed campaign."""
+    options = options or ExportOptions()
+    now = now or utcnow()
+    campaign = scoring_service.completed_campaign(session, owner_id, campaign_id)
+    facts = campaign_facts(campaign)
+    if fmt == "results_csv":
+        filters = ResultFilters(
+            quality_status=options.quality_status,
+            min_score=options.min_score,
+            max_score=options.max_score,
+            min_impressions=options.min_impressions,
+        )
+        return Rendered(
+            _name(facts, "results", "csv", now), CSV, _results_csv(sessions, facts, filters, now)
+        )
+    kind, _, tail = fmt.partition("_")
+    if tail in ("txt", "trade_desk", "dv360"):
+        _require_domains(facts)
+    data = report_data(
+        session,
+        owner_id,
+        campaign_id,
+        min_impressions=options.min_impressions,
+        with_insights=fmt == "pdf",
+        now=now,
+    )
+    if fmt == "pdf":
+        from caliber.reports.pdf import render_campaign_pdf  # noqa: PLC0415 - ReportLab is heavy
+
+        body = render_campaign_pdf(
+            data, include_charts=options.include_charts, include_details=options.include_details
+        )
+        return Rendered(_name(facts, "report", "pdf", now), PDF, body)
+    if fmt == "summary_csv":
+        body = formats.csv_bytes(formats.SUMMARY_COLUMNS, [formats.summary_row(data, now)])
+        return Rendered(_name(facts, "summary", "csv", now), CSV, body)
+    if fmt == "optimization_lists_csv":
+        rows = formats.optimization_rows(data.whitelist, data.blacklist, facts, now)
+        body = formats.csv_bytes(formats.OPTIMIZATION_COLUMNS, rows)
+        return Rendered(_name(facts, "optimization-lists", "csv", now), CSV, body)
+    if fmt == "campaign_json":
+        return Rendered(
+            _name(facts, "campaign", "json", now),
+            JSON,
+            _campaign_json(session, sessions, campaign, data, options),
+        )
+    snapshot = data.whitelist if kind == "whitelist" else data.blacklist
+    if tail == "csv":
+        body = formats.csv_bytes(formats.LIST_COLUMNS, formats.list_rows(snapshot, facts, now))
+        return Rendered(_name(facts, kind, "csv", now), CSV, body)
+    if tail == "json":
+        body = _json_bytes(formats.list_json(snapshot, facts, now))
+        return Rendered(_name(facts, kind, "json", now), JSON, body)
+    web, apps = dsp.split_entries(snapshot.domains)
+    if tail == "txt":
+        chosen = web if options.entries == "web" else apps
+        name = _name(facts, f"{kind}-{options.entries}", "txt", now)
+        return Rendered(name, TEXT, dsp.plain_list(chosen))
+    if tail == "trade_desk":
+        body = _json_bytes(
+            dsp.trade_desk_bid_list(kind, web, apps, name=f"Caliber {kind}: {facts.name}"[:255])
+        )
+        return Rendered(_name(facts, f"{kind}-trade-desk", "json", now), JSON, body)
+    if tail == "dv360":
+        body = _json_bytes(dsp.dv360_sites(web, apps))
+        return Rendered(_name(facts, f"{kind}-dv360", "json", now), JSON, body)
+    msg = f"unknown export format {fmt!r}"
+    raise ValueError(msg)

@@ -1,0 +1,367 @@
+"""Exports of a scored campaign: every download of the original, the DSP lists, the PDF,
+background exports, and what another user (or an unfinished campaign) gets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, update
+
+from caliber.api.container import Container
+from caliber.db.base import utcnow
+from caliber.db.models import Campaign, Export
+from caliber.db.session import session_scope
+from caliber.reports import dsp
+from caliber.reports.formats import RESULT_COLUMNS
+from caliber.worker.tasks import WorkerServices, cleanup_exports
+from tests.api.conftest import run_jobs
+from tests.api.test_scoring import API, all_results, create_campaign, scored_campaign
+from tests.engine.exports import make_export
+
+HOSTILE = {
+    "site001.com": '=HYPERLINK("http://x")',
+    "site002.com": "+cmd|'/c calc'!A0",
+    "site003.com": "@SUM(1+1)",
+    "site004.com": "-2+3",
+    "site005.com": "com.example.puzzlegame",
+    "site006.com": "1234567890",
+}
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _hostile_export() -> bytes:
+    """A real-format export whose site names include formula payloads and app ids."""
+    rows = list(csv.reader(io.StringIO(make_export("trade_desk", "display", seed=53))))
+    site = rows[0].index("Site")
+    for row in rows[1:]:
+        if len(row) > site:
+            bare = row[site].strip().lower().removeprefix("www.")
+            row[site] = HOSTILE.get(bare, row[site])
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+CSV_BYTES = _hostile_export()
+
+
+@pytest.fixture
+def scored(
+    client: TestClient, container: Container, auth: Callable[[str], dict[str, str]]
+) -> tuple[str, dict[str, str]]:
+    alice = auth("export-alice")
+    return scored_campaign(client, container, alice, CSV_BYTES), alice
+
+
+def _get(client: TestClient, path: str, headers: dict[str, str], **params: Any) -> Any:
+    response = client.get(f"{API}/reports{path}", headers=headers, params=params)
+    assert response.status_code == 200, (path, response.text)
+    assert response.headers["content-disposition"].startswith('attachment; filename="caliber-')
+    return response
+
+
+def _csv(response: Any) -> list[list[str]]:
+    text = response.content.decode("utf-8-sig")
+    assert "\r\n" in text  # RFC 4180 line endings
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _assert_inert(rows: list[list[str]]) -> None:
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(DANGEROUS) or _is_number(cell), cell
+
+
+def test_results_csv_has_every_row_and_honours_filters(
+    client: TestClient, scored: tuple[str, dict[str, str]]
+) -> None:
+    campaign_id, alice = scored
+    response = _get(client, f"/export/campaigns/{campaign_id}/results/csv", alice)
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"].endswith(
+        "-results-" + response.headers["content-disposition"][-13:]
+    )
+    header, *rows = _csv(response)
+    assert tuple(header) == RESULT_COLUMNS
+    stored = all_results(client, campaign_id, alice)
+    assert [r[header.index("domain")] for r in rows] == [
+        "'" + d if d.startswith(DANGEROUS) and not _is_number(d) else d
+        for d in (s["domain"] for s in stored)
+    ]
+    _assert_inert(rows)
+    assert '\'=hyperlink("http://x")' in {r[header.index("domain")].lower() for r in rows}
+    breakdown = json.loads(rows[0][header.index("score_breakdown")])
+    assert breakdown == stored[0]["score_breakdown"]
+
+    good = _csv(
+        _get(client, f"/export/campaigns/{campaign_id}/results/csv", alice, quality_status="good")
+    )[1:]
+    assert good
+    assert {r[header.index("quality_status")] for r in good} == {"good"}
+    assert len(good) == len(all_results(client, campaign_id, alice, quality_status="good"))
+
+
+@pytest.mark.parametrize("kind", ["whitelist", "blacklist"])
+def test_list_exports_match_the_lists(
+    client: TestClient, scored: tuple[str, dict[str, str]], kind: str
+) -> None:
+    campaign_id, alice = scored
+    listed = client.get(f"{API}/scoring/{kind}/{campaign_id}", headers=alice).json()["data"]
+    base = f"/export/campaigns/{campaign_id}/{kind}"
+
+    header, *rows = _csv(_get(client, f"{base}/csv", alice))
+    _assert_inert(rows)
+    assert [r[header.index("domain")].removeprefix("'") for r in rows] == listed["domains"]
+    assert {r[header.index("list_type")] for r in rows} <= {kind}
+
+    body = _get(client, f"{base}/json", alice).json()
+    assert body["domains"] == listed["domains"]
+    assert body["count"] == listed["count"]
+    assert body["criteria_used"]["min_impressions"] == listed["criteria_used"]["min_impressions"]
+    assert body["campaign"]["id"] == campaign_id
+
+    web, apps = dsp.split_entries(listed["domains"])
+    text = _get(client, f"{base}/txt", alice).content.decode()
+    assert text.splitlines() == web
+    assert not any(line.startswith(DANGEROUS) for line in text.splitlines())
+    assert _get(client, f"{base}/txt", alice, entries="apps").content.decode().splitlines() == apps
+
+    bid_list = _get(client, f"{base}/trade-desk", alice).json()
+    assert bid_list["BidListAdjustmentType"] == (
+        "TargetList" if kind == "whitelist" else "BlockList"
+    )
+    assert [line["DomainFragment"] for line in bid_list["BidLines"]] == [*web, *apps]
+    assert {line["BidAdjustment"] for line in bid_list["BidLines"]} <= {
+        1.0 if kind == "whitelist" else 0.0
+    }
+    sites = _get(client, f"{base}/dv360", alice).json()
+    assert [s["urlOrAppId"] for s in sites["newSites"]] == [*web, *apps]
+
+
+def test_the_hostile_names_reach_the_lists_but_never_a_dsp_file(
+    client: TestClient, scored: tuple[str, dict[str, str]]
+) -> None:
+    campaign_id, alice = scored
+    everything: list[str] = []
+    for kind in ("whitelist", "blacklist"):
+        base = f"/export/campaigns/{campaign_id}/{kind}"
+        for params in ({}, {"entries": "apps"}):
+            everything += _get(client, f"{base}/txt", alice, **params).content.decode().splitlines()
+        everything += [
+            b["DomainFragment"]
+            for b in _get(client, f"{base}/trade-desk", alice).json()["BidLines"]
+        ]
+    assert everything
+    assert not any(entry.startswith(DANGEROUS) or "(" in entry for entry in everything)
+
+
+def test_summary_and_optimization_lists_csv(
+    client: TestClient, scored: tuple[str, dict[str, str]]
+) -> None:
+    campaign_id, alice = scored
+    summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=alice).json()["data"]
+    header, row = _csv(_get(client, f"/export/campaigns/{campaign_id}/summary/csv", alice))
+    values = dict(zip(header, row, strict=True))
+    assert float(values["campaign_level_score"]) == summary["campaign_level_score"]
+    assert int(values["row_count"]) == summary["row_count"]
+    assert values["campaign_id"] == campaign_id
+
+    header, *rows = _csv(
+        _get(client, f"/export/campaigns/{campaign_id}/optimization-lists/csv", alice)
+    )
+    kinds = [r[header.index("list_type")] for r in rows]
+    whitelist = client.get(f"{API}/scoring/whitelist/{campaign_id}", headers=alice).json()["data"]
+    blacklist = client.get(f"{API}/scoring/blacklist/{campaign_id}", headers=alice).json()["data"]
+    assert kinds == ["whitelist"] * whitelist["count"] + ["blacklist"] * blacklist["count"]
+    _assert_inert(rows)
+
+
+def test_campaign_json_with_and_without_results(
+    client: TestClient, scored: tuple[str, dict[str, str]]
+) -> None:
+    campaign_id, alice = scored
+    path = f"/export/campaigns/{campaign_id}/data/json"
+    full = _get(client, path, alice, include_insights=True).json()
+    summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=alice).json()["data"]
+    assert full["campaign"]["id"] == campaign_id
+    assert full["config_snapshot"]["weights"]
+    assert full["data_quality_report"]["rows_scored"] == summary["row_count"]
+    assert len(full["scoring_results"]) == summary["row_count"]
+    assert (
+        full["scoring_results"][0]["domain"] == all_results(client, campaign_id, alice)[0]["domain"]
+    )
+    assert full["ai_insights"] == []
+    lean = _get(client, path, alice, include_results=False).json()
+    assert "scoring_results" not in lean
+    assert "ai_insights" not in lean
+    assert lean["campaign_summary"]["campaign_level_score"] == summary["campaign_level_score"]
+
+
+def test_pdf_report_downloads(client: TestClient, scored: tuple[str, dict[str, str]]) -> None:
+    campaign_id, alice = scored
+    full = _get(client, f"/campaigns/{campaign_id}/pdf", alice)
+    assert full.headers["content-type"] == "application/pdf"
+    assert full.content.startswith(b"%PDF")
+    lean = _get(
+        client, f"/campaigns/{campaign_id}/pdf", alice, include_charts=False, include_details=False
+    )
+    assert lean.content.startswith(b"%PDF")
+    assert len(lean.content) < len(full.content)
+
+
+def test_other_users_and_unfinished_campaigns(
+    client: TestClient,
+    scored: tuple[str, dict[str, str]],
+    auth: Callable[[str], dict[str, str]],
+) -> None:
+    campaign_id, alice = scored
+    bob = auth("export-bob")
+    paths = [
+        f"/export/campaigns/{campaign_id}/{what}"
+        for what in (
+            "results/csv",
+            "summary/csv",
+            "optimization-lists/csv",
+            "data/json",
+            "whitelist/csv",
+            "blacklist/json",
+            "whitelist/txt",
+            "blacklist/trade-desk",
+            "whitelist/dv360",
+        )
+    ] + [f"/campaigns/{campaign_id}/pdf"]
+    for path in paths:
+        response = client.get(f"{API}/reports{path}", headers=bob)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["success"] is False
+    pending = create_campaign(client, alice)
+    for path in paths:
+        response = client.get(f"{API}/reports{path.replace(campaign_id, pending)}", headers=alice)
+        assert response.status_code == 409, (path, response.text)
+        assert "no scoring results yet" in response.json()["message"]
+    bad = client.get(f"{API}/reports/export/campaigns/{campaign_id}/greylist/csv", headers=alice)
+    assert bad.status_code == 422
+
+
+def test_dsp_lists_refuse_a_supply_vendor_campaign(
+    client: TestClient, container: Container, auth: Callable[[str], dict[str, str]]
+) -> None:
+    alice = auth("export-vendor")
+    data = make_export("trade_desk", "ctv", seed=5).encode()
+    setup = {"platform": "trade_desk", "goal": "awareness", "channel": "ctv"}
+    campaign_id = scored_campaign(client, container, alice, data, **setup)
+    response = client.get(
+        f"{API}/reports/export/campaigns/{campaign_id}/whitelist/txt", headers=alice
+    )
+    assert response.status_code == 409
+    assert "supply vendor" in response.json()["message"]
+    assert _get(client, f"/export/campaigns/{campaign_id}/whitelist/csv", alice).content
+
+
+def test_background_export_lifecycle(
+    client: TestClient,
+    container: Container,
+    scored: tuple[str, dict[str, str]],
+    auth: Callable[[str], dict[str, str]],
+) -> None:
+    campaign_id, alice = scored
+    bob = auth("export-bob2")
+    created = client.post(
+        f"{API}/reports/exports",
+        json={"campaign_id": campaign_id, "format": "pdf", "options": {"include_charts": False}},
+        headers=alice,
+    )
+    assert created.status_code == 202, created.text
+    export = created.json()["data"]
+    assert export["status"] == "pending"
+    assert export["options"] == {"include_charts": False}
+    run_jobs(container)
+    state = client.get(f"{API}/reports/exports/{export['id']}", headers=alice).json()["data"]
+    assert state["status"] == "completed", state
+    assert state["filename"].endswith(".pdf")
+    download = client.get(f"{API}/reports/exports/{export['id']}/download", headers=alice)
+    assert download.status_code == 200
+    assert download.content.startswith(b"%PDF")
+    assert len(download.content) == state["size_bytes"]
+    assert [
+        e["id"] for e in client.get(f"{API}/reports/exports", headers=alice).json()["data"]
+    ] == [export["id"]]
+
+    # another user: nothing to see, download or delete
+    for method, path in (
+        ("get", f"/reports/exports/{export['id']}"),
+        ("get", f"/reports/exports/{export['id']}/download"),
+        ("delete", f"/reports/exports/{export['id']}"),
+    ):
+        assert client.request(method, f"{API}{path}", headers=bob).status_code == 404
+    assert client.get(f"{API}/reports/exports", headers=bob).json()["data"] == []
+    foreign = client.post(
+        f"{API}/reports/exports", json={"campaign_id": campaign_id, "format": "pdf"}, headers=bob
+    )
+    assert foreign.status_code == 404
+
+    # the cleanup task removes exports past the retention, row and file
+    with session_scope(container.sessions) as session:
+        session.execute(
+            update(Export)
+            .where(Export.id == uuid.UUID(export["id"]))
+            .values(created_at=utcnow() - timedelta(hours=25))
+        )
+    services = WorkerServices(container.sessions, container.storage)
+    assert cleanup_exports(services, older_than_hours=24) == 1
+    assert client.get(f"{API}/reports/exports/{export['id']}", headers=alice).status_code == 404
+
+
+def test_background_export_requests_are_checked(
+    client: TestClient, scored: tuple[str, dict[str, str]]
+) -> None:
+    campaign_id, alice = scored
+    for body in (
+        {"campaign_id": campaign_id, "format": "docx"},
+        {"campaign_id": campaign_id, "format": "pdf", "options": {"colour": "red"}},
+        {"campaign_id": campaign_id, "format": "pdf", "owner_id": str(uuid.uuid4())},
+        {"campaign_id": campaign_id, "format": "results_csv", "options": {"min_score": 120}},
+    ):
+        response = client.post(f"{API}/reports/exports", json=body, headers=alice)
+        assert response.status_code == 422, (body, response.text)
+    pending = create_campaign(client, alice)
+    response = client.post(
+        f"{API}/reports/exports", json={"campaign_id": pending, "format": "pdf"}, headers=alice
+    )
+    assert response.status_code == 409
+
+
+def test_an_export_of_a_deleted_campaign_is_gone(
+    client: TestClient,
+    container: Container,
+    scored: tuple[str, dict[str, str]],
+) -> None:
+    campaign_id, alice = scored
+    created = client.post(
+        f"{API}/reports/exports",
+        json={"campaign_id": campaign_id, "format": "whitelist_csv"},
+        headers=alice,
+    ).json()["data"]
+    run_jobs(container)
+    with session_scope(container.sessions) as session:  # completed campaigns are undeletable
+        session.execute(delete(Campaign).where(Campaign.id == uuid.UUID(campaign_id)))
+    gone = client.get(f"{API}/reports/exports/{created['id']}/download", headers=alice)
+    assert gone.status_code == 404
+    services = WorkerServices(container.sessions, container.storage)
+    assert cleanup_exports(services, older_than_hours=24) == 1
