@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from caliber.api.app import create_app
 from caliber.api.container import Container
 from caliber.core.settings import Settings
+from caliber.db.models import UserStatistics
 from caliber.jobs.celery_app import client_app
 from caliber.jobs.queue import CeleryJobQueue
 from caliber.sample import write_sample
@@ -150,6 +151,38 @@ def test_a_real_worker_scores_an_upload_end_to_end(
         while client.get(f"{API}/notifications", headers=alice).json()["total"] == 0:
             assert time.monotonic() < deadline, "no notification arrived"
             time.sleep(0.5)
+        # ... and then to update_campaign_statistics (maintenance queue)
+        deadline = time.monotonic() + 60
+        while True:
+            with container.sessions() as session:
+                cached = session.get(UserStatistics, _user_id(client, alice))
+                if cached is not None and cached.figures["campaigns"]["completed"] == 1:
+                    break
+            assert time.monotonic() < deadline, "the statistics were not refreshed"
+            time.sleep(0.5)
+
+        # a background export goes through the exports queue and comes back downloadable
+        queued = client.post(
+            f"{API}/reports/exports",
+            json={"campaign_id": campaign_id, "format": "pdf"},
+            headers=alice,
+        )
+        assert queued.status_code == 202, queued.text
+        export_id = queued.json()["data"]["id"]
+        deadline = time.monotonic() + 120
+        while True:
+            state = client.get(f"{API}/reports/exports/{export_id}", headers=alice).json()
+            if state["data"]["status"] in ("completed", "failed"):
+                break
+            assert time.monotonic() < deadline, state
+            time.sleep(0.5)
+        assert state["data"]["status"] == "completed", state
+        pdf = client.get(f"{API}/reports/exports/{export_id}/download", headers=alice)
+        assert pdf.content.startswith(b"%PDF")
+
+
+def _user_id(client: TestClient, headers: dict[str, str]) -> uuid.UUID:
+    return uuid.UUID(client.get(f"{API}/auth/profile", headers=headers).json()["data"]["id"])
 
 
 def test_a_real_worker_answers_the_health_check(

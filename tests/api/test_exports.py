@@ -14,12 +14,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, update
+from sqlalchemy.exc import OperationalError
 
 from caliber.api.container import Container
 from caliber.db.base import utcnow
 from caliber.db.models import Campaign, Export
 from caliber.db.session import session_scope
+from caliber.jobs.names import GENERATE_EXPORT
 from caliber.reports import dsp
+from caliber.reports import exports as exports_module
+from caliber.reports.exports import run_export
 from caliber.reports.formats import RESULT_COLUMNS
 from caliber.worker.tasks import WorkerServices, cleanup_exports
 from tests.api.conftest import run_jobs
@@ -365,3 +369,91 @@ def test_an_export_of_a_deleted_campaign_is_gone(
     assert gone.status_code == 404
     services = WorkerServices(container.sessions, container.storage)
     assert cleanup_exports(services, older_than_hours=24) == 1
+
+
+def _held_export(
+    client: TestClient, container: Container, campaign_id: str, headers: dict[str, str]
+) -> tuple[str, list[dict[str, str]]]:
+    """Queue an export whose job is only recorded, so the test runs it by hand."""
+    calls: list[dict[str, str]] = []
+    container.jobs.register(GENERATE_EXPORT, lambda **kwargs: calls.append(kwargs))
+    response = client.post(
+        f"{API}/reports/exports",
+        json={"campaign_id": campaign_id, "format": "summary_csv"},
+        headers=headers,
+    )
+    assert response.status_code == 202, response.text
+    export_id: str = response.json()["data"]["id"]
+    return export_id, calls
+
+
+def _run(container: Container, job: dict[str, str], *, transient: bool = False) -> str:
+    return run_export(
+        container, export_id=job["export_id"], user_id=job["user_id"], transient=transient
+    )
+
+
+def _state(container: Container, export_id: str) -> Export:
+    with container.sessions() as session:
+        export = session.get(Export, uuid.UUID(export_id))
+        assert export is not None
+        return export
+
+
+def test_the_export_task_checks_its_user_and_runs_once(
+    client: TestClient,
+    container: Container,
+    scored: tuple[str, dict[str, str]],
+    auth: Callable[[str], dict[str, str]],
+) -> None:
+    campaign_id, alice = scored
+    export_id, calls = _held_export(client, container, campaign_id, alice)
+    [job] = calls
+    assert job["export_id"] == export_id
+    bob_id = client.get(f"{API}/auth/profile", headers=auth("export-bob3")).json()["data"]["id"]
+    assert run_export(container, export_id=export_id, user_id=bob_id) == "not_found"
+    assert _state(container, export_id).status == "pending"
+    assert _run(container, job) == "completed"
+    first = _state(container, export_id)
+    assert first.storage_key is not None
+    assert container.storage.exists(first.storage_key)
+    # a re-delivered task finds it done and changes nothing
+    assert _run(container, job) == "completed"
+    assert _state(container, export_id).completed_at == first.completed_at
+
+
+def test_the_export_task_retries_outages_but_not_bad_state(
+    client: TestClient,
+    container: Container,
+    scored: tuple[str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    campaign_id, alice = scored
+    export_id, [job] = _held_export(client, container, campaign_id, alice)
+
+    def outage(*args: object, **kwargs: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(exports_module, "render", outage)
+    with pytest.raises(OperationalError):
+        _run(container, job, transient=True)  # Celery retries it later
+    assert _state(container, export_id).status == "pending"
+    assert _run(container, job) == "failed"  # no retries left: failed, readably
+    assert _state(container, export_id).error_message == exports_module.GENERIC_FAILURE
+    monkeypatch.undo()
+
+    # the campaign no longer has results (re-scoring): the export fails with the reason
+    export_id, [job] = _held_export(client, container, campaign_id, alice)
+    with session_scope(container.sessions) as session:
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id == uuid.UUID(campaign_id))
+            .values(status="processing")
+        )
+    assert _run(container, job, transient=True) == "failed"
+    failed = _state(container, export_id)
+    assert failed.error_message is not None
+    assert "no scoring results yet" in failed.error_message
+    download = client.get(f"{API}/reports/exports/{export_id}/download", headers=alice)
+    assert download.status_code == 409
+    assert "no scoring results yet" in download.json()["message"]
