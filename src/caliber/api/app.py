@@ -13,7 +13,16 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from caliber.api import errors
 from caliber.api.container import Container
 from caliber.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from caliber.api.routes import auth, campaigns, files, health, notifications, reports, scoring
+from caliber.api.routes import (
+    ai,
+    auth,
+    campaigns,
+    files,
+    health,
+    notifications,
+    reports,
+    scoring,
+)
 from caliber.campaigns.statistics import update_statistics
 from caliber.core.logging import configure_logging
 from caliber.core.settings import Settings, get_settings
@@ -73,6 +82,7 @@ def create_app(
         notifications.router, prefix=f"{prefix}/notifications", tags=["notifications"]
     )
     app.include_router(reports.router, prefix=f"{prefix}/reports", tags=["reports"])
+    app.include_router(ai.router, prefix=f"{prefix}/ai", tags=["ai"])
     if settings.BACKEND_CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from caliber.ai.service import Analyst
 from caliber.auth.verifier import CertificateCache, FirebaseTokenVerifier
 from caliber.core.settings import Settings
 from caliber.db.session import build_engine, session_factory
@@ -23,6 +24,7 @@ class Container:
     storage: Storage
     verifier: FirebaseTokenVerifier | None
     jobs: JobQueue
+    ai: Analyst
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -39,6 +41,7 @@ class Container:
             storage=build_storage(settings),
             verifier=verifier,
             jobs=build_queue(settings),
+            ai=Analyst(settings),
         )
 
     def close(self) -> None:

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     OPENAI_MODEL: str = "gpt-4o-mini"
     OPENAI_MAX_TOKENS: int = Field(default=1000, gt=0)
     OPENAI_TEMPERATURE: float = Field(default=0.3, ge=0, le=2)
+    OPENAI_TIMEOUT: float = Field(default=30, gt=0)  # seconds per attempt
+    OPENAI_MAX_RETRIES: int = Field(default=1, ge=0, le=5)
+    # auto: OpenAI when OPENAI_API_KEY or OPENAI_BASE_URL is set, else the offline analyst
+    AI_PROVIDER: Literal["auto", "openai", "offline"] = "auto"
     CACHE_TTL: int = Field(default=3600, ge=0)
     CACHE_ENABLED: bool = True
     MAX_REQUESTS_PER_MINUTE: int = Field(default=20, gt=0)

@@ -165,6 +165,25 @@ class AIInsight(UUIDPrimaryKey, Timestamps, Base):
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class AIUsage(UUIDPrimaryKey, Base):
+    """One call to the analyst's provider (or a cache hit): who, what for, tokens used."""
+
+    __tablename__ = "ai_usage"
+    __table_args__ = (Index("ix_ai_usage_owner_created", "owner_id", "created_at"),)
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL")
+    )
+    purpose: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ChatConversation(Timestamps, Base):
     """Conversation ids are ``<user id>:<campaign id>`` or ``<user id>:general``."""
 
@@ -257,6 +276,7 @@ class UserStatistics(Base):
 
 __all__ = [
     "AIInsight",
+    "AIUsage",
     "Campaign",
     "CampaignStatus",
     "CampaignTemplate",

@@ -1,0 +1,1 @@
+"""The AI analyst: insights and chat grounded in a campaign's stored numbers."""

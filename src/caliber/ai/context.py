@@ -1,0 +1,224 @@
+"""The campaign context the analyst works from, built on the server from stored results.
+
+Every insight and chat answer starts from :func:`campaign_context` (and, for one domain,
+:func:`domain_context`); what a client sends is only added under ``client_context`` and
+never replaces these figures. The shape (all JSON-able; rates are fractions, money in
+the file's currency, scores 0-100):
+
+``campaign``: id, name, platform, goal, channel, ctr_sensitivity, analysis_level
+("domain" | "supply_vendor"), status, min_impressions.
+``scored``: False when the campaign has no results yet (then only ``campaign`` is set).
+``summary``: campaign_level_score, total_impressions, total_spend, average_cpm,
+row_count, score_distribution {mean, median, std, min, max, q25, q75}, status_counts
+{good, moderate, poor}, top_performers / bottom_performers [row], where row =
+{name, score, impressions, percentile_rank, quality_status}.
+``weights`` {metric: weight}, ``directions`` {metric: "higher_is_better" |
+"lower_is_better"}, ``metric_averages`` {metric: mean of the rows' raw values}.
+``whitelist`` / ``blacklist``: count, average_score, total_impressions,
+share_of_impressions (0-1), share_of_spend (0-1 or None), score_threshold, entries
+[row] (the first 10, in list order).
+``outliers``: count, share (0-1), by_flag {metric: count}, examples [row + flags].
+``data_quality``: rows_read, rows_scored, rows_dropped_total, warnings [message].
+``domain`` (domain insights, or a chat that names a scored domain): name, rank, score,
+quality_status, percentile_rank, impressions, spend, cpm, ctr, conversions,
+conversion_rate, on_whitelist, on_blacklist, is_outlier, flags, breakdown {metric:
+{value, normalized, weight, contribution, higher_is_better, campaign_average}}.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from caliber.campaigns import repository as campaign_repository
+from caliber.db.models import Campaign, CampaignStatus, ScoringResult
+from caliber.reports.data import ListSnapshot, ReportData, ResultLine
+from caliber.reports.gather import campaign_facts, report_data
+
+LIST_ENTRIES = 10
+OUTLIER_EXAMPLES = 5
+
+
+def _row(line: ResultLine | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(line, ResultLine):
+        return {
+            "name": line.domain,
+            "score": round(line.score, 2),
+            "impressions": line.impressions,
+            "percentile_rank": line.percentile_rank,
+            "quality_status": line.quality_status,
+        }
+    name = line.get("domain", line.get("supply_vendor", line.get("name")))
+    return {
+        "name": name,
+        "score": line.get("score"),
+        "impressions": line.get("impressions"),
+        "percentile_rank": line.get("percentile_rank"),
+        "quality_status": line.get("quality_status"),
+    }
+
+
+def _list(snapshot: ListSnapshot, data: ReportData, threshold_key: str) -> dict[str, Any]:
+    total_impressions = float(data.summary.get("total_impressions") or 0)
+    total_spend = data.summary.get("total_spend")
+    spend = sum(e.spend or 0.0 for e in snapshot.entries)
+    return {
+        "count": len(snapshot.entries),
+        "average_score": snapshot.average_score,
+        "total_impressions": snapshot.total_impressions,
+        "share_of_impressions": (
+            round(snapshot.total_impressions / total_impressions, 4) if total_impressions else None
+        ),
+        "share_of_spend": round(spend / total_spend, 4) if total_spend else None,
+        "score_threshold": snapshot.criteria.get(threshold_key),
+        "min_impressions": snapshot.criteria.get("min_impressions"),
+        "entries": [_row(e) for e in snapshot.entries[:LIST_ENTRIES]],
+    }
+
+
+def _facts(campaign: Campaign) -> dict[str, Any]:
+    facts = campaign_facts(campaign)
+    return {
+        "id": facts.id,
+        "name": facts.name,
+        "platform": facts.platform,
+        "goal": facts.goal,
+        "channel": facts.channel,
+        "ctr_sensitivity": facts.ctr_sensitivity,
+        "analysis_level": facts.analysis_level,
+        "status": facts.status,
+        "min_impressions": campaign.min_impressions,
+    }
+
+
+def _metric_averages(
+    session: Session, campaign_id: uuid.UUID, metrics: list[str]
+) -> dict[str, Any]:
+    sums: dict[str, float] = dict.fromkeys(metrics, 0.0)
+    counts: dict[str, int] = dict.fromkeys(metrics, 0)
+    for stored in session.scalars(
+        select(ScoringResult.metrics).where(ScoringResult.campaign_id == campaign_id)
+    ):
+        values = (stored or {}).get("values", {})
+        for metric in metrics:
+            value = values.get(metric)
+            if isinstance(value, int | float):
+                sums[metric] += float(value)
+                counts[metric] += 1
+    return {m: (sums[m] / counts[m] if counts[m] else None) for m in metrics}
+
+
+def _outliers(session: Session, campaign_id: uuid.UUID, rows: int) -> dict[str, Any]:
+    flagged = session.execute(
+        select(ScoringResult)
+        .where(ScoringResult.campaign_id == campaign_id, ScoringResult.is_outlier.is_(True))
+        .order_by(ScoringResult.rank)
+    ).scalars()
+    count = 0
+    by_flag: dict[str, int] = {}
+    examples: list[dict[str, Any]] = []
+    for row in flagged:
+        count += 1
+        for flag in row.outlier_flags or []:
+            by_flag[flag] = by_flag.get(flag, 0) + 1
+        if len(examples) < OUTLIER_EXAMPLES:
+            examples.append(
+                {
+                    "name": row.domain,
+                    "score": round(row.score, 2),
+                    "impressions": row.impressions,
+                    "percentile_rank": row.percentile_rank,
+                    "quality_status": row.quality_status,
+                    "flags": list(row.outlier_flags or []),
+                }
+            )
+    return {
+        "count": count,
+        "share": round(count / rows, 4) if rows else 0.0,
+        "by_flag": by_flag,
+        "examples": examples,
+    }
+
+
+def campaign_context(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID
+) -> dict[str, Any]:
+    """The campaign's context (404 for another user's campaign)."""
+    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
+    context: dict[str, Any] = {"campaign": _facts(campaign), "scored": False}
+    if campaign.status != CampaignStatus.COMPLETED or not campaign.summary:
+        return context
+    data = report_data(session, owner_id, campaign_id, with_insights=False)
+    summary = dict(data.summary)
+    summary["top_performers"] = [_row(r) for r in summary.get("top_performers") or []]
+    summary["bottom_performers"] = [_row(r) for r in summary.get("bottom_performers") or []]
+    summary.pop("lists", None)
+    quality = data.data_quality
+    context.update(
+        scored=True,
+        summary=summary,
+        weights=data.weights,
+        directions=data.directions,
+        metric_averages=_metric_averages(session, campaign.id, list(data.weights)),
+        whitelist=_list(data.whitelist, data, "whitelist_min_score"),
+        blacklist=_list(data.blacklist, data, "blacklist_max_score"),
+        outliers=_outliers(session, campaign.id, data.total_rows),
+        data_quality={
+            "rows_read": quality.get("rows_read"),
+            "rows_scored": quality.get("rows_scored"),
+            "rows_dropped_total": quality.get("rows_dropped_total"),
+            "warnings": [w.get("message") for w in quality.get("warnings") or []],
+        },
+    )
+    return context
+
+
+def find_domain(session: Session, campaign_id: uuid.UUID, name: str) -> ScoringResult | None:
+    """The campaign's row named ``name`` (case and a leading ``www.`` ignored)."""
+    wanted = name.strip().lower().removeprefix("www.")
+    return session.scalars(
+        select(ScoringResult).where(
+            ScoringResult.campaign_id == campaign_id, func.lower(ScoringResult.domain) == wanted
+        )
+    ).first()
+
+
+def _on_list(row: ScoringResult, listed: dict[str, Any], *, above: bool) -> bool:
+    """The lists' own rule (scoring.md §5): eligible by impressions, past the threshold."""
+    threshold = listed.get("score_threshold")
+    if threshold is None or row.impressions < float(listed.get("min_impressions") or 0):
+        return False
+    limit = float(threshold)
+    return row.score >= limit if above else row.score <= limit
+
+
+def domain_context(context: dict[str, Any], row: ScoringResult) -> dict[str, Any]:
+    """One scored row with its breakdown against the campaign's averages."""
+    averages = context.get("metric_averages") or {}
+    breakdown = {
+        metric: {**parts, "campaign_average": averages.get(metric)}
+        for metric, parts in (row.score_breakdown or {}).items()
+    }
+    whitelist = context.get("whitelist") or {}
+    blacklist = context.get("blacklist") or {}
+    return {
+        "name": row.domain,
+        "rank": row.rank,
+        "score": round(row.score, 2),
+        "quality_status": row.quality_status,
+        "percentile_rank": row.percentile_rank,
+        "impressions": row.impressions,
+        "spend": row.spend,
+        "cpm": row.cpm,
+        "ctr": row.ctr,
+        "conversions": row.conversions,
+        "conversion_rate": row.conversion_rate,
+        "on_whitelist": _on_list(row, whitelist, above=True),
+        "on_blacklist": _on_list(row, blacklist, above=False),
+        "is_outlier": row.is_outlier,
+        "flags": list(row.outlier_flags or []),
+        "breakdown": breakdown,
+    }
