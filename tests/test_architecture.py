@@ -9,7 +9,18 @@ from pathlib import Path
 import caliber.engine
 
 ENGINE = Path(caliber.engine.__file__).parent
-ALLOWED_THIRD_PARTY = {"polars", "fastexcel", "pyarrow", "numpy"}
+# the analytics import scikit-learn, SciPy, SHAP and the optimizer inside the functions
+# that need them (see caliber.engine.analytics)
+ALLOWED_THIRD_PARTY = {
+    "polars",
+    "fastexcel",
+    "pyarrow",
+    "numpy",
+    "sklearn",
+    "scipy",
+    "shap",
+    "bayes_opt",
+}
 
 
 def _imports(path: Path) -> set[str]:
