@@ -161,6 +161,33 @@ def test_sign_in_upload_score_and_read_like_the_cli(server: Server, tmp_path: Pa
             f"/scoring/results/{campaign_id}", params={"per_page": 5, "sort_by": "score"}
         ).json()
 
+        # downloads, a background export through the embedded worker, and the analyst
+        pdf = http.get(f"/reports/campaigns/{campaign_id}/pdf")
+        assert pdf.status_code == 200
+        assert pdf.content.startswith(b"%PDF")
+        dsp_list = http.get(f"/reports/export/campaigns/{campaign_id}/whitelist/txt")
+        assert dsp_list.text.splitlines()
+        queued = http.post(
+            "/reports/exports", json={"campaign_id": campaign_id, "format": "results_csv"}
+        )
+        assert queued.status_code == 202, queued.text
+        export_id = queued.json()["data"]["id"]
+        deadline = time.monotonic() + 60
+        while (state := http.get(f"/reports/exports/{export_id}").json()["data"])["status"] not in (
+            "completed",
+            "failed",
+        ):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.2)
+        assert state["status"] == "completed", state
+        csv_export = http.get(f"/reports/exports/{export_id}/download").content.decode("utf-8-sig")
+        assert len(csv_export.splitlines()) == summary["row_count"] + 1
+        answer = http.post(
+            "/ai/chat", json={"message": "What should I change first?", "campaign_id": campaign_id}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"]["response"]
+
     out = tmp_path / "cli"
     subprocess.run(
         [

@@ -48,6 +48,13 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class WeightsUpdate(_Input):
+    """Custom weights for the setup's metrics (each >= 0, summing to 1), or null for the
+    setup's defaults."""
+
+    weights: Weights | None
+
+
 class TemplateCreate(_Input):
     """A reusable scoring setup."""
 

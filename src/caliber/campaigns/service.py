@@ -155,6 +155,35 @@ def delete_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUI
     session.flush()
 
 
+def set_weights(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, weights: dict[str, float] | None
+) -> Campaign:
+    """Custom weights (None: the setup's defaults) for the next scoring run; the engine's
+    422 for weights that do not fit the setup, 409 while a run is in progress."""
+    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    if campaign.status == CampaignStatus.PROCESSING:
+        raise Conflict(
+            "the campaign is being scored; change its weights when the run has finished",
+            campaign_id=str(campaign_id),
+        )
+    setup = build_setup({**_setup_values(campaign), "custom_weights": weights})
+    campaign.custom_weights = _normalized(setup)["custom_weights"]
+    campaign.updated_at = utcnow()
+    session.flush()
+    return campaign
+
+
+def set_template_weights(
+    session: Session, owner_id: uuid.UUID, template_id: uuid.UUID, weights: dict[str, float] | None
+) -> CampaignTemplate:
+    template = repository.get_template(session, owner_id, template_id)
+    setup = build_setup({**_setup_values(template), "custom_weights": weights})
+    template.custom_weights = _normalized(setup)["custom_weights"]
+    template.updated_at = utcnow()
+    session.flush()
+    return template
+
+
 def update_status(
     session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, data: StatusUpdate
 ) -> Campaign:

@@ -20,6 +20,7 @@ from caliber.campaigns.schemas import (
     StatusUpdate,
     TemplateCreate,
     TemplateOut,
+    WeightsUpdate,
 )
 from caliber.db.models import CampaignStatus
 
@@ -48,6 +49,16 @@ def get_template(template_id: uuid.UUID, user: CurrentUser, session: SessionDep)
     return ok(
         TemplateOut.model_validate(campaign_service.get_template(session, user.id, template_id))
     )
+
+
+@router.put("/templates/{template_id}/weights", response_model=Envelope[TemplateOut])
+def set_template_weights(
+    template_id: uuid.UUID, body: WeightsUpdate, user: CurrentUser, session: SessionDep
+) -> Any:
+    """Save suggested or hand-made weights as the template's custom weights."""
+    template = campaign_service.set_template_weights(session, user.id, template_id, body.weights)
+    session.commit()
+    return ok(TemplateOut.model_validate(template), "weights saved")
 
 
 @router.delete("/templates/{template_id}", response_model=Envelope[None])
@@ -106,6 +117,16 @@ def delete_campaign(campaign_id: uuid.UUID, user: CurrentUser, session: SessionD
     campaign_service.delete_campaign(session, user.id, campaign_id)
     session.commit()
     return ok(None, "campaign deleted")
+
+
+@router.put("/{campaign_id}/weights", response_model=Envelope[CampaignDetail])
+def set_weights(
+    campaign_id: uuid.UUID, body: WeightsUpdate, user: CurrentUser, session: SessionDep
+) -> Any:
+    """Save custom weights for the next scoring run (POST /scoring/start re-scores)."""
+    campaign = campaign_service.set_weights(session, user.id, campaign_id, body.weights)
+    session.commit()
+    return ok(CampaignDetail.model_validate(campaign), "weights saved; start scoring to apply them")
 
 
 @router.put("/{campaign_id}/status", response_model=Envelope[CampaignDetail])
