@@ -37,8 +37,12 @@ class CliInputError(Exception):
     """A user error to report on one line."""
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
+    """A user error: one line on stderr and exit status 2."""
     raise CliInputError(message)
+
+
+_fail = fail
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +50,45 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise CliInputError(f"{message} (see '{self.prog} --help')")
+
+
+def add_setup_arguments(command: argparse.ArgumentParser) -> None:
+    """FILE and the scoring setup: shared by score, explain, outliers and weights."""
+    command.add_argument("file", type=Path, help="CSV, TSV or Excel (.xlsx, .xls) export")
+    command.add_argument("-p", "--platform", required=True, help=" | ".join(PLATFORMS))
+    command.add_argument("-g", "--goal", required=True, help=" | ".join(GOALS))
+    command.add_argument("-c", "--channel", required=True, help=" | ".join(CHANNELS))
+    command.add_argument(
+        "--ctr-sensitivity", action="store_true", help="weight CTR more (Trade Desk display)"
+    )
+    command.add_argument(
+        "--min-impressions",
+        type=float,
+        default=250.0,
+        help="volume filter and list eligibility (default: 250)",
+    )
+    command.add_argument(
+        "--weights",
+        help="custom weights as JSON, e.g. '{\"ctr\": 0.5, ...}', or @file.json",
+    )
+
+
+def score_file(args: argparse.Namespace) -> ScoringResult:
+    """Score args.file with the setup options (no progress bar, no output files)."""
+    with _no_gc():
+        from caliber.engine.config import Setup
+        from caliber.engine.pipeline import score as run
+
+    setup = Setup.create(
+        args.platform,
+        args.goal,
+        args.channel,
+        ctr_sensitivity=args.ctr_sensitivity,
+        min_impressions=args.min_impressions,
+        weights=_parse_weights(args.weights),
+    )
+    _check_input(args.file)
+    return run(args.file, setup)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,28 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score FILE and write results.csv, whitelist.csv, blacklist.csv and "
         "summary.json into --out.",
     )
-    score_cmd.add_argument("file", type=Path, help="CSV, TSV or Excel (.xlsx, .xls) export")
-    score_cmd.add_argument("-p", "--platform", required=True, help=" | ".join(PLATFORMS))
-    score_cmd.add_argument("-g", "--goal", required=True, help=" | ".join(GOALS))
-    score_cmd.add_argument("-c", "--channel", required=True, help=" | ".join(CHANNELS))
+    add_setup_arguments(score_cmd)
     score_cmd.add_argument(
         "-o", "--out", type=Path, default=Path("caliber-out"), help="output directory"
     )
-    score_cmd.add_argument(
-        "--ctr-sensitivity", action="store_true", help="weight CTR more (Trade Desk display)"
-    )
-    score_cmd.add_argument(
-        "--min-impressions",
-        type=float,
-        default=250.0,
-        help="volume filter and list eligibility (default: 250)",
-    )
-    score_cmd.add_argument(
-        "--weights",
-        help="custom weights as JSON, e.g. '{\"ctr\": 0.5, ...}', or @file.json",
-    )
     score_cmd.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     score_cmd.set_defaults(handler=_score)
+
+    from caliber.cli_analytics import add_commands
+
+    add_commands(commands)
 
     configs_cmd = commands.add_parser(
         "configs",
@@ -196,7 +227,7 @@ def _score(args: argparse.Namespace) -> None:
         result = run(file, setup)
     written = _write_outputs(result, args.out)
     if not args.quiet:
-        _print_summary(_summary(result, file, written))
+        print_summary(_summary(result, file, written))
 
 
 @contextlib.contextmanager
@@ -361,10 +392,11 @@ def _summary(result: ScoringResult, file: Path, written: list[Path]) -> Summary:
     return title, facts, tables, closing
 
 
-def _print_summary(summary: Summary) -> None:
-    """Rich tables on a terminal; plain aligned text when piped (and no rich import)."""
+def print_summary(summary: Summary, left: tuple[int, ...] = (0, 3)) -> None:
+    """Rich tables on a terminal; plain aligned text when piped (and no rich import);
+    columns in ``left`` are left-aligned, the others right-aligned."""
     if sys.stdout.isatty():
-        _print_rich(summary)
+        _print_rich(summary, left)
         return
     title, facts, tables, closing = summary
     lines = [title]
@@ -375,7 +407,7 @@ def _print_summary(summary: Summary) -> None:
         lines.append(f"{name}:")
         for row in rows:
             cells = [
-                cell.ljust(w) if i in (0, 3) else cell.rjust(w)
+                cell.ljust(w) if i in left else cell.rjust(w)
                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             ]
             lines.append("  " + "  ".join(cells).rstrip())
@@ -383,7 +415,7 @@ def _print_summary(summary: Summary) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _print_rich(summary: Summary) -> None:
+def _print_rich(summary: Summary, left: tuple[int, ...]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -399,7 +431,7 @@ def _print_rich(summary: Summary) -> None:
     for name, rows in tables:
         table = Table(title=name, title_justify="left")
         for i, column in enumerate(rows[0]):
-            table.add_column(column, justify="left" if i in (0, 3) else "right")
+            table.add_column(column, justify="left" if i in left else "right")
         for row in rows[1:]:
             table.add_row(*(escape(cell) for cell in row))
         console.print(table)

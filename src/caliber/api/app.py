@@ -15,6 +15,7 @@ from caliber.api.container import Container
 from caliber.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from caliber.api.routes import (
     ai,
+    analytics,
     auth,
     campaigns,
     files,
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(auth.router, prefix=f"{prefix}/auth", tags=["auth"])
     app.include_router(campaigns.router, prefix=f"{prefix}/campaigns", tags=["campaigns"])
     app.include_router(scoring.router, prefix=f"{prefix}/scoring", tags=["scoring"])
+    app.include_router(analytics.router, prefix=f"{prefix}/scoring", tags=["analytics"])
     app.include_router(files.router, prefix=prefix, tags=["files"])
     app.include_router(
         notifications.router, prefix=f"{prefix}/notifications", tags=["notifications"]
