@@ -543,7 +543,16 @@ def _serve(args: argparse.Namespace) -> None:
         for hook in stop:
             hook()
         raise
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # Caliber logs each request itself (with its id and user); in JSON mode uvicorn's own
+    # lines go through the same JSON handler
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=settings.LOG_LEVEL.lower(),
+        access_log=False,
+        log_config=None if settings.json_logs else uvicorn.config.LOGGING_CONFIG,
+    )
 
 
 def _embedded_worker(settings: Any) -> Any:

@@ -13,6 +13,7 @@ from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from caliber.core import metrics
 from caliber.core.errors import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -59,12 +60,17 @@ class RateLimiter:
         try:
             self._hit(self._limiter(), user_id, cost)
         except RateLimited:
+            metrics.RATE_LIMITED.inc()
             raise
         except Exception as exc:  # the shared store failed: this process limits alone
             logger.warning("rate limits fall back to this process: Redis unavailable (%s)", exc)
             with self._lock:
                 self._down_until = time.monotonic() + RETRY_REDIS_AFTER
-            self._hit(self._local, user_id, cost)
+            try:
+                self._hit(self._local, user_id, cost)
+            except RateLimited:
+                metrics.RATE_LIMITED.inc()
+                raise
 
     def _hit(self, limiter: MovingWindowRateLimiter, user_id: str, cost: int) -> None:
         for item in self.items:

@@ -25,6 +25,7 @@ from caliber.ai.context import campaign_context, domain_context, find_domain
 from caliber.ai.limiter import RateLimiter
 from caliber.ai.providers import AIRequest, Completion, Provider, build_provider
 from caliber.campaigns import repository as campaign_repository
+from caliber.core import metrics
 from caliber.core.errors import CaliberError, InvalidInput, NotFound
 from caliber.core.settings import Settings
 from caliber.db.base import utcnow
@@ -148,6 +149,20 @@ class Analyst:
             )
         return values
 
+    def _complete(self, request: AIRequest) -> Completion:
+        """The provider's answer, counted in the metrics (tokens, calls, failures)."""
+        try:
+            completion = self.provider.complete(request)
+        except CaliberError:
+            metrics.AI_CALLS.labels(self.provider.name, "failed").inc()
+            raise
+        metrics.AI_CALLS.labels(completion.provider, "ok").inc()
+        metrics.LLM_TOKENS.labels(completion.provider, "prompt").inc(completion.prompt_tokens)
+        metrics.LLM_TOKENS.labels(completion.provider, "completion").inc(
+            completion.completion_tokens
+        )
+        return completion
+
     def _record(
         self,
         session: Session,
@@ -184,14 +199,17 @@ class Analyst:
         if self.cache_enabled and (hit := self.cache.get(key)) is not None:
             row = session.get(AIInsight, uuid.UUID(hit["insight_id"]))
             if row is not None and row.owner_id == owner_id:
+                metrics.AI_CACHE.labels("hit").inc()
                 self._record(session, owner_id, campaign_id, kind, None)
                 session.flush()
                 return insight_out(row, cached=True)
+        if self.cache_enabled:
+            metrics.AI_CACHE.labels("miss").inc()
         messages = [
             {"role": "system", "content": prompts.INSIGHT_SYSTEM},
             {"role": "user", "content": prompts.render(kind, values)},
         ]
-        completion = self.provider.complete(AIRequest(kind, messages, values))
+        completion = self._complete(AIRequest(kind, messages, values))
         row = AIInsight(
             owner_id=owner_id,
             campaign_id=campaign_id,
@@ -365,7 +383,7 @@ class Analyst:
                 ),
             }
         )
-        completion = self.provider.complete(
+        completion = self._complete(
             AIRequest("chat", messages, context, question=message, history=history)
         )
         conversation = session.get(ChatConversation, conversation_id)

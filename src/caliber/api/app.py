@@ -51,7 +51,7 @@ def create_app(
     """Build the app from ``settings`` (default: the environment); ``on_shutdown`` runs
     when the server stops (before the container closes)."""
     settings = settings or get_settings()
-    configure_logging()
+    configure_logging(settings.LOG_LEVEL, json_lines=settings.json_logs)
     services = container or Container.build(settings)
     services.jobs.register(SCORE_CAMPAIGN, partial(_score_and_notify, services))
     services.jobs.register(GENERATE_EXPORT, partial(run_export, services))

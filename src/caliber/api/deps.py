@@ -12,6 +12,7 @@ from caliber.api.container import Container
 from caliber.auth.service import DEV_CLAIMS, get_or_create_user
 from caliber.auth.verifier import Claims
 from caliber.core.errors import Unauthenticated
+from caliber.core.logging import set_request_user
 from caliber.db.models import User
 
 
@@ -73,6 +74,7 @@ def current_user(request: Request, container: ContainerDep, session: SessionDep)
     if not user.is_active:
         raise Unauthenticated("this account is disabled")
     session.commit()
+    set_request_user(str(user.id))
     return user
 
 
@@ -84,6 +86,7 @@ def optional_user(request: Request, container: ContainerDep, session: SessionDep
     if not user.is_active:
         raise Unauthenticated("this account is disabled")
     session.commit()
+    set_request_user(str(user.id))
     return user
 
 

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
 
     ENVIRONMENT: Environment = Environment.DEVELOPMENT
     PROJECT_NAME: str = "Caliber"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # auto: JSON lines in production, readable text elsewhere
+    LOG_FORMAT: Literal["auto", "json", "text"] = "auto"
+    # /metrics for Prometheus; with METRICS_TOKEN set it needs "Authorization: Bearer <token>"
+    METRICS_ENABLED: bool = True
+    METRICS_TOKEN: str | None = None
     API_V1_STR: str = "/api/v1"
     SECRET_KEY: str = DEFAULT_SECRET_KEY
     BACKEND_CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -106,6 +112,7 @@ class Settings(BaseSettings):
         "AWS_ENDPOINT_URL",
         "AUTH_DEV_MODE",
         "CELERY_VISIBILITY_TIMEOUT",
+        "METRICS_TOKEN",
         mode="before",
     )
     @classmethod
@@ -149,6 +156,12 @@ class Settings(BaseSettings):
         if self.DATABASE_URL:
             return self.DATABASE_URL
         return f"sqlite:///{(self.DATA_DIR / 'caliber.db').resolve()}"
+
+    @property
+    def json_logs(self) -> bool:
+        if self.LOG_FORMAT == "auto":
+            return self.ENVIRONMENT is Environment.PRODUCTION
+        return self.LOG_FORMAT == "json"
 
     @property
     def storage_dir(self) -> Path:

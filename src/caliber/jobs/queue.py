@@ -13,6 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
+from caliber.core import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -40,7 +42,12 @@ class CeleryJobQueue:
         del name, handler  # the worker processes import their own task functions
 
     def enqueue(self, name: str, **kwargs: Any) -> str:
-        result = self._app.send_task(name, kwargs=kwargs)
+        try:
+            result = self._app.send_task(name, kwargs=kwargs)
+        except Exception:
+            metrics.JOBS_FAILED_TO_ENQUEUE.labels(name).inc()
+            raise
+        metrics.JOBS_ENQUEUED.labels(name).inc()
         return str(result.id)
 
     def join(self, timeout: float = 60.0) -> None:
@@ -72,16 +79,21 @@ class ThreadJobQueue:
             self._counter += 1
             job_id = f"{name}-{self._counter}"
         future = self._pool.submit(self._run, job_id, handler, kwargs)
+        metrics.JOBS_ENQUEUED.labels(name).inc()
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
         return job_id
 
     def _run(self, job_id: str, handler: Callable[..., object], kwargs: dict[str, Any]) -> None:
+        name = job_id.rsplit("-", 1)[0]
         try:
             handler(**kwargs)
         except Exception:  # a job records its own failure; this is the last resort
+            metrics.JOB_RUNS.labels(name, "error").inc()
             logger.exception("job %s failed", job_id)
+        else:
+            metrics.JOB_RUNS.labels(name, "ok").inc()
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:

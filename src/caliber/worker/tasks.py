@@ -12,13 +12,21 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from celery.signals import task_failure, worker_process_init, worker_ready
+from celery.signals import (
+    setup_logging,
+    task_failure,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_ready,
+)
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from caliber.campaigns import statistics
 from caliber.core.errors import Conflict, NotFound, UpstreamUnavailable
+from caliber.core.logging import configure_logging, task_id_var
 from caliber.core.settings import get_settings
 from caliber.db.session import build_engine, session_factory, session_scope
 from caliber.files import service as files_service
@@ -81,6 +89,25 @@ def _log_failure(
 
 
 task_failure.connect(_log_failure)
+
+
+def _task_started(task_id: str | None = None, **_: Any) -> None:
+    task_id_var.set(task_id)  # every log line of the task carries its id
+
+
+def _task_finished(**_: Any) -> None:
+    task_id_var.set(None)
+
+
+def _setup_logging(loglevel: Any = None, **_: Any) -> None:
+    """Caliber's handler (ids, JSON lines in production) instead of Celery's."""
+    settings = get_settings()
+    configure_logging(settings.LOG_LEVEL, json_lines=settings.json_logs)
+
+
+setup_logging.connect(_setup_logging)
+task_prerun.connect(_task_started)
+task_postrun.connect(_task_finished)
 
 
 def resend_processing_runs(svc: WorkerServices) -> int:

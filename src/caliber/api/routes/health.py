@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from caliber.api.deps import ContainerDep
+from caliber.api.errors import error_body
+from caliber.core import metrics
 from caliber.core.settings import Settings
 from caliber.jobs.broker import embedded_folders, is_embedded
 
@@ -74,6 +77,25 @@ def root(container: ContainerDep) -> dict[str, Any]:
 def health() -> dict[str, Any]:
     """The process answers."""
     return {"success": True, "data": {"status": "ok"}, "message": None}
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus_metrics(request: Request, container: ContainerDep) -> Response:
+    """Prometheus metrics of this process (off with METRICS_ENABLED=false; with
+    METRICS_TOKEN set, only for ``Authorization: Bearer <token>``)."""
+    settings = container.settings
+    if not settings.METRICS_ENABLED:
+        return JSONResponse(error_body("not_found", "Not Found", {}), 404)
+    if settings.METRICS_TOKEN:
+        sent = request.headers.get("authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {settings.METRICS_TOKEN}".encode()):
+            return JSONResponse(
+                error_body("unauthorized", "metrics need the METRICS_TOKEN bearer token", {}),
+                401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)
 
 
 @router.get("/ready", response_model=None)
