@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -13,6 +15,19 @@ from tests.api.test_scoring import API, attach, create_campaign, scored_campaign
 from tests.engine.exports import make_export
 
 CSV = make_export("trade_desk", "display", seed=31).encode()
+
+
+def negative_impressions() -> bytes:
+    """A file with every column a setup needs, that the engine still refuses (no row has
+    positive impressions): it passes the start check and fails in the job."""
+    rows = list(csv.reader(io.StringIO(make_export("trade_desk", "display", seed=1))))
+    column = rows[0].index("Impressions")
+    for row in rows[1:]:
+        if len(row) > column:
+            row[column] = "-5"
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode()
 
 
 def _user_id(client: TestClient, headers: dict[str, str]) -> str:
@@ -54,13 +69,13 @@ def test_a_failed_run_notifies_with_its_error(
 ) -> None:
     alice = auth("note-fail")
     campaign_id = create_campaign(client, alice)
-    attach(container, campaign_id, b"Site,Impressions\nexample.com,1000\n")
+    attach(container, campaign_id, negative_impressions())
     started = client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
     assert started.status_code == 202
     run_jobs(container)
     note = client.get(f"{API}/notifications", headers=alice).json()["data"][0]
     assert note["title"].endswith("scoring failed")
-    assert "ctr needs" in note["message"]
+    assert "no positive value" in note["message"]
 
 
 def test_nothing_is_sent_for_a_run_in_progress_or_another_user(

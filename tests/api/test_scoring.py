@@ -37,6 +37,7 @@ from caliber.jobs.names import SCORE_CAMPAIGN
 from caliber.sample import write_sample
 from caliber.scoring import jobs as scoring_jobs
 from caliber.scoring import service as scoring_service
+from caliber.scoring.jobs import run_scoring_job
 from tests.api.conftest import run_jobs
 from tests.engine.exports import make_export
 
@@ -344,13 +345,16 @@ def test_rescoring_a_completed_campaign_replaces_its_results(
 def test_an_engine_error_fails_the_campaign_with_its_message(
     client: TestClient, container: Container, auth: Auth
 ) -> None:
-    data = b"Site,Clicks\nexample.com,3\n"
+    from tests.api.test_notifications import negative_impressions
+
+    data = negative_impressions()  # every column there: the start check lets it through
     with pytest.raises(EngineError) as caught:
         score(data, Setup.create(*TD_DISPLAY.values()), filename="x.csv")
     alice = auth("alice")
     campaign_id = create_campaign(client, alice)
     attach(container, campaign_id, data)
-    client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    started = client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    assert started.status_code == 202
     run_jobs(container)
     progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
     assert progress["status"] == "failed"
@@ -367,6 +371,30 @@ def test_an_engine_error_fails_the_campaign_with_its_message(
         == 202
     )
     run_jobs(container)
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        (b"Site,Clicks\nexample.com,3\n", "impressions"),
+        (b"Site,Impressions\nexample.com,1000\n", "ctr"),
+        (b"Site,Impressions,Clicks,Advertiser Cost (USD)\n", "no data rows"),
+        (b"\x00\x01\x02 binary", "looks binary"),
+    ],
+)
+def test_start_refuses_a_file_that_cannot_be_scored(
+    client: TestClient, container: Container, auth: Auth, data: bytes, named: str
+) -> None:
+    """The start check answers 422 naming the problem; the campaign stays as it was."""
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice)
+    attach(container, campaign_id, data)
+    response = client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    assert response.status_code == 422, response.text
+    assert response.json()["message"].startswith("the file cannot be scored:")
+    assert named in response.json()["message"].lower()
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert progress["status"] == "pending"
 
 
 def test_an_unexpected_error_is_logged_and_reported_generically(
@@ -403,9 +431,18 @@ def test_a_missing_stored_file_fails_readably(
         campaign = session.get(Campaign, uuid.UUID(campaign_id))
         assert campaign is not None
         assert campaign.file_upload is not None
-        container.storage.delete(campaign.file_upload.storage_key)
+        key = campaign.file_upload.storage_key
+    data = container.storage.read(key)
+    container.storage.delete(key)
+    refused = client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    assert refused.status_code == 409
+    assert "missing; upload it again" in refused.json()["message"]
+    # gone between the start and the job: the job fails the campaign readably
+    container.storage.save(key, io.BytesIO(data))
+    held = hold_jobs(container)
     client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
-    run_jobs(container)
+    container.storage.delete(key)
+    run_scoring_job(container, campaign_id=held[0]["campaign_id"], user_id=held[0]["user_id"])
     progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
     assert progress["status"] == "failed"
     assert progress["error_message"] == scoring_jobs.MISSING_FILE

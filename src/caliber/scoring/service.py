@@ -21,15 +21,17 @@ from sqlalchemy.orm import Session
 
 from caliber.campaigns import repository as campaign_repository
 from caliber.campaigns import service as campaign_service
-from caliber.core.errors import Conflict, InvalidInput
+from caliber.core.errors import Conflict, InvalidInput, NotFound
 from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, FileUpload, ScoringResult
 from caliber.engine.config import Setup
 from caliber.engine.lists import build_lists
 from caliber.engine.score import contribution_column
+from caliber.files import service as files_service
 from caliber.scoring import repository
 from caliber.scoring.repository import ResultFilters, SortColumn, SortDirection
 from caliber.scoring.schemas import ListEntry, ListType, OptimizationListOut, ResultRow
+from caliber.storage.base import Storage
 
 # A completed campaign may be scored again (its results are replaced when the new run
 # succeeds); only a run in progress blocks a new one.
@@ -39,6 +41,33 @@ STEP_FAILED = "failed"
 
 
 # --- starting -------------------------------------------------------------------------
+
+
+def preflight(
+    session: Session, storage: Storage, owner_id: uuid.UUID, campaign_id: uuid.UUID
+) -> None:
+    """Refuse to start a run the file cannot support (unreadable, no data rows, a column
+    the setup needs is missing) with a 422 that says why; the campaign is unchanged."""
+    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
+    if campaign.file_upload_id is None or campaign.status not in STARTABLE:
+        return  # start_scoring explains these
+    try:
+        verdict = files_service.validate(
+            session, storage, owner_id, campaign.file_upload_id, campaign.id
+        )
+    except NotFound as exc:
+        raise Conflict(
+            "the stored contents of this campaign's file are missing; upload it again",
+            campaign_id=str(campaign_id),
+        ) from exc
+    if not verdict["valid"]:
+        raise InvalidInput(
+            f"the file cannot be scored: {verdict['message']}",
+            field="file",
+            errors=verdict["errors"],
+        )
+    if verdict["row_count"] == 0:
+        raise InvalidInput("the file cannot be scored: it has no data rows", field="file")
 
 
 def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:

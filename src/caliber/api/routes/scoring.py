@@ -38,8 +38,10 @@ MinImpressions = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
 def start(
     body: StartScoring, user: CurrentUser, session: SessionDep, container: ContainerDep
 ) -> Any:
-    """Mark the campaign processing, commit, then queue the job (a completed campaign is
+    """Check the file (422 naming what is wrong: unreadable, no rows, a missing column),
+    mark the campaign processing, commit, then queue the job (a completed campaign is
     scored again; its results are replaced when the new run succeeds)."""
+    scoring_service.preflight(session, container.storage, user.id, body.campaign_id)
     campaign = scoring_service.start_scoring(session, user.id, body.campaign_id)
     session.commit()
     try:
