@@ -43,6 +43,19 @@ start_services() {
     redis-cli -p "$CI_REDIS_PORT" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
+  # the fault suite stops and starts this PostgreSQL through a small script
+  cat >"$CI_SERVICES_DIR/pgctl" <<PGCTL
+#!/usr/bin/env bash
+# usage: pgctl stop|start
+case "\$1" in
+  stop) exec runuser -u "$CI_PG_USER" -- "$pgbin/pg_ctl" -D "$data" -m fast -w stop ;;
+  start) exec runuser -u "$CI_PG_USER" -- "$pgbin/pg_ctl" -D "$data" -l "$CI_SERVICES_DIR/pg.log" -w \\
+    -o "-p $CI_PG_PORT -k $CI_SERVICES_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start ;;
+  *) echo "usage: pgctl stop|start" >&2; exit 2 ;;
+esac
+PGCTL
+  chmod +x "$CI_SERVICES_DIR/pgctl"
+  export CALIBER_TEST_PG_CTL="$CI_SERVICES_DIR/pgctl"
   export CALIBER_TEST_DATABASE_URL="postgresql://caliber@127.0.0.1:$CI_PG_PORT/caliber_test"
   export CALIBER_TEST_REDIS_URL="redis://127.0.0.1:$CI_REDIS_PORT/0"
   export CALIBER_REQUIRE_SERVICES=1

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from caliber.core import errors as core
@@ -25,6 +27,34 @@ STATUS: dict[type[core.CaliberError], int] = {
     core.UnsupportedMediaType: 415,
     core.RateLimited: 429,
     core.UpstreamUnavailable: 503,
+}
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer (documented in the OpenAPI schema)."""
+
+    success: Literal[False] = False
+    error: str = Field(description="A stable code: not_found, validation_error, ...")
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# The errors any route under the API prefix may answer (``create_app`` documents them on
+# each router; a route's own ``responses`` entry wins).
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("A body that cannot be parsed (not UTF-8, broken multipart)"),
+    401: _documented("No token, or a token that does not verify"),
+    404: _documented("Missing, or not the caller's"),
+    409: _documented("The object's state does not allow this now"),
+    413: _documented("The request body is too large"),
+    415: _documented("The file is not of a supported type"),
+    422: _documented("Invalid input: the fields and what is wrong with them"),
+    429: _documented("Too many requests; see Retry-After"),
+    503: _documented("A service we depend on did not answer"),
 }
 
 
@@ -75,6 +105,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    """The database refused or dropped the connection: a clean 503, not a 500; the pool
+    pings connections, so the next request after it is back succeeds."""
+    logger.warning("database unavailable (request %s): %s", _request_id(request), exc)
+    return JSONResponse(
+        error_body("database_unavailable", "the database is unavailable; try again shortly"),
+        503,
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = _request_id(request)
     logger.exception("unhandled error (request %s)", request_id)
@@ -93,4 +134,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(EngineError, _engine_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(InterfaceError, _database_down)
     app.add_exception_handler(Exception, _unexpected)

@@ -130,6 +130,21 @@ def client_app(settings: Settings) -> Celery:
     """A Celery app that only sends tasks, configured from ``settings`` (the API's)."""
     client = Celery("caliber", set_as_current=False)
     client.conf.update(celery_config(settings))
+    client.conf.update(
+        # a broker or result store that is down must answer the request quickly (503),
+        # not after a minute of reconnection attempts
+        result_backend_transport_options={
+            **celery_config(settings)["result_backend_transport_options"],
+            "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5},
+        },
+        broker_connection_timeout=2,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
+    )
     return client
 
 
