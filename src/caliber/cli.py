@@ -623,8 +623,11 @@ def _db_upgrade(args: argparse.Namespace) -> None:
     from caliber.db.migrate import upgrade
 
     settings = _load_settings()
+    from sqlalchemy.engine import make_url
+
     upgrade(settings.database_url, args.revision)
-    sys.stderr.write(f"database at {settings.database_url} is at {args.revision}\n")
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    sys.stderr.write(f"database at {shown} is at {args.revision}\n")
 
 
 def _db_check(args: argparse.Namespace) -> None:
