@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     FIREBASE_CERTS_URL: str = DEFAULT_CERTS_URL
     FIREBASE_CREDENTIALS_PATH: str | None = None
     FIREBASE_AUTH_EMULATOR_HOST: str | None = None
+    # the web app's Firebase Authentication (web SDK): the project's public web API key
+    FIREBASE_WEB_API_KEY: str | None = None
+    FIREBASE_AUTH_DOMAIN: str | None = None  # default: <project>.firebaseapp.com
     AUTH_DEV_MODE: bool | None = None  # unset: on in development, off elsewhere
 
     OPENAI_API_KEY: str | None = None
@@ -104,6 +107,8 @@ class Settings(BaseSettings):
         "FIREBASE_PROJECT_ID",
         "FIREBASE_CREDENTIALS_PATH",
         "FIREBASE_AUTH_EMULATOR_HOST",
+        "FIREBASE_WEB_API_KEY",
+        "FIREBASE_AUTH_DOMAIN",
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
         "AWS_ACCESS_KEY_ID",

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy import text
 
 from caliber.api.deps import ContainerDep
@@ -18,6 +18,7 @@ from caliber.api.errors import error_body
 from caliber.core import metrics
 from caliber.core.settings import Settings
 from caliber.jobs.broker import embedded_folders, is_embedded
+from caliber.web.routes import index as web_index
 
 router = APIRouter()
 
@@ -59,8 +60,11 @@ def _resp(*parts: str) -> bytes:
     return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in encoded)
 
 
-@router.get("/")
-def root(container: ContainerDep) -> dict[str, Any]:
+@router.get("/", response_model=None)
+def root(request: Request, container: ContainerDep) -> dict[str, Any] | FileResponse:
+    """The web app for a browser (Accept: text/html); the service's facts as JSON else."""
+    if "text/html" in request.headers.get("accept", ""):
+        return web_index()
     settings = container.settings
     return {
         "success": True,
