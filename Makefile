@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 RUN_OUT ?= out
 SAMPLE := $(RUN_OUT)/sample-trade-desk-display.csv
 
-.PHONY: install run demo test lint format typecheck imports pytest bench lock clean
+.PHONY: install run demo test lint format typecheck imports pytest bench bench-load lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ deploy-lint: install ## lint the Dockerfile and check docker-compose.yml
 
 bench: install ## 1M-row benchmark: caliber score vs a bare pyarrow parse
 	$(BIN)/python benchmarks/score_file.py $(BENCH_ARGS)
+
+bench-load: install ## load test: 16 signed-in users on caliber serve + PostgreSQL (CALIBER_TEST_DATABASE_URL)
+	$(BIN)/python benchmarks/load.py $(BENCH_ARGS)
 
 lock: ## re-pin every dependency to what is installed in .venv
 	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^caliber' > constraints.txt

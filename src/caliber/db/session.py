@@ -30,7 +30,9 @@ def build_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    return create_engine(url, pool_pre_ping=True)
+    # a pool larger than the threads that serve requests (40 in Starlette's default
+    # thread limiter would be too many for a small PostgreSQL: 20 + 10 overflow)
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=10)
 
 
 @lru_cache(maxsize=8)

@@ -103,6 +103,8 @@ def run_scoring_job(
             stored = store_result(session, uid, cid, result)
         if not stored:
             logger.info("campaign %s left processing during scoring; result discarded", cid)
+        else:
+            _refresh_statistics(services)
     except (OperationalError, UpstreamUnavailable):
         if transient:
             raise
@@ -113,6 +115,14 @@ def run_scoring_job(
     except Exception:
         logger.exception("scoring job for campaign %s failed", cid)
         _fail(services, uid, cid, GENERIC_FAILURE)
+
+
+def _refresh_statistics(services: JobServices) -> None:
+    try:
+        with services.sessions() as session:
+            repository.refresh_statistics(session)
+    except Exception:  # an optimisation: never fail a completed run for it
+        logger.warning("could not refresh the results table's statistics", exc_info=True)
 
 
 def _set_step(

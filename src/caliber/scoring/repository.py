@@ -15,7 +15,7 @@ from operator import itemgetter
 from typing import Any, Literal, cast
 
 import polars as pl
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from caliber.db.models import ScoringResult
@@ -118,11 +118,14 @@ def results_page(
     direction: SortDirection,
     offset: int,
     limit: int,
+    total: int | None = None,
 ) -> tuple[list[ScoringResult], int]:
-    """One page of rows matching ``filters`` and the number matching. Ties are broken by
-    engine rank (reversed in descending sorts); rows with no value to sort on come last."""
+    """One page of rows matching ``filters`` and the number matching (counted unless the
+    caller knows it). Ties are broken by engine rank (reversed in descending sorts); rows
+    with no value to sort on come last."""
     where = [ScoringResult.campaign_id == campaign_id, *filters.clauses()]
-    total = session.scalar(select(func.count()).select_from(ScoringResult).where(*where)) or 0
+    if total is None:
+        total = count_results(session, campaign_id, filters)
     if sort_by == "score" and direction == "desc":
         # rank is the engine's order: score desc, impressions desc, name asc
         order = [ScoringResult.rank.asc()]
@@ -139,6 +142,21 @@ def results_page(
         select(ScoringResult).where(*where).order_by(*order).offset(offset).limit(limit)
     )
     return list(rows), total
+
+
+def count_results(session: Session, campaign_id: uuid.UUID, filters: ResultFilters) -> int:
+    where = [ScoringResult.campaign_id == campaign_id, *filters.clauses()]
+    return session.scalar(select(func.count()).select_from(ScoringResult).where(*where)) or 0
+
+
+def refresh_statistics(session: Session) -> None:
+    """After a bulk write on PostgreSQL: fresh planner statistics and visibility map, so
+    the first pages a user opens use index-only scans (autovacuum would take minutes)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    with bind.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f"VACUUM (ANALYZE) {TABLE.name}"))
 
 
 def list_frame(session: Session, campaign_id: uuid.UUID, dimension: str) -> pl.DataFrame:

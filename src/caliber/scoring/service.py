@@ -10,8 +10,10 @@ what ``caliber score`` writes for the same file and setup.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, cast
 
@@ -287,8 +289,38 @@ def results_page(
         direction=direction,
         offset=(page - 1) * per_page,
         limit=per_page,
+        total=_known_total(session, campaign, filters),
     )
     return [result_row(r) for r in rows], total
+
+
+# Results never change between runs, so counts and lists are kept per run (keyed by the
+# run's completion time) in a small per-process cache.
+_RUN_CACHE_SIZE = 256
+_run_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_run_lock = threading.Lock()
+
+
+def _cached(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    with _run_lock:
+        if key in _run_cache:
+            _run_cache.move_to_end(key)
+            return _run_cache[key]
+    value = make()
+    with _run_lock:
+        _run_cache[key] = value
+        while len(_run_cache) > _RUN_CACHE_SIZE:
+            _run_cache.popitem(last=False)
+    return value
+
+
+def _known_total(session: Session, campaign: Campaign, filters: ResultFilters) -> int:
+    """The number of matching rows without a count per page: every row for no filters
+    (the summary's row_count), else counted once per run and filters."""
+    if filters == ResultFilters() and campaign.summary and "row_count" in campaign.summary:
+        return int(campaign.summary["row_count"])
+    key = ("count", campaign.id, campaign.completed_at, filters)
+    return int(_cached(key, lambda: repository.count_results(session, campaign.id, filters)))
 
 
 def result_row(row: ScoringResult) -> ResultRow:
@@ -337,9 +369,15 @@ def optimization_list(
     setup = campaign_setup(campaign)
     dimension = str(setup.resolve().level)
     threshold = setup.min_impressions if min_impressions is None else min_impressions
-    frame = repository.list_frame(session, campaign.id, dimension)
-    lists = build_lists(
-        frame, dimension, threshold, setup.whitelist_quantile, setup.blacklist_quantile
+    lists = _cached(
+        ("lists", campaign.id, campaign.completed_at, threshold),
+        lambda: build_lists(
+            repository.list_frame(session, campaign.id, dimension),
+            dimension,
+            threshold,
+            setup.whitelist_quantile,
+            setup.blacklist_quantile,
+        ),
     )
     chosen = lists.whitelist if list_type == "whitelist" else lists.blacklist
     whitelist = list_type == "whitelist"
