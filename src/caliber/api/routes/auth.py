@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from caliber.api.deps import ContainerDep, CurrentUser, OptionalUser, SessionDep, claims_for_token
+from caliber.api.errors import ErrorBody
 from caliber.api.responses import Envelope, ok
 from caliber.auth.schemas import LoginRequest, ProfileUpdate, UserOut
 from caliber.auth.service import get_or_create_user, update_profile
@@ -15,7 +16,7 @@ from caliber.core.errors import Unauthenticated
 router = APIRouter()
 
 _UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No token, or a token that does not verify"}
+    401: {"model": ErrorBody, "description": "No token, or a token that does not verify"}
 }
 
 
@@ -24,7 +25,7 @@ _UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
     response_model=Envelope[UserOut],
     responses={
         **_UNAUTHENTICATED,
-        503: {"description": "Firebase's certificate server is unavailable"},
+        503: {"model": ErrorBody, "description": "Firebase's certificate server is unavailable"},
     },
 )
 def login(body: LoginRequest, container: ContainerDep, session: SessionDep) -> dict[str, Any]:

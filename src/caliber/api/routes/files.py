@@ -73,7 +73,7 @@ def upload_campaign_file(
 def list_files(
     session: SessionDep,
     user: CurrentUser,
-    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=10_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     """The caller's files, newest first."""
