@@ -9,6 +9,7 @@ from functools import partial
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from caliber.api import errors
 from caliber.api.container import Container
@@ -31,6 +32,7 @@ from caliber.jobs.names import GENERATE_EXPORT, SCORE_CAMPAIGN
 from caliber.notifications.jobs import send_completion_notification
 from caliber.reports.exports import run_export
 from caliber.scoring.jobs import run_scoring_job
+from caliber.web import routes as web
 
 _MULTIPART_OVERHEAD = 1024 * 1024  # framing around an upload of the maximum size
 
@@ -75,16 +77,17 @@ def create_app(
     errors.install(app)
     prefix = settings.API_V1_STR
     app.include_router(health.router, tags=["health"])
-    app.include_router(auth.router, prefix=f"{prefix}/auth", tags=["auth"])
-    app.include_router(campaigns.router, prefix=f"{prefix}/campaigns", tags=["campaigns"])
-    app.include_router(scoring.router, prefix=f"{prefix}/scoring", tags=["scoring"])
-    app.include_router(analytics.router, prefix=f"{prefix}/scoring", tags=["analytics"])
-    app.include_router(files.router, prefix=prefix, tags=["files"])
-    app.include_router(
-        notifications.router, prefix=f"{prefix}/notifications", tags=["notifications"]
-    )
-    app.include_router(reports.router, prefix=f"{prefix}/reports", tags=["reports"])
-    app.include_router(ai.router, prefix=f"{prefix}/ai", tags=["ai"])
+    include = partial(app.include_router, responses=errors.RESPONSES)  # the error envelope
+    include(auth.router, prefix=f"{prefix}/auth", tags=["auth"])
+    include(campaigns.router, prefix=f"{prefix}/campaigns", tags=["campaigns"])
+    include(scoring.router, prefix=f"{prefix}/scoring", tags=["scoring"])
+    include(analytics.router, prefix=f"{prefix}/scoring", tags=["analytics"])
+    include(files.router, prefix=prefix, tags=["files"])
+    include(notifications.router, prefix=f"{prefix}/notifications", tags=["notifications"])
+    include(reports.router, prefix=f"{prefix}/reports", tags=["reports"])
+    include(ai.router, prefix=f"{prefix}/ai", tags=["ai"])
+    app.include_router(web.router)  # the web app: /app/config.json, /app/... deep links
+    app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     if settings.BACKEND_CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,
