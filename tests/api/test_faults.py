@@ -177,8 +177,7 @@ def test_redis_stopped_during_use(
 
 @pytest.fixture
 def pg_ctl(database_url: str) -> str:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the PostgreSQL restart runs on the postgresql parameter")
+    assert database_url.startswith("postgresql")
     command = os.environ.get("CALIBER_TEST_PG_CTL")
     if not command:
         if REQUIRED:
@@ -187,6 +186,7 @@ def pg_ctl(database_url: str) -> str:
     return command
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgresql_restart_fails_cleanly_then_recovers(
     client: TestClient, container: Container, pg_ctl: str, auth: Callable[[str], dict[str, str]]
 ) -> None:
