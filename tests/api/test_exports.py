@@ -384,6 +384,7 @@ def _held_export(
     )
     assert response.status_code == 202, response.text
     export_id: str = response.json()["data"]["id"]
+    run_jobs(container)  # the recorder runs on the pool's thread
     return export_id, calls
 
 

@@ -311,6 +311,7 @@ def test_start_needs_a_file_and_a_startable_status(
     attach(container, campaign_id, sample.read_bytes())
     calls = hold_jobs(container)
     assert client.post(f"{API}/scoring/start", json=start, headers=alice).status_code == 202
+    run_jobs(container)  # the recorder runs on the pool's thread
     assert calls == [{"campaign_id": campaign_id, "user_id": calls[0]["user_id"]}]
     again = client.post(f"{API}/scoring/start", json=start, headers=alice)
     assert again.status_code == 409
@@ -441,6 +442,7 @@ def test_a_missing_stored_file_fails_readably(
     container.storage.save(key, io.BytesIO(data))
     held = hold_jobs(container)
     client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    run_jobs(container)  # the recorder runs on the pool's thread
     container.storage.delete(key)
     run_scoring_job(container, campaign_id=held[0]["campaign_id"], user_id=held[0]["user_id"])
     progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
