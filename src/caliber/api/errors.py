@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from caliber.core import errors as core
@@ -116,6 +116,15 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refuses for its column (PostgreSQL: a NUL character in text,
+    a number out of range) came from the request: a 422, not a 500."""
+    assert isinstance(exc, DataError)
+    logger.info("database refused a value (request %s): %s", _request_id(request), exc.orig)
+    message = "a value cannot be stored (a NUL character in text, or a number out of range)"
+    return JSONResponse(error_body("invalid_input", message), 422)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = _request_id(request)
     logger.exception("unhandled error (request %s)", request_id)
@@ -136,4 +145,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(InterfaceError, _database_down)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected)
