@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caliber.campaigns import repository as campaign_repository
+from caliber.core.lru import RunCache
 from caliber.db.models import Campaign, CampaignStatus, ScoringResult
 from caliber.reports.data import ListSnapshot, ReportData, ResultLine
 from caliber.reports.gather import campaign_facts, report_data
@@ -151,29 +152,39 @@ def campaign_context(
     context: dict[str, Any] = {"campaign": _facts(campaign), "scored": False}
     if campaign.status != CampaignStatus.COMPLETED or not campaign.summary:
         return context
-    data = report_data(session, owner_id, campaign_id, with_insights=False)
+    # the scored figures do not change within a run: built once per run and process
+    scored = _scored_parts.get_or_make(
+        (campaign.id, campaign.completed_at),
+        lambda: _scored_figures(session, owner_id, campaign),
+    )
+    return {**context, "scored": True, **scored}
+
+
+_scored_parts: RunCache[dict[str, Any]] = RunCache(64)
+
+
+def _scored_figures(session: Session, owner_id: uuid.UUID, campaign: Campaign) -> dict[str, Any]:
+    data = report_data(session, owner_id, campaign.id, with_insights=False)
     summary = dict(data.summary)
     summary["top_performers"] = [_row(r) for r in summary.get("top_performers") or []]
     summary["bottom_performers"] = [_row(r) for r in summary.get("bottom_performers") or []]
     summary.pop("lists", None)
     quality = data.data_quality
-    context.update(
-        scored=True,
-        summary=summary,
-        weights=data.weights,
-        directions=data.directions,
-        metric_averages=_metric_averages(session, campaign.id, list(data.weights)),
-        whitelist=_list(data.whitelist, data, "whitelist_min_score"),
-        blacklist=_list(data.blacklist, data, "blacklist_max_score"),
-        outliers=_outliers(session, campaign.id, data.total_rows),
-        data_quality={
+    return {
+        "summary": summary,
+        "weights": data.weights,
+        "directions": data.directions,
+        "metric_averages": _metric_averages(session, campaign.id, list(data.weights)),
+        "whitelist": _list(data.whitelist, data, "whitelist_min_score"),
+        "blacklist": _list(data.blacklist, data, "blacklist_max_score"),
+        "outliers": _outliers(session, campaign.id, data.total_rows),
+        "data_quality": {
             "rows_read": quality.get("rows_read"),
             "rows_scored": quality.get("rows_scored"),
             "rows_dropped_total": quality.get("rows_dropped_total"),
             "warnings": [w.get("message") for w in quality.get("warnings") or []],
         },
-    )
-    return context
+    }
 
 
 def find_domain(session: Session, campaign_id: uuid.UUID, name: str) -> ScoringResult | None:

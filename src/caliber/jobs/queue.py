@@ -1,8 +1,8 @@
-"""The job interface the service enqueues through, and its in-process implementation.
+"""The job interface the service enqueues through: Celery (the default, on Redis or the
+embedded file broker) or a thread pool inside the server (``JOB_RUNNER=threads``).
 
 Jobs are sent after the transaction that made them possible has committed, with ids
-as arguments, never objects. Until Celery lands, jobs run in a thread pool inside the
-server; Celery will implement the same :class:`JobQueue` protocol.
+as arguments, never objects.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ class CeleryJobQueue:
 
 
 class ThreadJobQueue:
-    """Runs registered jobs in a bounded thread pool (the embedded, single-machine mode)."""
+    """Runs registered jobs in a bounded thread pool inside the server (tests, embedding;
+    a job in flight is lost when the process stops)."""
 
     def __init__(self, workers: int = 2) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caliber-job")

@@ -7,50 +7,38 @@ the run's completion time, so a re-scored campaign is never served stale figures
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from caliber.core.lru import RunCache
 from caliber.engine.analytics.base import ScoredFrame
 from caliber.scoring import service as scoring_service
 
-_CACHE_SIZE = 4
-_cache: OrderedDict[tuple[uuid.UUID, datetime | None], ScoredFrame] = OrderedDict()
-_lock = threading.Lock()
+_frames: RunCache[ScoredFrame] = RunCache(4)  # frames are large: the 4 latest runs
 
 
 def scored_frame(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> ScoredFrame:
     """The campaign's results as the engine's frame (404 / 409 as the results routes)."""
     campaign = scoring_service.completed_campaign(session, owner_id, campaign_id)
-    key = (campaign.id, campaign.completed_at)
-    with _lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found
-    setup = scoring_service.campaign_setup(campaign)
-    resolved = setup.resolve()
-    snapshot = campaign.config_snapshot or {}
-    weights = {k: float(v) for k, v in (snapshot.get("weights") or {}).items()} or {
-        m.name: m.weight for m in resolved.metrics
-    }
-    total = sum(weights.values()) or 1.0
-    data = ScoredFrame(
-        frame=scoring_service.results_frame(session, owner_id, campaign_id),
-        dimension=str(resolved.level),
-        weights={k: v / total for k, v in weights.items()},
-        higher_is_better={m.name: m.higher_is_better for m in resolved.metrics},
-    )
-    with _lock:
-        _cache[key] = data
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return data
+
+    def load() -> ScoredFrame:
+        resolved = scoring_service.campaign_setup(campaign).resolve()
+        snapshot = campaign.config_snapshot or {}
+        weights = {k: float(v) for k, v in (snapshot.get("weights") or {}).items()} or {
+            m.name: m.weight for m in resolved.metrics
+        }
+        total = sum(weights.values()) or 1.0
+        return ScoredFrame(
+            frame=scoring_service.results_frame(session, owner_id, campaign_id),
+            dimension=str(resolved.level),
+            weights={k: v / total for k, v in weights.items()},
+            higher_is_better={m.name: m.higher_is_better for m in resolved.metrics},
+        )
+
+    return _frames.get_or_make((campaign.id, campaign.completed_at), load)
 
 
 def explain(

@@ -10,10 +10,8 @@ what ``caliber score`` writes for the same file and setup.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, cast
 
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Session
 from caliber.campaigns import repository as campaign_repository
 from caliber.campaigns import service as campaign_service
 from caliber.core.errors import Conflict, InvalidInput, NotFound
+from caliber.core.lru import RunCache
 from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, FileUpload, ScoringResult
 from caliber.engine.config import Setup
@@ -296,22 +295,7 @@ def results_page(
 
 # Results never change between runs, so counts and lists are kept per run (keyed by the
 # run's completion time) in a small per-process cache.
-_RUN_CACHE_SIZE = 256
-_run_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_run_lock = threading.Lock()
-
-
-def _cached(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
-    with _run_lock:
-        if key in _run_cache:
-            _run_cache.move_to_end(key)
-            return _run_cache[key]
-    value = make()
-    with _run_lock:
-        _run_cache[key] = value
-        while len(_run_cache) > _RUN_CACHE_SIZE:
-            _run_cache.popitem(last=False)
-    return value
+_runs: RunCache[Any] = RunCache(256)
 
 
 def _known_total(session: Session, campaign: Campaign, filters: ResultFilters) -> int:
@@ -320,7 +304,9 @@ def _known_total(session: Session, campaign: Campaign, filters: ResultFilters) -
     if filters == ResultFilters() and campaign.summary and "row_count" in campaign.summary:
         return int(campaign.summary["row_count"])
     key = ("count", campaign.id, campaign.completed_at, filters)
-    return int(_cached(key, lambda: repository.count_results(session, campaign.id, filters)))
+    return int(
+        _runs.get_or_make(key, lambda: repository.count_results(session, campaign.id, filters))
+    )
 
 
 def result_row(row: ScoringResult) -> ResultRow:
@@ -369,7 +355,7 @@ def optimization_list(
     setup = campaign_setup(campaign)
     dimension = str(setup.resolve().level)
     threshold = setup.min_impressions if min_impressions is None else min_impressions
-    lists = _cached(
+    lists = _runs.get_or_make(
         ("lists", campaign.id, campaign.completed_at, threshold),
         lambda: build_lists(
             repository.list_frame(session, campaign.id, dimension),
