@@ -28,7 +28,7 @@ from caliber.reports.formats import RESULT_COLUMNS
 from caliber.worker.tasks import WorkerServices, cleanup_exports
 from tests.api.conftest import run_jobs
 from tests.api.test_scoring import API, all_results, create_campaign, scored_campaign
-from tests.engine.exports import make_export
+from tests.engine.exports import make_export, rename_sites
 
 HOSTILE = {
     "site001.com": '=HYPERLINK("http://x")',
@@ -41,20 +41,7 @@ HOSTILE = {
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
-def _hostile_export() -> bytes:
-    """A real-format export whose site names include formula payloads and app ids."""
-    rows = list(csv.reader(io.StringIO(make_export("trade_desk", "display", seed=53))))
-    site = rows[0].index("Site")
-    for row in rows[1:]:
-        if len(row) > site:
-            bare = row[site].strip().lower().removeprefix("www.")
-            row[site] = HOSTILE.get(bare, row[site])
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue().encode()
-
-
-CSV_BYTES = _hostile_export()
+CSV_BYTES = rename_sites(make_export("trade_desk", "display", seed=53), HOSTILE)
 
 
 @pytest.fixture

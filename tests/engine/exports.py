@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 
 TD_COMMON = [
@@ -147,3 +149,16 @@ def make_export(platform: str, channel: str, *, seed: int, names: int = 40, days
 
 def _quote(value: str) -> str:
     return f'"{value}"' if "," in value else value
+
+
+def rename_sites(text: str, names: dict[str, str]) -> bytes:
+    """``text`` (a Trade Desk export) with every spelling of a site (case, padding,
+    ``www.``) in ``names`` replaced by its new name, re-quoted as CSV."""
+    rows = list(csv.reader(io.StringIO(text)))
+    site = rows[0].index("Site")
+    for row in rows[1:]:
+        if len(row) > site:
+            row[site] = names.get(row[site].strip().lower().removeprefix("www."), row[site])
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
