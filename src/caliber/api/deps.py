@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from caliber.api.container import Container
-from caliber.auth.service import DEV_CLAIMS, get_or_create_user
+from caliber.auth.service import DEV_CLAIMS, ensure_user
 from caliber.auth.verifier import Claims
 from caliber.core.errors import Unauthenticated
 from caliber.core.logging import set_request_user
@@ -70,10 +70,11 @@ def current_user(request: Request, container: ContainerDep, session: SessionDep)
     claims = resolve_claims(request, container)
     if claims is None:
         raise Unauthenticated("sign in first: send 'Authorization: Bearer <Firebase ID token>'")
-    user = get_or_create_user(session, claims)
+    user, wrote = ensure_user(session, claims)
     if not user.is_active:
         raise Unauthenticated("this account is disabled")
-    session.commit()
+    if wrote:  # a new account; a plain read keeps its transaction (and connection)
+        session.commit()
     set_request_user(str(user.id))
     return user
 
@@ -82,10 +83,11 @@ def optional_user(request: Request, container: ContainerDep, session: SessionDep
     claims = resolve_claims(request, container)
     if claims is None:
         return None
-    user = get_or_create_user(session, claims)
+    user, wrote = ensure_user(session, claims)
     if not user.is_active:
         raise Unauthenticated("this account is disabled")
-    session.commit()
+    if wrote:  # a new account; a plain read keeps its transaction (and connection)
+        session.commit()
     set_request_user(str(user.id))
     return user
 
