@@ -36,6 +36,7 @@ from caliber.engine.pipeline import score
 from caliber.jobs.names import SCORE_CAMPAIGN
 from caliber.sample import write_sample
 from caliber.scoring import jobs as scoring_jobs
+from caliber.scoring import pages as result_pages
 from caliber.scoring import service as scoring_service
 from caliber.scoring.jobs import run_scoring_job
 from tests.api.conftest import run_jobs
@@ -343,6 +344,42 @@ def test_rescoring_a_completed_campaign_replaces_its_results(
     assert stored == len(first)
 
 
+def test_a_new_run_is_never_served_from_the_previous_runs_cached_pages(
+    client: TestClient, container: Container, auth: Auth, sample: Path, tmp_path: Path
+) -> None:
+    """Pages, counts and lists are cached per run: rescoring with another file answers
+    the new rows at once, for every query read before."""
+    alice = auth("alice")
+    campaign_id = scored_campaign(client, container, alice, sample.read_bytes())
+    url = f"{API}/scoring/results/{campaign_id}"
+    queries: list[dict[str, Any]] = [{}, {"sort_by": "ctr", "quality_status": "good"}]
+    lists = [f"{API}/scoring/whitelist/{campaign_id}", f"{API}/scoring/blacklist/{campaign_id}"]
+
+    def read() -> list[Any]:
+        answers = [client.get(url, params=q, headers=alice).json() for q in queries]
+        return answers + [client.get(path, headers=alice).json()["data"] for path in lists]
+
+    before = read()
+    other = tmp_path / "other.csv"
+    write_sample(other, "trade_desk", "display", rows=400, seed=99)
+    attach(container, campaign_id, other.read_bytes())
+    start = {"campaign_id": campaign_id}
+    assert client.post(f"{API}/scoring/start", json=start, headers=alice).status_code == 202
+    run_jobs(container)
+    after = read()
+    assert after[0]["total"] != before[0]["total"]
+    with session_scope(container.sessions) as session:
+        stored = session.scalars(
+            select(ScoringResult.domain)
+            .where(ScoringResult.campaign_id == uuid.UUID(campaign_id))
+            .order_by(ScoringResult.rank)
+        ).all()
+    assert [r["domain"] for r in after[0]["data"]] == stored[:50]
+    assert after[1]["total"] != before[1]["total"] or after[1]["data"] != before[1]["data"]
+    assert after[2]["domains"] != before[2]["domains"]
+    assert after[3]["domains"] != before[3]["domains"]
+
+
 def test_an_engine_error_fails_the_campaign_with_its_message(
     client: TestClient, container: Container, auth: Auth
 ) -> None:
@@ -613,6 +650,87 @@ def test_results_filters_and_pages(
     beyond = client.get(url, params={"page": 10_000}, headers=alice).json()
     assert beyond["data"] == []
     assert beyond["has_next"] is False
+
+
+def test_runs_beyond_the_cache_budget_page_the_same_by_sql(
+    client: TestClient, scored: tuple[str, dict[str, str], pl.DataFrame]
+) -> None:
+    """RESULT_CACHE_ROWS decides where pages come from (memory or SQL), never what
+    they hold."""
+    campaign_id, alice, _ = scored
+    queries: list[dict[str, Any]] = [
+        {},
+        {"sort_by": "ctr", "sort_direction": "asc", "page": 3, "per_page": 20},
+        {"sort_by": "cpm", "quality_status": "poor", "per_page": 100},
+        {"sort_by": "domain", "sort_direction": "desc", "min_impressions": 1000, "page": 2},
+        {"sort_by": "impressions", "min_score": 10, "max_score": 80, "page": 2},
+    ]
+    paths = [f"{API}/scoring/results/{campaign_id}"] * len(queries)
+    paths += [f"{API}/scoring/whitelist/{campaign_id}", f"{API}/scoring/blacklist/{campaign_id}"]
+    queries += [{"min_impressions": 2000}, {}]
+
+    def answers() -> list[Any]:
+        return [
+            client.get(path, params=query, headers=alice).json()
+            for path, query in zip(paths, queries, strict=True)
+        ]
+
+    from_memory = answers()
+    assert result_pages.index().serves(len(from_memory[0]["data"]))
+    try:
+        result_pages.configure(0)  # every run is now "too large": SQL
+        assert not result_pages.index().serves(1)
+        scoring_service.clear_read_caches()
+        from_sql = answers()
+    finally:
+        result_pages.configure(result_pages.DEFAULT_MAX_ROWS)
+    assert from_sql == from_memory
+    assert all(a["data"] for a in from_memory)
+
+
+@pytest.mark.parametrize("fractional", [False, True])
+def test_the_encoded_lists_equal_the_models(
+    client: TestClient,
+    container: Container,
+    scored: tuple[str, dict[str, str], pl.DataFrame],
+    fractional: bool,
+) -> None:
+    """Lists are encoded straight from the frame (by polars when impressions are whole
+    counts, value by value otherwise): the same JSON as the response model, for awkward
+    names too."""
+    campaign_id, _, _ = scored
+    cid = uuid.UUID(campaign_id)
+    odd = ['quote"name.example', "back\\slash.example", "ünïcødé.例え.jp", "tab\tname.example"]
+    with session_scope(container.sessions) as session:
+        rows = session.scalars(
+            select(ScoringResult)
+            .where(ScoringResult.campaign_id == cid)
+            .order_by(ScoringResult.rank)
+        ).all()
+        for row, name in zip([*rows[:2], *rows[-2:]], odd, strict=True):
+            row.domain = name
+        if fractional:
+            rows[0].impressions += 0.5
+    scoring_service.clear_read_caches()
+    with session_scope(container.sessions) as session:
+        user_id = session.scalar(select(Campaign.owner_id).where(Campaign.id == cid))
+        assert user_id is not None
+        for kind in ("whitelist", "blacklist"):
+            encoded = json.loads(
+                scoring_service.optimization_list_json(session, user_id, cid, kind)
+            )
+            model = scoring_service.optimization_list(session, user_id, cid, kind)
+            assert encoded == {
+                "success": True,
+                "data": model.model_dump(mode="json"),
+                "message": None,
+            }
+            assert set(odd) & set(model.domains)
+            impressions = [e["impressions"] for e in encoded["data"]["entries"]]
+            assert any(isinstance(i, float) for i in impressions) == (
+                fractional and kind == "whitelist"
+            )
+    scoring_service.clear_read_caches()
 
 
 BAD_RESULT_PARAMETERS: list[tuple[dict[str, Any], str]] = [

@@ -19,7 +19,7 @@ from caliber.db.migrate import upgrade
 from caliber.db.models import Campaign, ScoringResult, User
 from caliber.db.session import build_engine, session_factory, session_scope
 from caliber.engine.lists import build_lists
-from caliber.scoring import repository
+from caliber.scoring import pages, repository
 from caliber.scoring.repository import ResultFilters, SortColumn, SortDirection
 
 ROWS = 20_000
@@ -147,6 +147,12 @@ def _count(sessions: sessionmaker[Session], campaign_id: uuid.UUID) -> int:
     return total or 0
 
 
+@pytest.fixture(params=["sql", "index"])
+def via(request: pytest.FixtureRequest) -> str:
+    """Pages by SQL (runs beyond RESULT_CACHE_ROWS) or from the in-memory run index."""
+    return str(request.param)
+
+
 def _page(
     stored: Stored,
     sort_by: SortColumn,
@@ -154,8 +160,14 @@ def _page(
     offset: int,
     limit: int = 100,
     filters: ResultFilters | None = None,
+    via: str = "sql",
 ) -> tuple[list[str], int]:
     with session_scope(stored.sessions) as session:
+        if via == "index":
+            index = pages.RunIndex(pages.load_frame(session, stored.campaign_id))
+            ranks = pages.ordered_ranks(index, filters or ResultFilters(), sort_by, direction)
+            found = pages.fetch_rows(session, stored.campaign_id, ranks[offset : offset + limit])
+            return [r.domain for r in found], int(ranks.size)
         rows, total = repository.results_page(
             session,
             stored.campaign_id,
@@ -193,18 +205,18 @@ def _expected(rows: list[dict[str, Any]], column: str, descending: bool) -> list
     ],
 )
 def test_deep_pages_are_in_order(
-    stored: Stored, column: SortColumn, direction: SortDirection
+    stored: Stored, column: SortColumn, direction: SortDirection, via: str
 ) -> None:
     expected = _expected(stored.rows, column, direction == "desc")
     for offset in (0, 12_345, ROWS - 100):
-        domains, total = _page(stored, column, direction, offset)
+        domains, total = _page(stored, column, direction, offset, via=via)
         assert total == ROWS
         assert domains == expected[offset : offset + 100], (column, direction, offset)
-    beyond, _ = _page(stored, column, direction, ROWS)
+    beyond, _ = _page(stored, column, direction, ROWS, via=via)
     assert beyond == []
 
 
-def test_filtered_deep_page(stored: Stored) -> None:
+def test_filtered_deep_page(stored: Stored, via: str) -> None:
     filters = ResultFilters(
         quality_status="moderate", min_score=30, max_score=70, min_impressions=1000
     )
@@ -215,9 +227,29 @@ def test_filtered_deep_page(stored: Stored) -> None:
     ]
     expected = _expected(matching, "spend", descending=False)
     offset = len(matching) - 150
-    domains, total = _page(stored, "spend", "asc", offset, filters=filters)
+    domains, total = _page(stored, "spend", "asc", offset, filters=filters, via=via)
     assert total == len(matching)
     assert domains == expected[offset : offset + 100]
+
+
+@pytest.mark.parametrize("column", ["score", "impressions", "cpm", "ctr", "domain"])
+def test_every_filter_and_sort_agrees_with_sql(stored: Stored, column: SortColumn) -> None:
+    """The in-memory index pages exactly as SQL does: each filter, both directions,
+    first, middle and last pages."""
+    cases = [
+        ResultFilters(quality_status="good"),
+        ResultFilters(quality_status="poor", min_impressions=1000),
+        ResultFilters(min_score=20.5, max_score=20.5),  # one tie group
+        ResultFilters(min_impressions=5000),
+        ResultFilters(min_score=101),  # nothing
+    ]
+    for filters in cases:
+        for direction in ("asc", "desc"):
+            _, total = _page(stored, column, direction, 0, filters=filters)
+            for offset in sorted({0, total // 2, max(total - 7, 0)}):
+                by_sql = _page(stored, column, direction, offset, 50, filters)
+                by_index = _page(stored, column, direction, offset, 50, filters, via="index")
+                assert by_index == by_sql, (filters, column, direction, offset)
 
 
 def test_rows_round_trip(stored: Stored) -> None:
@@ -269,3 +301,53 @@ def test_replacing_is_idempotent(stored: Stored) -> None:
         )
     assert ids == {r["id"] for r in again}
     stored.rows[:] = again  # later tests read the current rows
+
+
+def test_the_page_index_reads_every_value_exactly(engine: Engine) -> None:
+    """The run index (COPY as CSV on PostgreSQL) holds what the table holds: awkward
+    names, missing values and full-precision floats."""
+    names = [
+        "comma,site.example",
+        'quote"site.example',
+        "line\nbreak.example",
+        " padded.example ",
+        "ünïcødé.example",
+        "empty-metrics.example",
+        "com.example.app|12345",
+        "NULL",
+    ]
+    sessions = session_factory(engine)
+    with session_scope(sessions) as session:
+        user = User(firebase_uid=f"index-{uuid.uuid4().hex}")
+        session.add(user)
+        session.flush()
+        campaign = Campaign(
+            owner_id=user.id,
+            name="index",
+            platform="trade_desk",
+            goal="awareness",
+            channel="display",
+        )
+        session.add(campaign)
+        session.flush()
+        user_id, campaign_id = user.id, campaign.id
+    rows = make_rows(campaign_id, len(names), seed=5)
+    for row, name in zip(rows, names, strict=True):
+        row["domain"] = name
+    rows[0]["ctr"] = 0.1 + 0.2  # 0.30000000000000004: every digit must survive
+    rows[1]["cpm"] = None
+    rows[2]["spend"] = 1e-300
+    try:
+        with session_scope(sessions) as session:
+            repository.replace_results(session, campaign_id, rows)
+        with session_scope(sessions) as session:
+            frame = pages.load_frame(session, campaign_id)
+        assert frame.columns == list(pages.SCHEMA)
+        assert frame.height == len(rows)
+        for got, want in zip(frame.iter_rows(named=True), rows, strict=True):
+            assert {k: got[k] for k in pages.SCHEMA} == {k: want[k] for k in pages.SCHEMA}
+        with session_scope(sessions) as session:
+            assert pages.load_frame(session, uuid.uuid4()).height == 0
+    finally:
+        with session_scope(sessions) as session:
+            session.execute(delete(User).where(User.id == user_id))

@@ -31,6 +31,7 @@ from caliber.core.settings import Settings, get_settings
 from caliber.jobs.names import GENERATE_EXPORT, SCORE_CAMPAIGN
 from caliber.notifications.jobs import send_completion_notification
 from caliber.reports.exports import run_export
+from caliber.scoring import pages as result_pages
 from caliber.scoring.jobs import run_scoring_job
 from caliber.web import routes as web
 
@@ -55,6 +56,7 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL, json_lines=settings.json_logs)
     services = container or Container.build(settings)
+    result_pages.configure(settings.RESULT_CACHE_ROWS)
     services.jobs.register(SCORE_CAMPAIGN, partial(_score_and_notify, services))
     services.jobs.register(GENERATE_EXPORT, partial(run_export, services))
 

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     # embedded filesystem broker with a worker `caliber serve` runs itself); threads: an
     # in-process pool (tests and embedding; a run in flight is lost on restart)
     JOB_RUNNER: Literal["celery", "threads"] = "celery"
+    # processes of `caliber serve` sharing its port (`--workers` overrides it)
+    API_WORKERS: int = Field(default=1, ge=1, le=64)
     # worker processes of the embedded worker, threads of the in-process pool
     JOB_WORKERS: int = Field(default=2, ge=1, le=32)
     CELERY_TASK_TIME_LIMIT: int = Field(default=1800, ge=10)  # hard; the soft one is 5/6 of it
@@ -98,6 +100,9 @@ class Settings(BaseSettings):
     CELERY_MONITOR_INTERVAL: int = Field(default=300, ge=1)
     # background exports are downloadable this long, then the cleanup task removes them
     EXPORT_RETENTION_HOURS: int = Field(default=24, ge=1)
+    # result pages and lists are served from a per-run index held in each API process
+    # (~120 bytes a row); runs beyond this many rows in all are paged by SQL instead
+    RESULT_CACHE_ROWS: int = Field(default=2_000_000, ge=0)
 
     @field_validator(
         "DATABASE_URL",

@@ -10,11 +10,13 @@ what ``caliber score`` writes for the same file and setup.
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, cast
 
+import orjson
 import polars as pl
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
@@ -24,14 +26,14 @@ from caliber.campaigns import service as campaign_service
 from caliber.core.errors import Conflict, InvalidInput, NotFound
 from caliber.core.lru import RunCache
 from caliber.db.base import utcnow
-from caliber.db.models import Campaign, CampaignStatus, FileUpload, ScoringResult
+from caliber.db.models import Campaign, CampaignStatus, FileUpload
 from caliber.engine.config import Setup
 from caliber.engine.lists import build_lists
 from caliber.engine.score import contribution_column
 from caliber.files import service as files_service
-from caliber.scoring import repository
+from caliber.scoring import pages, repository
 from caliber.scoring.repository import ResultFilters, SortColumn, SortDirection
-from caliber.scoring.schemas import ListEntry, ListType, OptimizationListOut, ResultRow
+from caliber.scoring.schemas import ListType, OptimizationListOut
 from caliber.storage.base import Storage
 
 # A completed campaign may be scored again (its results are replaced when the new run
@@ -272,25 +274,112 @@ def results_page(
     direction: SortDirection = "desc",
     page: int = 1,
     per_page: int = 50,
-) -> tuple[list[ResultRow], int]:
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of result rows (:class:`ResultRow` fields) and the number matching."""
+    campaign = _page_campaign(session, owner_id, campaign_id, filters)
+    return _read_page(session, campaign, filters, sort_by, direction, page, per_page)
+
+
+def results_page_json(
+    session: Session,
+    owner_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    *,
+    filters: ResultFilters,
+    sort_by: SortColumn = "score",
+    direction: SortDirection = "desc",
+    page: int = 1,
+    per_page: int = 50,
+) -> bytes:
+    """The page in its response envelope (``Page[ResultRow]``), encoded once per run,
+    query and page: a run's pages never change, and the first pages of a campaign are
+    read over and over."""
+    campaign = _page_campaign(session, owner_id, campaign_id, filters)
+    key = (campaign.id, campaign.completed_at, filters, sort_by, direction, page, per_page)
+
+    def encode() -> bytes:
+        rows, total = _read_page(session, campaign, filters, sort_by, direction, page, per_page)
+        envelope = {
+            "success": True,
+            "data": rows,
+            "message": None,
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+            "has_next": page * per_page < total,
+            "has_prev": page > 1,
+        }
+        return _dumps(envelope)
+
+    return _page_bodies.get_or_make(key, encode)
+
+
+def _dumps(value: Any) -> bytes:
+    """orjson; the standard library for what orjson cannot write (integers beyond 64
+    bits, which Caliber itself never stores)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+# encoded pages (~75 KB for 50 rows): at most 64 MB per process
+_page_bodies: RunCache[bytes] = RunCache(4096, weight=len, max_weight=64 * 2**20)
+
+
+def clear_read_caches() -> None:
+    """Forget every cached page, count and list of this process (tests; a new run never
+    needs it: its keys are new)."""
+    for cache in (_page_bodies, _list_bodies, _runs):
+        cache.clear()
+    pages.index().clear()
+
+
+def _page_campaign(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, filters: ResultFilters
+) -> Campaign:
     if (
         filters.min_score is not None
         and filters.max_score is not None
         and filters.min_score > filters.max_score
     ):
         raise InvalidInput("min_score must not exceed max_score", field="min_score")
-    campaign = completed_campaign(session, owner_id, campaign_id)
+    return completed_campaign(session, owner_id, campaign_id)
+
+
+def _read_page(
+    session: Session,
+    campaign: Campaign,
+    filters: ResultFilters,
+    sort_by: SortColumn,
+    direction: SortDirection,
+    page: int,
+    per_page: int,
+) -> tuple[list[dict[str, Any]], int]:
+    offset = (page - 1) * per_page
+    row_count = _row_count(campaign)
+    if row_count is not None and pages.index().serves(row_count):
+        run = pages.RunKey(campaign.id, campaign.completed_at)
+        ranks = pages.index().ranks(session, run, filters, sort_by, direction)
+        found = pages.fetch_rows(session, campaign.id, ranks[offset : offset + per_page])
+        return [result_row(r) for r in found], int(ranks.size)
     rows, total = repository.results_page(
         session,
         campaign.id,
         filters=filters,
         sort_by=sort_by,
         direction=direction,
-        offset=(page - 1) * per_page,
+        offset=offset,
         limit=per_page,
         total=_known_total(session, campaign, filters),
     )
     return [result_row(r) for r in rows], total
+
+
+def _row_count(campaign: Campaign) -> int | None:
+    summary = campaign.summary or {}
+    count = summary.get("row_count")
+    return int(count) if isinstance(count, int | float) else None
 
 
 # Results never change between runs, so counts and lists are kept per run (keyed by the
@@ -301,35 +390,38 @@ _runs: RunCache[Any] = RunCache(256)
 def _known_total(session: Session, campaign: Campaign, filters: ResultFilters) -> int:
     """The number of matching rows without a count per page: every row for no filters
     (the summary's row_count), else counted once per run and filters."""
-    if filters == ResultFilters() and campaign.summary and "row_count" in campaign.summary:
-        return int(campaign.summary["row_count"])
+    row_count = _row_count(campaign)
+    if filters == ResultFilters() and row_count is not None:
+        return row_count
     key = ("count", campaign.id, campaign.completed_at, filters)
     return int(
         _runs.get_or_make(key, lambda: repository.count_results(session, campaign.id, filters))
     )
 
 
-def result_row(row: ScoringResult) -> ResultRow:
+def result_row(row: Any) -> dict[str, Any]:
+    """A stored row (ORM object or selected row) as a :class:`ResultRow` dict. Plain dicts,
+    not models: a page is encoded straight to JSON, and this runs 50 times per page."""
     metrics = row.metrics or {}
-    return ResultRow(
-        rank=row.rank,
-        domain=row.domain,
-        impressions=_whole(row.impressions),
-        spend=row.spend,
-        cpm=row.cpm,
-        ctr=row.ctr,
-        conversions=None if row.conversions is None else _whole(row.conversions),
-        conversion_rate=row.conversion_rate,
-        score=row.score,
-        percentile_rank=row.percentile_rank,
-        quality_status=row.quality_status,
-        is_outlier=row.is_outlier,
-        outlier_flags=list(row.outlier_flags or []),
-        raw_metrics=metrics.get("values", {}),
-        normalized_metrics=metrics.get("normalized", {}),
-        score_breakdown=row.score_breakdown or {},
-        source_rows=metrics.get("source_rows"),
-    )
+    return {
+        "rank": row.rank,
+        "domain": row.domain,
+        "impressions": _whole(row.impressions),
+        "spend": row.spend,
+        "cpm": row.cpm,
+        "ctr": row.ctr,
+        "conversions": None if row.conversions is None else _whole(row.conversions),
+        "conversion_rate": row.conversion_rate,
+        "score": row.score,
+        "percentile_rank": row.percentile_rank,
+        "quality_status": row.quality_status,
+        "is_outlier": row.is_outlier,
+        "outlier_flags": list(row.outlier_flags or []),
+        "raw_metrics": metrics.get("values", {}),
+        "normalized_metrics": metrics.get("normalized", {}),
+        "score_breakdown": row.score_breakdown or {},
+        "source_rows": metrics.get("source_rows"),
+    }
 
 
 def _whole(value: float) -> int | float:
@@ -352,13 +444,58 @@ def optimization_list(
     """The whitelist or blacklist of the stored rows, by the engine's ``build_lists``
     (default eligibility: the campaign's min_impressions)."""
     campaign = completed_campaign(session, owner_id, campaign_id)
+    chosen, dimension, payload = _list_payload(session, campaign, list_type, min_impressions)
+    return OptimizationListOut.model_validate({**payload, "entries": _entries(chosen, dimension)})
+
+
+def optimization_list_json(
+    session: Session,
+    owner_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    list_type: ListType,
+    min_impressions: float | None = None,
+) -> bytes:
+    """:func:`optimization_list` in its response envelope, encoded once per run, list
+    and threshold. A 200k-row campaign's list is ~50,000 entries (~7 MB of JSON): polars
+    writes them straight from the frame (not 50,000 dicts, let alone models)."""
+    campaign = completed_campaign(session, owner_id, campaign_id)
+    key = (campaign.id, campaign.completed_at, list_type, min_impressions)
+
+    def encode() -> bytes:
+        chosen, dimension, payload = _list_payload(session, campaign, list_type, min_impressions)
+        impressions = chosen["impressions"]
+        if impressions.len() and (impressions != impressions.floor()).any():
+            entries = _dumps(_entries(chosen, dimension))  # some fractional: value by value
+        else:  # counts: written as integers, as _whole writes them
+            entries = (
+                chosen.select(
+                    pl.col(dimension).alias("domain"),
+                    "score",
+                    pl.col("impressions").cast(pl.Int64),
+                    "percentile_rank",
+                    "quality_status",
+                )
+                .write_json()
+                .encode()
+            )
+        data = _dumps(payload)  # {...}: the entries go in before its closing brace
+        return b'{"success":true,"data":%s,"entries":%s},"message":null}' % (data[:-1], entries)
+
+    return _list_bodies.get_or_make(key, encode)
+
+
+def _list_payload(
+    session: Session, campaign: Campaign, list_type: ListType, min_impressions: float | None
+) -> tuple[pl.DataFrame, str, dict[str, Any]]:
+    """The chosen list's rows, the dimension, and every field of
+    :class:`OptimizationListOut` but ``entries``."""
     setup = campaign_setup(campaign)
     dimension = str(setup.resolve().level)
     threshold = setup.min_impressions if min_impressions is None else min_impressions
     lists = _runs.get_or_make(
         ("lists", campaign.id, campaign.completed_at, threshold),
         lambda: build_lists(
-            repository.list_frame(session, campaign.id, dimension),
+            _list_frame(session, campaign, dimension),
             dimension,
             threshold,
             setup.whitelist_quantile,
@@ -367,26 +504,15 @@ def optimization_list(
     )
     chosen = lists.whitelist if list_type == "whitelist" else lists.blacklist
     whitelist = list_type == "whitelist"
-    entries = [
-        ListEntry(
-            domain=r[dimension],
-            score=r["score"],
-            impressions=_whole(r["impressions"]),
-            percentile_rank=r["percentile_rank"],
-            quality_status=r["quality_status"],
-        )
-        for r in chosen.iter_rows(named=True)
-    ]
     total_impressions = float(chosen["impressions"].sum()) if chosen.height else 0.0
     average = chosen["score"].mean() if chosen.height else None
-    return OptimizationListOut(
-        list_type=list_type,
-        campaign_id=campaign.id,
-        analysis_level=dimension,
-        domains=[e.domain for e in entries],
-        entries=entries,
-        count=len(entries),
-        criteria_used={
+    payload = {
+        "list_type": list_type,
+        "campaign_id": str(campaign.id),
+        "analysis_level": dimension,
+        "domains": chosen[dimension].to_list(),
+        "count": chosen.height,
+        "criteria_used": {
             **lists.criteria(),
             "list_type": list_type,
             "quantile": setup.whitelist_quantile if whitelist else setup.blacklist_quantile,
@@ -399,8 +525,49 @@ def optimization_list(
                 else "eligible rows with score <= the quantile, worst first"
             ),
         },
-        total_impressions=_whole(total_impressions),
-        average_score=None if average is None else round(float(cast(float, average)), 2),
+        "total_impressions": _whole(total_impressions),
+        "average_score": None if average is None else round(float(cast(float, average)), 2),
+    }
+    return chosen, dimension, payload
+
+
+def _entries(chosen: pl.DataFrame, dimension: str) -> list[dict[str, Any]]:
+    """The list's rows as :class:`ListEntry` dicts."""
+    return [
+        {
+            "domain": domain,
+            "score": score,
+            "impressions": _whole(impressions),
+            "percentile_rank": percentile,
+            "quality_status": status,
+        }
+        for domain, score, impressions, percentile, status in zip(
+            chosen[dimension].to_list(),
+            chosen["score"].to_list(),
+            chosen["impressions"].to_list(),
+            chosen["percentile_rank"].to_list(),
+            chosen["quality_status"].to_list(),
+            strict=True,
+        )
+    ]
+
+
+_list_bodies: RunCache[bytes] = RunCache(64, weight=len, max_weight=128 * 2**20)
+
+
+def _list_frame(session: Session, campaign: Campaign, dimension: str) -> pl.DataFrame:
+    """The columns ``build_lists`` reads, in rank order: from the run's page index when
+    it is (or can be) held in memory, else from the database."""
+    row_count = _row_count(campaign)
+    if row_count is None or not pages.index().serves(row_count):
+        return repository.list_frame(session, campaign.id, dimension)
+    frame = pages.index().frame(session, pages.RunKey(campaign.id, campaign.completed_at))
+    return frame.select(
+        pl.col("domain").alias(dimension),
+        "score",
+        "impressions",
+        pl.col("percentile_rank").cast(pl.Int64),
+        "quality_status",
     )
 
 

@@ -6,11 +6,11 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
-from caliber.api.responses import Envelope, Page, ok, page
+from caliber.api.responses import Envelope, Page, ok
 from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import SCORE_CAMPAIGN
 from caliber.scoring import service as scoring_service
@@ -98,7 +98,7 @@ def results(
     min_impressions: MinImpressions = None,
 ) -> Any:
     filters = ResultFilters(quality_status, min_score, max_score, min_impressions)
-    rows, total = scoring_service.results_page(
+    body = scoring_service.results_page_json(
         session,
         user.id,
         campaign_id,
@@ -108,7 +108,7 @@ def results(
         page=page_number,
         per_page=per_page,
     )
-    return page(rows, total=total, page=page_number, per_page=per_page)
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/summary/{campaign_id}", response_model=Envelope[dict[str, Any]])
@@ -118,7 +118,7 @@ def summary(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> A
 
 @router.post("/optimization-list", response_model=Envelope[OptimizationListOut])
 def optimization_list(body: OptimizationListRequest, user: CurrentUser, session: SessionDep) -> Any:
-    return ok(_list(session, user.id, body.campaign_id, body.list_type, body.min_impressions))
+    return _list(session, user.id, body.campaign_id, body.list_type, body.min_impressions)
 
 
 @router.get("/whitelist/{campaign_id}", response_model=Envelope[OptimizationListOut])
@@ -128,7 +128,7 @@ def whitelist(
     session: SessionDep,
     min_impressions: MinImpressions = None,
 ) -> Any:
-    return ok(_list(session, user.id, campaign_id, "whitelist", min_impressions))
+    return _list(session, user.id, campaign_id, "whitelist", min_impressions)
 
 
 @router.get("/blacklist/{campaign_id}", response_model=Envelope[OptimizationListOut])
@@ -138,7 +138,7 @@ def blacklist(
     session: SessionDep,
     min_impressions: MinImpressions = None,
 ) -> Any:
-    return ok(_list(session, user.id, campaign_id, "blacklist", min_impressions))
+    return _list(session, user.id, campaign_id, "blacklist", min_impressions)
 
 
 def _list(
@@ -147,7 +147,9 @@ def _list(
     campaign_id: uuid.UUID,
     list_type: ListType,
     min_impressions: float | None,
-) -> OptimizationListOut:
-    return scoring_service.optimization_list(
+) -> Response:
+    """The list's envelope, encoded once per run (see ``optimization_list_json``)."""
+    body = scoring_service.optimization_list_json(
         session, owner_id, campaign_id, list_type, min_impressions
     )
+    return Response(content=body, media_type="application/json")
