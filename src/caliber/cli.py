@@ -151,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--no-migrate", action="store_true", help="do not apply migrations first"
     )
+    serve_cmd.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="API processes sharing the port (default: API_WORKERS, 1); about one per core",
+    )
     serve_cmd.set_defaults(handler=_serve)
 
     worker_cmd = commands.add_parser(
@@ -177,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker_cmd.add_argument(
         "--schedule-file", default=None, help="beat's state file with --beat (default: DATA_DIR)"
+    )
+    worker_cmd.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run at CPU niceness N or more (0-19, default 0; `caliber serve` runs its "
+        "embedded worker at 10 so scoring does not slow the API on a shared machine)",
     )
     worker_cmd.add_argument("--exit-with-parent", type=int, default=None, help=argparse.SUPPRESS)
     worker_cmd.set_defaults(handler=_worker)
@@ -527,15 +542,35 @@ def _serve(args: argparse.Namespace) -> None:
     from caliber.db.migrate import upgrade
 
     settings = _load_settings()
+    workers = settings.API_WORKERS if args.workers is None else args.workers
+    if not 1 <= workers <= 64:
+        _fail(f"--workers must be between 1 and 64, got {workers}")
     if not args.no_migrate:
         upgrade(settings.database_url)
     if settings.dev_sign_in:
         sys.stderr.write(
             "caliber: AUTH_DEV_MODE is on: requests without a token act as the development user\n"
         )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": settings.LOG_LEVEL.lower(),
+        "access_log": False,  # Caliber logs each request itself (with its id and user)
+        # in JSON mode uvicorn's own lines go through the same JSON handler
+        "log_config": None if settings.json_logs else uvicorn.config.LOGGING_CONFIG,
+    }
     worker = _embedded_worker(settings)
-    # uvicorn re-raises SIGINT/SIGTERM once it has shut down, so the worker is stopped
-    # by the app's shutdown, not after run() returns
+    if workers > 1:
+        # uvicorn's supervisor starts the processes (each builds the app from the same
+        # environment) and returns once they have stopped; the job worker is ours
+        try:
+            uvicorn.run("caliber.api.app:create_app", factory=True, workers=workers, **options)
+        finally:
+            if worker is not None:
+                worker.stop()
+        return
+    # one process: uvicorn re-raises SIGINT/SIGTERM once it has shut down, so the worker
+    # is stopped by the app's shutdown, not after run() returns
     stop = () if worker is None else (worker.stop,)
     try:
         app = create_app(settings, on_shutdown=stop)
@@ -543,16 +578,7 @@ def _serve(args: argparse.Namespace) -> None:
         for hook in stop:
             hook()
         raise
-    # Caliber logs each request itself (with its id and user); in JSON mode uvicorn's own
-    # lines go through the same JSON handler
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=settings.LOG_LEVEL.lower(),
-        access_log=False,
-        log_config=None if settings.json_logs else uvicorn.config.LOGGING_CONFIG,
-    )
+    uvicorn.run(app, **options)
 
 
 def _embedded_worker(settings: Any) -> Any:
@@ -589,6 +615,12 @@ def _worker(args: argparse.Namespace) -> None:
         _fail(f"unknown queue(s) {', '.join(unknown) or '(none)'}; known: {', '.join(QUEUES)}")
     if args.concurrency < 1:
         _fail("--concurrency must be at least 1")
+    if not 0 <= args.nice <= 19:
+        _fail(f"--nice must be between 0 and 19, got {args.nice}")
+    if args.nice:
+        from caliber.worker.embedded import lower_priority
+
+        lower_priority(os.getpid(), args.nice)  # the pool's processes inherit it
     argv = [
         "worker",
         f"--queues={','.join(queues)}",

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from caliber.sample import write_sample
+from caliber.worker.embedded import NICENESS
 from tests.api.firebase import PROJECT_ID, CertServer, make_key, mint
 
 CALIBER = str(Path(sys.executable).parent / "caliber")
@@ -56,6 +57,10 @@ def worker_pids(server_pid: int) -> list[int]:
             found.append(int(entry.name))
     # the pool processes share the command line: the main process is the session leader
     return [pid for pid in found if os.getsid(pid) == pid] if found else []
+
+
+def _niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +269,8 @@ def test_jobs_run_on_the_embedded_worker_which_survives_a_crash(
     assert ready["jobs"] == "celery-embedded"
     assert ready["checks"]["broker"] == "ok"
     [first_worker] = worker_pids(server.process.pid)
+    # batch work: at a lower CPU priority than the API
+    assert _niceness(first_worker) == max(NICENESS, _niceness(server.process.pid))
 
     headers = _headers(server.certs, "carol-e2e")
     with httpx.Client(base_url=f"{server.base}/api/v1", headers=headers, timeout=30) as http:

@@ -24,8 +24,13 @@ logger = logging.getLogger(__name__)
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
+# scoring is batch work: on the machine that serves the API it yields the CPU to requests
+NICENESS = 10
+
+
 def worker_command(concurrency: int, schedule_file: Path) -> list[str]:
-    """``caliber worker`` on every queue, with beat, exiting if its parent dies."""
+    """``caliber worker`` on every queue, with beat, exiting if its parent dies, at a
+    lower CPU priority than the API."""
     return [
         sys.executable,
         "-m",
@@ -35,8 +40,21 @@ def worker_command(concurrency: int, schedule_file: Path) -> list[str]:
         "--beat",
         f"--schedule-file={schedule_file}",
         f"--exit-with-parent={os.getpid()}",
+        f"--nice={NICENESS}",
         "--loglevel=warning",
     ]
+
+
+def lower_priority(pid: int, niceness: int) -> None:
+    """Run ``pid`` at ``niceness`` or more (never raises its priority; no-op off POSIX)."""
+    if not hasattr(os, "setpriority"):
+        return
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, pid)
+        if current < niceness:
+            os.setpriority(os.PRIO_PROCESS, pid, niceness)
+    except OSError as exc:  # the process is gone, or not allowed: it just runs as is
+        logger.warning("cannot lower the priority of process %s: %s", pid, exc)
 
 
 class EmbeddedWorker:
@@ -66,6 +84,8 @@ class EmbeddedWorker:
         if os.name == "posix":
             kwargs["start_new_session"] = True  # terminal signals go to the server only
         self._process = subprocess.Popen(self._command, **kwargs)  # type: ignore[call-overload]
+        # at once, before it forks its pool (its own --nice would apply only once imported)
+        lower_priority(self._process.pid, NICENESS)
         logger.info("embedded worker started (pid %s)", self._process.pid)
 
     def _watch(self) -> None:
