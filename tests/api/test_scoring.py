@@ -37,7 +37,7 @@ from caliber.jobs.names import SCORE_CAMPAIGN
 from caliber.sample import write_sample
 from caliber.scoring import jobs as scoring_jobs
 from caliber.scoring import pages as result_pages
-from caliber.scoring import service as scoring_service
+from caliber.scoring import results as scoring_results
 from caliber.scoring.jobs import run_scoring_job
 from tests.api.conftest import run_jobs
 from tests.engine.exports import make_export
@@ -181,7 +181,7 @@ def test_stored_results_equal_what_the_cli_writes(
     with session_scope(container.sessions) as session:
         owner = session.get(Campaign, uuid.UUID(campaign_id))
         assert owner is not None
-        frame = scoring_service.results_frame(session, owner.owner_id, owner.id)
+        frame = scoring_results.results_frame(session, owner.owner_id, owner.id)
     assert_frame_equal(frame, run.results, check_exact=True)
     summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=alice).json()["data"]
     assert summary.pop("campaign_id") == campaign_id
@@ -680,7 +680,7 @@ def test_runs_beyond_the_cache_budget_page_the_same_by_sql(
     try:
         result_pages.configure(0)  # every run is now "too large": SQL
         assert not result_pages.index().serves(1)
-        scoring_service.clear_read_caches()
+        scoring_results.clear_read_caches()
         from_sql = answers()
     finally:
         result_pages.configure(result_pages.DEFAULT_MAX_ROWS)
@@ -711,15 +711,15 @@ def test_the_encoded_lists_equal_the_models(
             row.domain = name
         if fractional:
             rows[0].impressions += 0.5
-    scoring_service.clear_read_caches()
+    scoring_results.clear_read_caches()
     with session_scope(container.sessions) as session:
         user_id = session.scalar(select(Campaign.owner_id).where(Campaign.id == cid))
         assert user_id is not None
         for kind in ("whitelist", "blacklist"):
             encoded = json.loads(
-                scoring_service.optimization_list_json(session, user_id, cid, kind)
+                scoring_results.optimization_list_json(session, user_id, cid, kind)
             )
-            model = scoring_service.optimization_list(session, user_id, cid, kind)
+            model = scoring_results.optimization_list(session, user_id, cid, kind)
             assert encoded == {
                 "success": True,
                 "data": model.model_dump(mode="json"),
@@ -730,7 +730,7 @@ def test_the_encoded_lists_equal_the_models(
             assert any(isinstance(i, float) for i in impressions) == (
                 fractional and kind == "whitelist"
             )
-    scoring_service.clear_read_caches()
+    scoring_results.clear_read_caches()
 
 
 BAD_RESULT_PARAMETERS: list[tuple[dict[str, Any], str]] = [

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from caliber.core.lru import RunCache
 from caliber.engine.analytics.base import ScoredFrame
+from caliber.scoring import results as scoring_results
 from caliber.scoring import service as scoring_service
 
 _frames: RunCache[ScoredFrame] = RunCache(4)  # frames are large: the 4 latest runs
@@ -32,7 +33,7 @@ def scored_frame(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) 
         }
         total = sum(weights.values()) or 1.0
         return ScoredFrame(
-            frame=scoring_service.results_frame(session, owner_id, campaign_id),
+            frame=scoring_results.results_frame(session, owner_id, campaign_id),
             dimension=str(resolved.level),
             weights={k: v / total for k, v in weights.items()},
             higher_is_better={m.name: m.higher_is_better for m in resolved.metrics},

@@ -61,7 +61,7 @@ class RunKey:
     completed_at: datetime | None
 
 
-# the sortable columns other than rank order, most used first (the pre-warm order)
+# every sortable column (score too: ascending; descending is rank order), most used first
 SORTED_COLUMNS: tuple[SortColumn, ...] = (
     "score",
     "impressions",

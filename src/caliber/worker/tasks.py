@@ -35,6 +35,7 @@ from caliber.jobs.broker import is_embedded
 from caliber.jobs.celery_app import app, time_limits
 from caliber.notifications.jobs import send_completion_notification
 from caliber.reports import exports
+from caliber.scoring import results as scoring_results
 from caliber.scoring import service as scoring_service
 from caliber.scoring.jobs import json_safe, run_scoring_job
 from caliber.storage.base import Storage
@@ -225,7 +226,7 @@ def optimization_lists(
     with svc.sessions() as session:
         try:
             return {
-                kind: scoring_service.optimization_list(
+                kind: scoring_results.optimization_list(
                     session, owner, campaign, kind, min_impressions
                 ).model_dump(mode="json")
                 for kind in ("whitelist", "blacklist")

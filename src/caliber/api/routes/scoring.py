@@ -13,6 +13,7 @@ from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
 from caliber.api.responses import Envelope, Page, ok
 from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import SCORE_CAMPAIGN
+from caliber.scoring import results as scoring_results
 from caliber.scoring import service as scoring_service
 from caliber.scoring.repository import QualityStatus, ResultFilters, SortColumn, SortDirection
 from caliber.scoring.schemas import (
@@ -98,7 +99,7 @@ def results(
     min_impressions: MinImpressions = None,
 ) -> Any:
     filters = ResultFilters(quality_status, min_score, max_score, min_impressions)
-    body = scoring_service.results_page_json(
+    body = scoring_results.results_page_json(
         session,
         user.id,
         campaign_id,
@@ -113,7 +114,7 @@ def results(
 
 @router.get("/summary/{campaign_id}", response_model=Envelope[dict[str, Any]])
 def summary(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
-    return ok(scoring_service.get_summary(session, user.id, campaign_id))
+    return ok(scoring_results.get_summary(session, user.id, campaign_id))
 
 
 @router.post("/optimization-list", response_model=Envelope[OptimizationListOut])
@@ -149,7 +150,7 @@ def _list(
     min_impressions: float | None,
 ) -> Response:
     """The list's envelope, encoded once per run (see ``optimization_list_json``)."""
-    body = scoring_service.optimization_list_json(
+    body = scoring_results.optimization_list_json(
         session, owner_id, campaign_id, list_type, min_impressions
     )
     return Response(content=body, media_type="application/json")
