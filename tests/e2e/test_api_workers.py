@@ -18,23 +18,23 @@ import httpx
 import pytest
 
 from tests.api.firebase import PROJECT_ID, CertServer, make_key
-from tests.e2e.test_server import CALIBER, _free_port, _headers, _score, worker_pids
+from tests.e2e.test_server import (
+    CALIBER,
+    _free_port,
+    _headers,
+    _score,
+    processes,
+    worker_pids,
+)
 
 
 def api_processes(server_pid: int) -> list[int]:
     """The uvicorn worker processes of `caliber serve --workers` (spawned children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == server_pid and b"spawn_main" in cmdline:
-            found.append(int(entry.name))
-    return sorted(found)
+    return sorted(
+        pid
+        for pid, ppid, cmdline in processes()
+        if ppid == server_pid and any(b"spawn_main" in part for part in cmdline)
+    )
 
 
 def _wait(condition: object, timeout: float, what: str) -> None:

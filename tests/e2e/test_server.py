@@ -43,18 +43,23 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
-def worker_pids(server_pid: int) -> list[int]:
-    """The embedded worker's main process (started by `caliber serve` with its pid)."""
-    found = []
+def processes() -> Iterator[tuple[int, int, list[bytes]]]:
+    """(pid, parent pid, command line) of every process still readable in /proc."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+        except (OSError, IndexError, ValueError):
             continue
-        if f"--exit-with-parent={server_pid}".encode() in cmdline and b"worker" in cmdline:
-            found.append(int(entry.name))
+        yield int(entry.name), ppid, cmdline
+
+
+def worker_pids(server_pid: int) -> list[int]:
+    """The embedded worker's main process (started by `caliber serve` with its pid)."""
+    marker = f"--exit-with-parent={server_pid}".encode()
+    found = [pid for pid, _, cmdline in processes() if marker in cmdline and b"worker" in cmdline]
     # the pool processes share the command line: the main process is the session leader
     return [pid for pid in found if os.getsid(pid) == pid] if found else []
 

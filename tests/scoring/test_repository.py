@@ -111,24 +111,26 @@ def _for(campaign_id: uuid.UUID, rows: list[dict[str, Any]]) -> list[dict[str, A
     return [{**r, "id": uuid.uuid4(), "campaign_id": campaign_id} for r in rows]
 
 
+def new_campaign(sessions: sessionmaker[Session], name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """A new user and a campaign of theirs: (user id, campaign id). Deleting the user
+    removes both and the campaign's rows."""
+    with session_scope(sessions) as session:
+        user = User(firebase_uid=f"{name}-{uuid.uuid4().hex}")
+        session.add(user)
+        session.flush()
+        campaign = Campaign(
+            owner_id=user.id, name=name, platform="trade_desk", goal="awareness", channel="display"
+        )
+        session.add(campaign)
+        session.flush()
+        return user.id, campaign.id
+
+
 @pytest.fixture(scope="module")
 def stored(engine: Engine, template_rows: list[dict[str, Any]]) -> Iterator[Stored]:
     """One campaign with 20,000 stored rows; removed (cascade) afterwards."""
     sessions = session_factory(engine)
-    with session_scope(sessions) as session:
-        user = User(firebase_uid=f"repo-{uuid.uuid4().hex}")
-        session.add(user)
-        session.flush()
-        campaign = Campaign(
-            owner_id=user.id,
-            name="scale",
-            platform="trade_desk",
-            goal="awareness",
-            channel="display",
-        )
-        session.add(campaign)
-        session.flush()
-        user_id, campaign_id = user.id, campaign.id
+    user_id, campaign_id = new_campaign(sessions, "scale")
     rows = _for(campaign_id, template_rows)
     with session_scope(sessions) as session:
         assert repository.replace_results(session, campaign_id, rows) == ROWS
@@ -317,20 +319,7 @@ def test_the_page_index_reads_every_value_exactly(engine: Engine) -> None:
         "NULL",
     ]
     sessions = session_factory(engine)
-    with session_scope(sessions) as session:
-        user = User(firebase_uid=f"index-{uuid.uuid4().hex}")
-        session.add(user)
-        session.flush()
-        campaign = Campaign(
-            owner_id=user.id,
-            name="index",
-            platform="trade_desk",
-            goal="awareness",
-            channel="display",
-        )
-        session.add(campaign)
-        session.flush()
-        user_id, campaign_id = user.id, campaign.id
+    user_id, campaign_id = new_campaign(sessions, "index")
     rows = make_rows(campaign_id, len(names), seed=5)
     for row, name in zip(rows, names, strict=True):
         row["domain"] = name
