@@ -340,3 +340,82 @@ def test_the_page_index_reads_every_value_exactly(engine: Engine) -> None:
     finally:
         with session_scope(sessions) as session:
             session.execute(delete(User).where(User.id == user_id))
+
+
+@pytest.fixture(params=["sqlite", "postgresql-en-US"])
+def collated_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """SQLite, or a PostgreSQL database whose default collation is ICU en-US (as most
+    production databases have a language collation; the CI cluster's default is C)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('names') / 'caliber.db'}"
+        upgrade(url)
+        built = build_engine(url)
+        yield built
+        built.dispose()
+        return
+    if not PG_URL:
+        if REQUIRE_SERVICES:
+            pytest.fail("CALIBER_TEST_DATABASE_URL is not set although services are required")
+        pytest.skip("no PostgreSQL (set CALIBER_TEST_DATABASE_URL)")
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(PG_URL).set(drivername="postgresql")
+    name = f"caliber_names_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' "
+                "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+            ).format(sql.Identifier(name))
+        )
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        built = build_engine(url)
+        yield built
+        built.dispose()
+    finally:
+        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def test_names_sort_by_code_point_on_every_backend_and_path(collated_engine: Engine) -> None:
+    """Mixed-case, accented and punctuated names: the same order by SQL (SQLite's binary
+    order, PostgreSQL with the C collation whatever the database's) and from the run
+    index."""
+    names = [
+        "b.example",
+        "B.example",
+        "a.example",
+        "Ä.example",
+        "_x.example",
+        "Z.example",
+        "zz.example",
+        "é.example",
+        "e.example",
+        "10.example",
+        "9.example",
+    ]
+    sessions = session_factory(collated_engine)
+    user_id, campaign_id = new_campaign(sessions, "names")
+    rows = make_rows(campaign_id, len(names), seed=8)
+    for row, name in zip(rows, names, strict=True):
+        row["domain"] = name
+    stored = Stored(sessions, campaign_id, rows)
+    try:
+        with session_scope(sessions) as session:
+            repository.replace_results(session, campaign_id, rows)
+        for direction in ("asc", "desc"):
+            expected = sorted(names, reverse=direction == "desc")
+            for via in ("sql", "index"):
+                got, _ = _page(stored, "domain", direction, 0, via=via)
+                assert got == expected, (direction, via)
+    finally:
+        with session_scope(sessions) as session:
+            session.execute(delete(User).where(User.id == user_id))

@@ -12,9 +12,8 @@ request.
 
 The order is the SQL order of :func:`caliber.scoring.repository.results_page`: the
 sort column in the asked direction, rows with no value last, ties by engine rank in
-the sort's direction. Names compare by code point on every backend (SQLite's order;
-PostgreSQL's collation, used by the SQL path, may order mixed-case or accented names
-differently). Campaigns larger than the budget are paged by SQL.
+the sort's direction; names compare by code point (as the SQL path does on every
+backend). Campaigns larger than the budget are paged by SQL.
 
 Budgets (per process): indexes of at most ``max_rows`` rows in all
 (``RESULT_CACHE_ROWS``), and at most 4 × ``max_rows`` cached ranks.

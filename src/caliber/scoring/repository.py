@@ -122,7 +122,7 @@ def results_page(
 ) -> tuple[list[ScoringResult], int]:
     """One page of rows matching ``filters`` and the number matching (counted unless the
     caller knows it). Ties are broken by engine rank (reversed in descending sorts); rows
-    with no value to sort on come last."""
+    with no value to sort on come last; names compare by code point on every backend."""
     where = [ScoringResult.campaign_id == campaign_id, *filters.clauses()]
     if total is None:
         total = count_results(session, campaign_id, filters)
@@ -131,6 +131,8 @@ def results_page(
         order = [ScoringResult.rank.asc()]
     else:
         column = getattr(ScoringResult, sort_by)
+        if sort_by == "domain" and session.get_bind().dialect.name == "postgresql":
+            column = column.collate("C")  # code point order, as SQLite and the run index
         key = column.desc() if direction == "desc" else column.asc()
         if sort_by in _NULLABLE_SORTS:
             key = key.nulls_last()  # (NOT NULL columns skip it: it would defeat the index)
