@@ -17,13 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.firebase import PROJECT_ID, CertServer, make_key
+from tests.api.firebase import CertServer, make_key
 from tests.e2e.test_server import (
     CALIBER,
     _free_port,
     _headers,
     _score,
     processes,
+    serve_env,
     worker_pids,
 )
 
@@ -54,16 +55,7 @@ def certs() -> Iterator[CertServer]:
 
 def _start(certs: CertServer, data_dir: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "development",
-        "DATA_DIR": str(data_dir),
-        "FIREBASE_PROJECT_ID": PROJECT_ID,
-        "FIREBASE_CERTS_URL": certs.url,
-        "AUTH_DEV_MODE": "false",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("API_WORKERS", None)
+    env = serve_env(data_dir, certs)
     log = (data_dir / "server.log").open("wb")
     process = subprocess.Popen(
         [CALIBER, "serve", "--host", "127.0.0.1", "--port", str(port), *args],

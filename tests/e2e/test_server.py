@@ -68,13 +68,9 @@ def _niceness(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    key = make_key("e2e-key")
-    certs = CertServer([key])
-    certs.start()
-    port = _free_port()
-    data_dir = tmp_path_factory.mktemp("serve")
+def serve_env(data_dir: Path, certs: CertServer, **extra: str) -> dict[str, str]:
+    """The environment of a `caliber serve` on its own: SQLite and files in ``data_dir``
+    (the embedded worker too), tokens signed by ``certs``' keys, one API process."""
     env = {
         **os.environ,
         "ENVIRONMENT": "development",
@@ -82,9 +78,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "FIREBASE_PROJECT_ID": PROJECT_ID,
         "FIREBASE_CERTS_URL": certs.url,
         "AUTH_DEV_MODE": "false",
-        "MAX_UPLOAD_MB": "20",
+        **extra,
     }
-    env.pop("DATABASE_URL", None)
+    for name in ("DATABASE_URL", "API_WORKERS", "REDIS_URL", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    key = make_key("e2e-key")
+    certs = CertServer([key])
+    certs.start()
+    port = _free_port()
+    data_dir = tmp_path_factory.mktemp("serve")
+    env = serve_env(data_dir, certs, MAX_UPLOAD_MB="20")
     log = (data_dir / "server.log").open("w")
     process = subprocess.Popen(
         [CALIBER, "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -126,6 +126,14 @@ def new_campaign(sessions: sessionmaker[Session], name: str) -> tuple[uuid.UUID,
         return user.id, campaign.id
 
 
+def named_rows(campaign_id: uuid.UUID, names: list[str]) -> list[dict[str, Any]]:
+    """Rows of :func:`make_rows`, one per name, in rank order."""
+    rows = make_rows(campaign_id, len(names), seed=5)
+    for row, name in zip(rows, names, strict=True):
+        row["domain"] = name
+    return rows
+
+
 @pytest.fixture(scope="module")
 def stored(engine: Engine, template_rows: list[dict[str, Any]]) -> Iterator[Stored]:
     """One campaign with 20,000 stored rows; removed (cascade) afterwards."""
@@ -320,9 +328,7 @@ def test_the_page_index_reads_every_value_exactly(engine: Engine) -> None:
     ]
     sessions = session_factory(engine)
     user_id, campaign_id = new_campaign(sessions, "index")
-    rows = make_rows(campaign_id, len(names), seed=5)
-    for row, name in zip(rows, names, strict=True):
-        row["domain"] = name
+    rows = named_rows(campaign_id, names)
     rows[0]["ctr"] = 0.1 + 0.2  # 0.30000000000000004: every digit must survive
     rows[1]["cpm"] = None
     rows[2]["spend"] = 1e-300
@@ -404,9 +410,7 @@ def test_names_sort_by_code_point_on_every_backend_and_path(collated_engine: Eng
     ]
     sessions = session_factory(collated_engine)
     user_id, campaign_id = new_campaign(sessions, "names")
-    rows = make_rows(campaign_id, len(names), seed=8)
-    for row, name in zip(rows, names, strict=True):
-        row["domain"] = name
+    rows = named_rows(campaign_id, names)
     stored = Stored(sessions, campaign_id, rows)
     try:
         with session_scope(sessions) as session:
