@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from caliber.engine.config import Setup
     from caliber.engine.pipeline import ScoringResult
 
 EXIT_BAD_INPUT = 2
@@ -76,10 +77,19 @@ def add_setup_arguments(command: argparse.ArgumentParser) -> None:
 def score_file(args: argparse.Namespace) -> ScoringResult:
     """Score args.file with the setup options (no progress bar, no output files)."""
     with _no_gc():
-        from caliber.engine.config import Setup
         from caliber.engine.pipeline import score as run
 
-    setup = Setup.create(
+    setup = _setup(args)
+    _check_input(args.file)
+    return run(args.file, setup)
+
+
+def _setup(args: argparse.Namespace) -> Setup:
+    """The engine setup of the options :func:`add_setup_arguments` adds."""
+    with _no_gc():  # importing polars allocates a lot and triggers needless GC passes
+        from caliber.engine.config import Setup
+
+    return Setup.create(
         args.platform,
         args.goal,
         args.channel,
@@ -87,8 +97,6 @@ def score_file(args: argparse.Namespace) -> ScoringResult:
         min_impressions=args.min_impressions,
         weights=_parse_weights(args.weights),
     )
-    _check_input(args.file)
-    return run(args.file, setup)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,18 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _score(args: argparse.Namespace) -> None:
     with _no_gc():  # importing polars allocates a lot and triggers needless GC passes
-        from caliber.engine.config import Setup
         from caliber.engine.pipeline import score as run
 
     file: Path = args.file
-    setup = Setup.create(
-        args.platform,
-        args.goal,
-        args.channel,
-        ctr_sensitivity=args.ctr_sensitivity,
-        min_impressions=args.min_impressions,
-        weights=_parse_weights(args.weights),
-    )
+    setup = _setup(args)
     size = _check_input(file)
     show_progress = sys.stderr.isatty() and size >= _PROGRESS_MIN_BYTES and not args.quiet
     result: ScoringResult
