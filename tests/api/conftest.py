@@ -121,6 +121,21 @@ def auth(token_for: Callable[..., str]) -> Callable[[str], dict[str, str]]:
     return headers
 
 
+@pytest.fixture
+def score_as(
+    client: TestClient, container: Container, auth: Callable[[str], dict[str, str]]
+) -> Callable[[str, bytes], tuple[str, dict[str, str]]]:
+    """``score_as(uid, export_bytes)``: a campaign of that signed-in user, scored; its id
+    and the user's headers."""
+    from tests.api.test_scoring import scored_campaign  # (it imports run_jobs from here)
+
+    def make(uid: str, data: bytes) -> tuple[str, dict[str, str]]:
+        headers = auth(uid)
+        return scored_campaign(client, container, headers, data), headers
+
+    return make
+
+
 def run_jobs(container: Container) -> None:
     """Wait for the background jobs enqueued so far."""
     container.jobs.join(timeout=120)

@@ -20,10 +20,9 @@ LATER = make_export("trade_desk", "display", seed=72, names=60).encode()
 
 @pytest.fixture
 def scored(
-    client: TestClient, container: Container, auth: Callable[[str], dict[str, str]]
+    score_as: Callable[[str, bytes], tuple[str, dict[str, str]]],
 ) -> tuple[str, dict[str, str]]:
-    alice = auth("analytics-alice")
-    return scored_campaign(client, container, alice, CSV), alice
+    return score_as("analytics-alice", CSV)
 
 
 def _get(client: TestClient, path: str, headers: dict[str, str], **params: Any) -> Any:

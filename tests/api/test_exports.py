@@ -46,10 +46,9 @@ CSV_BYTES = rename_sites(make_export("trade_desk", "display", seed=53), HOSTILE)
 
 @pytest.fixture
 def scored(
-    client: TestClient, container: Container, auth: Callable[[str], dict[str, str]]
+    score_as: Callable[[str, bytes], tuple[str, dict[str, str]]],
 ) -> tuple[str, dict[str, str]]:
-    alice = auth("export-alice")
-    return scored_campaign(client, container, alice, CSV_BYTES), alice
+    return score_as("export-alice", CSV_BYTES)
 
 
 def _get(client: TestClient, path: str, headers: dict[str, str], **params: Any) -> Any:
