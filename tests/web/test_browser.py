@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,17 +27,11 @@ from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect, s
 
 from caliber.sample import write_sample
 from tests.api.firebase import PROJECT_ID, CertServer, make_key, mint
+from tests.e2e.test_server import _free_port
 
 CALIBER = str(Path(sys.executable).parent / "caliber")
 CHROMIUM = "/usr/bin/chromium"
 XSS = "<img src=x onerror=alert(1)>"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
