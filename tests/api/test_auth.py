@@ -423,6 +423,24 @@ def test_dev_mode_a_token_wins(dev_client: TestClient, token_for: TokenFor) -> N
     _assert_unauthenticated(dev_client.get(PROFILE, headers={"Authorization": "Bearer a.b.c"}))
 
 
+@pytest.mark.parametrize("dev_client", DEV_ENVIRONMENTS[2:], indirect=True)
+def test_dev_mode_without_a_verifier_refuses_any_token(dev_client: TestClient) -> None:
+    """No FIREBASE_PROJECT_ID: nothing can verify a token, so a token that is sent is
+    refused rather than taken for the development user; no header is still the dev user."""
+    garbage = {"Authorization": "Bearer garbage"}
+    for response in (
+        dev_client.get(PROFILE, headers=garbage),
+        dev_client.put(PROFILE, json={"name": "Mallory"}, headers=garbage),
+        dev_client.post("/api/v1/auth/verify", headers=garbage),
+        dev_client.get("/api/v1/auth/optional", headers=garbage),
+        dev_client.post(LOGIN, json={"token": "garbage"}),
+    ):
+        _assert_unauthenticated(response, str(response.request.url))
+        assert "FIREBASE_PROJECT_ID" in response.json()["message"]
+    assert dev_client.get(PROFILE).json()["data"]["firebase_uid"] == DEV_UID
+    assert dev_client.get(PROFILE).json()["data"]["name"] != "Mallory"
+
+
 def test_without_dev_mode_there_is_no_dev_user(client: TestClient, container: Container) -> None:
     _assert_unauthenticated(client.get(PROFILE))
     assert _count_users(container) == 0

@@ -57,12 +57,18 @@ def resolve_claims(request: Request, container: Container) -> Claims | None:
 
 
 def claims_for_token(container: Container, token: str) -> Claims:
-    """The verified claims of ``token``; the dev user when no verifier is configured and
-    dev sign-in is on."""
+    """The verified claims of ``token``. A token that is sent is verified or refused, in
+    dev mode too: dev sign-in stands in only for a missing token, never for one that
+    nothing here can check."""
     if container.verifier is None:
-        if container.settings.dev_sign_in:
-            return DEV_CLAIMS
-        raise Unauthenticated("sign-in is not configured on this server (FIREBASE_PROJECT_ID)")
+        raise Unauthenticated(
+            "this server cannot verify tokens (FIREBASE_PROJECT_ID is not set)"
+            + (
+                "; send no Authorization header to use dev sign-in"
+                if container.settings.dev_sign_in
+                else ""
+            )
+        )
     return container.verifier.verify(token)
 
 
