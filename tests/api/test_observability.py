@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -14,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from caliber.api.app import create_app
 from caliber.api.container import Container
-from caliber.core.logging import ContextFilter, JsonFormatter
+from caliber.core.logging import ContextFilter, JsonFormatter, TextFormatter, configure_logging
 from caliber.core.settings import Settings
 from tests.api.test_scoring import API, scored_campaign
 from tests.engine.exports import make_export
@@ -38,19 +39,30 @@ def _value(
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    """The access log as JSON lines, through Caliber's filter and formatter."""
+def _capture(formatter: logging.Formatter) -> Iterator[io.StringIO]:
+    """The access log through Caliber's filter and ``formatter``."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(ContextFilter())
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(formatter)
     logger = logging.getLogger("caliber.access")
     logger.addHandler(handler)
     try:
         yield stream
     finally:
         logger.removeHandler(handler)
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """The access log as JSON lines."""
+    yield from _capture(JsonFormatter())
+
+
+@pytest.fixture
+def text_log() -> Iterator[io.StringIO]:
+    """The access log as text lines (LOG_FORMAT=text)."""
+    yield from _capture(TextFormatter())
 
 
 def test_requests_are_counted_by_route_template(
@@ -171,3 +183,79 @@ def test_json_lines_in_production_text_elsewhere() -> None:
     assert line["message"] == "boom x"
     assert line["level"] == "ERROR"
     assert "request_id" not in line  # no request: no id field
+
+
+FORGED = "2030-01-01 00:00:00,000 INFO [forged - -] caliber.access: GET /admin 200 1.0 ms"
+
+
+def test_a_path_with_encoded_newlines_leaves_one_text_log_line(
+    client: TestClient, text_log: io.StringIO
+) -> None:
+    """CR LF (and the other line breaks) decoded from the path cannot start a forged line."""
+    breaks = "%0d%0a", "%0a", "%0d", "%e2%80%a8", "%e2%80%a9", "%c2%85", "%0b", "%1b%5b2K"
+    for separator in breaks:
+        path = f"/nothing-here{separator}{FORGED.replace(' ', '%20')}"
+        client.get(path, headers={"X-Request-ID": "forge1"})
+        lines = text_log.getvalue().splitlines()
+        assert len(lines) == 1, (separator, lines)
+        assert " caliber.access: GET /nothing-here" in lines[0]
+        assert "[forge1 - -]" in lines[0]
+        assert FORGED in lines[0]  # still there, escaped, on the request's own line
+        text_log.seek(0)
+        text_log.truncate()
+
+
+def test_a_path_with_line_separators_stays_one_json_line(
+    client: TestClient, json_log: io.StringIO
+) -> None:
+    client.get("/nothing%e2%80%a8here%c2%85now%0d%0aok", headers={"X-Request-ID": "json1"})
+    [line] = json_log.getvalue().splitlines()
+    assert "\u2028" not in line
+    assert "\x85" not in line
+    assert json.loads(line)["message"].startswith("GET /nothing\u2028here\x85now\r\nok 404")
+
+
+def test_text_lines_escape_every_field_and_indent_tracebacks() -> None:
+    """Message, arguments and fields are escaped; a traceback's own lines are indented,
+    including an exception message that carries a forged line."""
+    record = logging.LogRecord(
+        "caliber.files\nx",
+        logging.WARNING,
+        __file__,
+        1,
+        "upload %s by %s",
+        (
+            "evil.csv\r\n" + FORGED,
+            "campaign\u2028name",
+        ),
+        None,
+    )
+    record.request_id, record.user_id, record.task_id = "r\n1", "-", "t\x1b"
+    line = TextFormatter().format(record)
+    assert line.splitlines() == [line]
+    assert "evil.csv\\r\\n2030-01-01" in line
+    assert "campaign\\u2028name" in line
+    assert "[r\\n1 - t\\x1b] caliber.files\\nx:" in line
+    try:
+        raise ValueError("bad file\n" + FORGED)
+    except ValueError:
+        failure = logging.LogRecord(
+            "caliber.jobs", logging.ERROR, __file__, 1, "run failed", (), sys.exc_info()
+        )
+    ContextFilter().filter(failure)
+    first, *rest = TextFormatter().format(failure).splitlines()
+    assert first.endswith("caliber.jobs: run failed")
+    assert rest
+    assert all(part.startswith("  ") for part in rest)
+    assert "  " + FORGED in rest
+
+
+def test_configure_logging_writes_text_through_the_escaping_formatter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", root.level)
+    configure_logging("INFO", json_lines=False)
+    [handler] = root.handlers
+    assert isinstance(handler.formatter, TextFormatter)

@@ -1,10 +1,17 @@
 """Logging: every line carries the request id, the signed-in user's id (never a token)
-and the Celery task id when there is one; JSON lines in production (``LOG_FORMAT``)."""
+and the Celery task id when there is one; JSON lines in production (``LOG_FORMAT``).
+
+Whatever a client controls (a request path, a filename, a campaign name) may end up in a
+log line, so neither format lets a value start a line of its own: text lines escape
+control characters and line separators in every field, and continuation lines of a
+traceback are indented; JSON lines escape them inside strings.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +44,32 @@ class ContextFilter(logging.Filter):
 
 _RESERVED = frozenset(vars(logging.makeLogRecord({})))
 
+# C0 controls (CR, LF, ESC...), DEL, C1 controls (NEL is U+0085) and the Unicode line and
+# paragraph separators: everything a terminal, a log shipper or str.splitlines() may take
+# for the end of a line or a cursor movement
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# json.dumps escapes C0 itself; with ensure_ascii=False it leaves these raw
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_control(text: str) -> str:
+    """``text`` on one line: control characters and line separators as escapes."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def _indented(block: str) -> str:
+    """A traceback or stack: each of its lines indented, so none can pass for a record."""
+    return "\n".join("  " + escape_control(line) for line in block.splitlines())
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the ids, extras, error."""
@@ -61,12 +94,44 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        line = json.dumps(entry, default=str, ensure_ascii=False)
+        # these can only occur inside JSON strings, where \uXXXX means the same character
+        return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
 TEXT_FORMAT = (
     "%(asctime)s %(levelname)s [%(request_id)s %(user_id)s %(task_id)s] %(name)s: %(message)s"
 )
+
+
+class TextFormatter(logging.Formatter):
+    """:data:`TEXT_FORMAT`, one line per record: the message (with its arguments) and every
+    other field escaped; a traceback follows on indented lines."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        # a copy: the record goes on to other handlers (and their formatters) unchanged
+        fields = {
+            key: escape_control(value) if isinstance(value, str) else value
+            for key, value in vars(record).items()
+        }
+        fields.update(
+            msg=escape_control(record.getMessage()),
+            args=None,
+            exc_info=None,
+            exc_text=None,
+            stack_info=None,
+        )
+        line = super().format(logging.makeLogRecord(fields))
+        if record.exc_info:
+            line += "\n" + _indented(self.formatException(record.exc_info))
+        elif record.exc_text:
+            line += "\n" + _indented(record.exc_text)
+        if record.stack_info:
+            line += "\n" + _indented(self.formatStack(record.stack_info))
+        return line
 
 
 def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
@@ -76,6 +141,6 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
         return
     handler = logging.StreamHandler()
     handler.addFilter(ContextFilter())
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
