@@ -49,10 +49,15 @@ LABEL org.opencontainers.image.title="Caliber" \
       org.opencontainers.image.licenses="LicenseRef-Proprietary" \
       org.opencontainers.image.base.name="docker.io/library/python:3.11-slim"
 
+# ENVIRONMENT=production: the image serves on 0.0.0.0, so it is production unless told
+# otherwise. It refuses to start without FIREBASE_PROJECT_ID and a random SECRET_KEY of
+# 32+ characters, and never has dev sign-in (a plain `docker run -p 8000:8000` must not
+# publish an API where every request is the development user).
 # DATA_DIR (mount a volume there): beat's schedule file, the uploads and exports unless
 # AWS_BUCKET_NAME puts them in S3, and the SQLite database unless DATABASE_URL is set.
 # MPLCONFIGDIR: matplotlib (PDF charts) keeps its font cache somewhere writable.
-ENV PYTHONUNBUFFERED=1 \
+ENV ENVIRONMENT=production \
+    PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \

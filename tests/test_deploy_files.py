@@ -1,7 +1,8 @@
 """The deployment files, checked without Docker: the Dockerfile (hadolint and its runtime
 stage), .dockerignore, docker-compose.yml (parsed and interpolated as compose would) and
 the wheel build the image relies on. Every `caliber` command they run goes through the
-real argument parser, and the compose environment through the real settings.
+real argument parser, and the compose environment through the real settings. The image's
+defaults are run for real: its CMD as a process with exactly its runtime environment.
 """
 
 from __future__ import annotations
@@ -15,17 +16,20 @@ import shlex
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from collections.abc import Iterator, Mapping
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from caliber.cli import QUEUES, build_parser
 from caliber.core.settings import Settings
 from caliber.jobs.broker import is_embedded
+from tests.e2e.test_server import _free_port
 
 # PyYAML has no stubs here; through import_module it is simply Any.
 yaml: Any = importlib.import_module("yaml")
@@ -191,6 +195,70 @@ def healthcheck_command() -> list[str]:
     command = json.loads(exec_form)
     assert isinstance(command, list)
     return [str(part) for part in command]
+
+
+# What the base image (python:3.11-slim) puts in the environment before the Dockerfile's
+# ENV, and what Docker adds for the USER (its home directory).
+BASE_IMAGE_ENV = {
+    "PATH": "/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/home/caliber",
+}
+_VARIABLE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+def runtime_env() -> dict[str, str]:
+    """The environment of a container of the image: the base image's, then every ENV of
+    the runtime stage in order (both the KEY=value and the legacy KEY value form), with
+    $VAR expanded from what is defined so far, as Docker does."""
+    env = dict(BASE_IMAGE_ENV)
+    for rest in instructions(final_stage(), "ENV"):
+        parts = shlex.split(rest)
+        pairs = (
+            [(part.partition("=")[0], part.partition("=")[2]) for part in parts]
+            if "=" in parts[0]
+            else [(parts[0], " ".join(parts[1:]))]
+        )
+        for key, value in pairs:
+            env[key] = _VARIABLE.sub(
+                lambda m: env.get(m.group("braced") or m.group("bare"), ""), value
+            )
+    return env
+
+
+def image_command() -> list[str]:
+    command = json.loads(instructions(final_stage(), "CMD")[-1])
+    assert isinstance(command, list)
+    return [str(part) for part in command]
+
+
+def as_on_this_machine(env: Mapping[str, str], root: Path) -> dict[str, str]:
+    """The image's environment with its paths moved here: /opt/venv is this virtualenv,
+    /data, the home directory and matplotlib's cache are folders under ``root``. Nothing
+    else of this machine's environment leaks in."""
+    moved = {
+        "/opt/venv": sys.prefix,
+        "/data": str(root / "data"),
+        "/home/caliber": str(root / "home"),
+        "/tmp/matplotlib": str(root / "matplotlib"),
+    }
+    result = {}
+    for key, value in env.items():
+        local = value
+        for image_path, here in moved.items():
+            local = re.sub(rf"(?<![^:]){re.escape(image_path)}(?=$|[:/])", here, local)
+        result[key] = local
+    for folder in ("data", "home", "matplotlib", "app"):
+        (root / folder).mkdir(exist_ok=True)
+    return result
+
+
+def _published(command: list[str], port: int) -> list[str]:
+    """The command with its --port as `docker run -p PORT:8000` would reach it here."""
+    index = command.index("--port")
+    return [*command[: index + 1], str(port), *command[index + 2 :]]
 
 
 # --- Dockerfile ---------------------------------------------------------------------------
@@ -551,3 +619,135 @@ def test_flower_monitors_the_broker_behind_basic_auth() -> None:
     assert env["CELERY_BROKER_URL"] == environment(services()["api"])["REDIS_URL"]
     assert env["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
     assert any(str(port).endswith("5555") for port in flower.get("ports") or [])
+
+
+# --- the image's defaults, run -------------------------------------------------------------
+
+
+def test_the_image_is_production_by_default() -> None:
+    env = runtime_env()
+    assert env["ENVIRONMENT"] == "production"
+    assert env["PATH"].startswith("/opt/venv/bin:/usr/local/bin:")
+    assert image_command()[:4] == ["caliber", "serve", "--host", "0.0.0.0"]
+
+
+def test_the_images_command_refuses_to_start_without_its_production_settings(
+    tmp_path: Path,
+) -> None:
+    """`docker run IMAGE` with no settings: the CMD exits at once, naming what to set,
+    instead of serving the development user on every interface."""
+    env = as_on_this_machine(runtime_env(), tmp_path)
+    port = _free_port()
+    process = subprocess.Popen(
+        _published(image_command(), port),
+        env=env,
+        cwd=tmp_path / "app",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 2, (out, err)
+    assert "refusing to start in production" in err
+    for setting in ("FIREBASE_PROJECT_ID", "SECRET_KEY"):
+        assert setting in err, err
+    assert list((tmp_path / "data").iterdir()) == [], "it created files before refusing"
+
+
+class Started:
+    def __init__(self, base: str, log: Path) -> None:
+        self.base = base
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture
+def run_image(tmp_path: Path) -> Iterator[Any]:
+    """``run_image(**extra_env)``: the image's CMD with its environment plus ``extra_env``
+    (after `caliber db upgrade` in the same environment, as the compose migrate service
+    does), serving on a free port; stopped at the end."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def run(**extra: str) -> Started:
+        root = tmp_path / f"run{len(started)}"
+        root.mkdir()
+        env = {**as_on_this_machine(runtime_env(), root), **extra}
+        migrate = subprocess.run(
+            ["caliber", "db", "upgrade"],
+            env=env,
+            cwd=root / "app",
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert migrate.returncode == 0, migrate.stderr
+        port = _free_port()
+        log = root / "server.log"
+        with log.open("wb") as handle:
+            process = subprocess.Popen(
+                _published(image_command(), port),
+                env=env,
+                cwd=root / "app",
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(process)
+        server = Started(f"http://127.0.0.1:{port}", log)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{server.base}/health", timeout=1).status_code == 200:
+                    return server
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the image's command did not start: " + server.output())
+            time.sleep(0.2)
+
+    yield run
+    for process in started:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+PROFILE = "/api/v1/auth/profile"
+
+
+def test_the_images_command_serves_once_configured(run_image: Any) -> None:
+    server = run_image(SECRET_KEY="s" * 40, FIREBASE_PROJECT_ID="demo-project")
+    refused = httpx.get(server.base + PROFILE, timeout=10)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert "x-caliber-dev-sign-in" not in refused.headers
+
+
+def test_the_image_in_development_has_no_dev_sign_in_on_0000(run_image: Any) -> None:
+    """ENVIRONMENT=development on the image's 0.0.0.0: still no development user, even for
+    a client on loopback, and the log says why."""
+    server = run_image(ENVIRONMENT="development")
+    refused = httpx.get(server.base + PROFILE, timeout=10)
+    assert refused.status_code == 401, refused.text
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert "x-caliber-dev-sign-in" not in refused.headers
+    config = httpx.get(server.base + "/app/config.json", timeout=10).json()
+    assert config["devSignIn"] is False
+    assert "dev sign-in is off: 0.0.0.0 is not a loopback address" in server.output()
+
+
+def test_the_image_with_auth_dev_mode_true_warns_loudly(run_image: Any) -> None:
+    server = run_image(ENVIRONMENT="development", AUTH_DEV_MODE="true")
+    profile = httpx.get(server.base + PROFILE, timeout=10)
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["data"]["firebase_uid"] == "dev-user"
+    assert profile.headers["x-caliber-dev-sign-in"] == "on"
+    warnings = [line for line in server.output().splitlines() if " WARNING " in line]
+    assert any("AUTH_DEV_MODE=true on 0.0.0.0:" in line for line in warnings), warnings
+    assert any("ANYONE who can reach this port" in line for line in warnings), warnings

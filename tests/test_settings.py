@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from caliber.core.settings import DEFAULT_SECRET_KEY, Environment, Settings
+from caliber.core.settings import DEFAULT_SECRET_KEY, Environment, Settings, is_loopback_host
 
 GOOD_SECRET = "k" * 32
 
@@ -135,6 +135,51 @@ def test_a_blank_dev_mode_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_production_without_dev_mode_has_no_dev_sign_in() -> None:
     assert production(AUTH_DEV_MODE=None).dev_sign_in is False
     assert production(AUTH_DEV_MODE=False).dev_sign_in is False
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.53", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("192.168.1.20", False),
+        ("caliber.example.com", False),  # a name: whatever it resolves to, not loopback
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("server", "client", "implicit", "explicit"),
+    [
+        ("127.0.0.1", "127.0.0.1", True, True),
+        ("::1", "::1", True, True),
+        (None, None, True, True),  # a Unix socket: no network peer
+        ("testserver", "testclient", True, True),  # in process
+        ("10.0.0.5", "10.0.0.9", False, True),  # arrived on another interface
+        ("127.0.0.1", "203.0.113.7", False, True),  # a client behind a trusted local proxy
+    ],
+)
+def test_dev_sign_in_by_default_applies_to_loopback_connections_only(
+    server: str | None, client: str | None, implicit: bool, explicit: bool
+) -> None:
+    """Unless AUTH_DEV_MODE=true is set, development's dev sign-in never reaches a client
+    on another machine, however the server was started."""
+    default = Settings(_env_file=None, ENVIRONMENT=Environment.DEVELOPMENT)
+    assert default.dev_sign_in_for(server, client) is implicit
+    forced = Settings(_env_file=None, ENVIRONMENT=Environment.DEVELOPMENT, AUTH_DEV_MODE=True)
+    assert forced.dev_sign_in_for(server, client) is explicit
+    off = Settings(_env_file=None, ENVIRONMENT=Environment.DEVELOPMENT, AUTH_DEV_MODE=False)
+    assert off.dev_sign_in_for(server, client) is False
+    assert production(AUTH_DEV_MODE=None).dev_sign_in_for(server, client) is False
 
 
 # --- lists ----------------------------------------------------------------------------------

@@ -539,25 +539,25 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from caliber.api.app import create_app
+    from caliber.core.logging import configure_logging
     from caliber.db.migrate import upgrade
 
     settings = _load_settings()
     workers = settings.API_WORKERS if args.workers is None else args.workers
     if not 1 <= workers <= 64:
         _fail(f"--workers must be between 1 and 64, got {workers}")
+    configure_logging(settings.LOG_LEVEL, json_lines=settings.json_logs)
+    settings = _guard_dev_sign_in(settings, args.host, args.port)
     if not args.no_migrate:
         upgrade(settings.database_url)
-    if settings.dev_sign_in:
-        sys.stderr.write(
-            "caliber: AUTH_DEV_MODE is on: requests without a token act as the development user\n"
-        )
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
         "log_level": settings.LOG_LEVEL.lower(),
         "access_log": False,  # Caliber logs each request itself (with its id and user)
-        # in JSON mode uvicorn's own lines go through the same JSON handler
-        "log_config": None if settings.json_logs else uvicorn.config.LOGGING_CONFIG,
+        # uvicorn's own lines go through Caliber's handler: JSON, or text that escapes
+        # control characters like every other line
+        "log_config": None,
     }
     worker = _embedded_worker(settings)
     if workers > 1:
@@ -579,6 +579,34 @@ def _serve(args: argparse.Namespace) -> None:
             hook()
         raise
     uvicorn.run(app, **options)
+
+
+def _guard_dev_sign_in(settings: Any, host: str, port: int) -> Any:
+    """Dev sign-in on a non-loopback address only when AUTH_DEV_MODE=true says so: the
+    development default never serves the development user to other machines."""
+    import logging
+
+    from caliber.core.settings import is_loopback_host
+
+    if not settings.dev_sign_in or is_loopback_host(host):
+        return settings
+    log = logging.getLogger("caliber.serve")
+    if settings.AUTH_DEV_MODE:
+        log.warning(
+            "AUTH_DEV_MODE=true on %s:%d, not a loopback address: ANYONE who can reach this "
+            "port acts as the development user without a token",
+            host,
+            port,
+        )
+        return settings
+    log.warning(
+        "dev sign-in is off: %s is not a loopback address (set AUTH_DEV_MODE=true to have "
+        "it anyway, or serve on 127.0.0.1); requests need a token",
+        host,
+    )
+    # the API processes of --workers build their settings from the environment
+    os.environ["AUTH_DEV_MODE"] = "false"
+    return settings.model_copy(update={"AUTH_DEV_MODE": False})
 
 
 def _embedded_worker(settings: Any) -> Any:

@@ -441,6 +441,38 @@ def test_dev_mode_without_a_verifier_refuses_any_token(dev_client: TestClient) -
     assert dev_client.get(PROFILE).json()["data"]["name"] != "Mallory"
 
 
+def test_dev_sign_in_by_default_is_refused_to_a_remote_client(
+    database_url: str, tmp_path: Path, certs: CertServer
+) -> None:
+    """A development server started any way at all (uvicorn on 0.0.0.0, say) does not
+    hand the development user to a client on another machine unless AUTH_DEV_MODE=true;
+    responses say when dev sign-in is on."""
+    settings = _settings(
+        database_url,
+        tmp_path,
+        certs_url=certs.url,
+        ENVIRONMENT=Environment.DEVELOPMENT,
+        AUTH_DEV_MODE=None,
+    )
+    app = create_app(settings, Container.build(settings))
+    with TestClient(app, client=("203.0.113.7", 40000)) as remote:
+        refused = remote.get(PROFILE)
+        _assert_unauthenticated(refused)
+        assert "x-caliber-dev-sign-in" not in refused.headers
+        assert remote.get("/app/config.json").json()["devSignIn"] is False
+    with TestClient(app, client=("127.0.0.1", 40000)) as local:
+        answered = local.get(PROFILE)
+        assert answered.json()["data"]["firebase_uid"] == DEV_UID
+        assert answered.headers["x-caliber-dev-sign-in"] == "on"
+        assert local.get("/app/config.json").json()["devSignIn"] is True
+    forced = settings.model_copy(update={"AUTH_DEV_MODE": True})
+    app = create_app(forced, Container.build(forced))
+    with TestClient(app, client=("203.0.113.7", 40000)) as remote:
+        answered = remote.get(PROFILE)
+        assert answered.json()["data"]["firebase_uid"] == DEV_UID
+        assert answered.headers["x-caliber-dev-sign-in"] == "on"
+
+
 def test_without_dev_mode_there_is_no_dev_user(client: TestClient, container: Container) -> None:
     _assert_unauthenticated(client.get(PROFILE))
     assert _count_users(container) == 0

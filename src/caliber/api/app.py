@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -35,6 +36,7 @@ from caliber.scoring import pages as result_pages
 from caliber.scoring.jobs import run_scoring_job
 from caliber.web import routes as web
 
+logger = logging.getLogger(__name__)
 _MULTIPART_OVERHEAD = 1024 * 1024  # framing around an upload of the maximum size
 
 
@@ -46,6 +48,22 @@ def _score_and_notify(services: Container, *, campaign_id: str, user_id: str) ->
     update_statistics(services.sessions, user_id)
 
 
+def _warn_about_dev_sign_in(settings: Settings) -> None:
+    if not settings.dev_sign_in:
+        return
+    if settings.AUTH_DEV_MODE:
+        logger.warning(
+            "AUTH_DEV_MODE=true: dev sign-in is on for every client: any request without a "
+            "token, from any address that reaches this server, acts as the development user"
+        )
+    else:
+        logger.warning(
+            "dev sign-in is on for loopback connections (ENVIRONMENT=%s): a request without "
+            "a token from this machine acts as the development user",
+            settings.ENVIRONMENT.value,
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     container: Container | None = None,
@@ -55,6 +73,7 @@ def create_app(
     when the server stops (before the container closes)."""
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL, json_lines=settings.json_logs)
+    _warn_about_dev_sign_in(settings)
     services = container or Container.build(settings)
     result_pages.configure(settings.RESULT_CACHE_ROWS)
     services.jobs.register(SCORE_CAMPAIGN, partial(_score_and_notify, services))
@@ -100,5 +119,5 @@ def create_app(
         )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS or ["*"])
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes + _MULTIPART_OVERHEAD)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, settings=settings)
     return app

@@ -7,12 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.types import Scope
 
 from caliber.api.container import Container
 from caliber.auth.service import DEV_CLAIMS, ensure_user
 from caliber.auth.verifier import Claims
 from caliber.core.errors import Unauthenticated
 from caliber.core.logging import set_request_user
+from caliber.core.settings import Settings
 from caliber.db.models import User
 
 
@@ -48,11 +50,21 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
+def dev_sign_in_applies(scope: Scope, settings: Settings) -> bool:
+    """Whether a request without a token acts as the development user: dev sign-in is on
+    and the connection is a loopback one, or AUTH_DEV_MODE=true (see
+    :meth:`Settings.dev_sign_in_for`)."""
+    server, client = scope.get("server"), scope.get("client")
+    return settings.dev_sign_in_for(
+        None if server is None else server[0], None if client is None else client[0]
+    )
+
+
 def resolve_claims(request: Request, container: Container) -> Claims | None:
     """Claims from the bearer token; the dev user in dev mode; None when anonymous."""
     token = _bearer(request)
     if token is None:
-        return DEV_CLAIMS if container.settings.dev_sign_in else None
+        return DEV_CLAIMS if dev_sign_in_applies(request.scope, container.settings) else None
     return claims_for_token(container, token)
 
 

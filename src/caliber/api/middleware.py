@@ -11,9 +11,11 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from caliber.api.deps import dev_sign_in_applies
 from caliber.api.errors import error_body
 from caliber.core import metrics
 from caliber.core.logging import request_id_var, request_user_var
+from caliber.core.settings import Settings
 
 access_log = logging.getLogger("caliber.access")
 
@@ -29,12 +31,17 @@ def route_template(scope: Scope) -> str:
     )
 
 
+DEV_SIGN_IN_HEADER = (b"x-caliber-dev-sign-in", b"on")
+
+
 class RequestIdMiddleware:
     """Take ``X-Request-ID`` (if sane) or make one; expose it to logs and the response;
-    log each request once and count it in the metrics."""
+    log each request once and count it in the metrics. While requests without a token
+    act as the development user, every response says so (``X-Caliber-Dev-Sign-In: on``)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
         self.app = app
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,12 +54,16 @@ class RequestIdMiddleware:
         user_token = request_user_var.set({})
         started = time.perf_counter()
         status = 500
+        dev = self.settings is not None and dev_sign_in_applies(scope, self.settings)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-request-id", request_id.encode()))
+                if dev:
+                    headers.append(DEV_SIGN_IN_HEADER)
             await send(message)
 
         try:

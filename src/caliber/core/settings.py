@@ -5,6 +5,7 @@ Nothing reads the environment at import time: call :func:`get_settings`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from enum import StrEnum
 from functools import lru_cache
@@ -193,6 +194,43 @@ class Settings(BaseSettings):
         if self.AUTH_DEV_MODE is None:
             return self.ENVIRONMENT is Environment.DEVELOPMENT
         return self.AUTH_DEV_MODE
+
+    def dev_sign_in_for(self, server: str | None, client: str | None = None) -> bool:
+        """Whether dev sign-in applies to a connection that arrived on the local address
+        ``server`` from ``client``. Unless AUTH_DEV_MODE=true says so explicitly, it only
+        applies on loopback: the development default never opens a server reachable from
+        another machine (however it was started: `caliber serve`, uvicorn, a container)."""
+        if not self.dev_sign_in:
+            return False
+        if self.AUTH_DEV_MODE:
+            return True
+        return _arrived_locally(server) and _arrived_locally(client)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a listening address is on loopback only (``0.0.0.0``, ``::``, an interface's
+    address or a host name other than localhost are not)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip().strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def _arrived_locally(address: str | None) -> bool:
+    """A connection's address as the ASGI server reports it: an IP of a TCP socket, or no
+    address / a name for what is not a network connection (a Unix socket, an in-process
+    test client), which is local by nature."""
+    if address is None:
+        return True
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return True
+    return is_loopback_host(address)
 
 
 @lru_cache(maxsize=1)

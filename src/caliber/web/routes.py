@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from caliber.api.deps import ContainerDep
+from caliber.api.deps import ContainerDep, dev_sign_in_applies
 
 STATIC = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
@@ -20,7 +20,7 @@ def index() -> FileResponse:
 
 
 @router.get("/app/config.json")
-def app_config(container: ContainerDep) -> dict[str, Any]:
+def app_config(request: Request, container: ContainerDep) -> dict[str, Any]:
     """What the page needs before signing in: the API prefix, whether dev sign-in is on,
     and the Firebase web configuration when a project is set."""
     settings = container.settings
@@ -35,7 +35,7 @@ def app_config(container: ContainerDep) -> dict[str, Any]:
     return {
         "api": settings.API_V1_STR,
         "project": settings.PROJECT_NAME,
-        "devSignIn": settings.dev_sign_in,
+        "devSignIn": dev_sign_in_applies(request.scope, settings),
         "firebase": firebase,
         "maxUploadMb": settings.MAX_UPLOAD_MB,
     }
