@@ -1,0 +1,90 @@
+"""What every reader returns: a :class:`Table` (headers first, columns loaded on demand)
+and the limits a reader refuses a file beyond (:class:`ReadLimits`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from caliber.engine.columns import MISSING_MARKERS
+from caliber.engine.errors import EmptyFileError, UnreadableFileError
+from caliber.engine.report import DataWarning
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Refusal thresholds, checked before a parser allocates anything for the file.
+
+    Workbooks: the archive (entry count, uncompressed size, compression ratio) and the
+    sheet, whose reader (calamine) allocates one slot per cell of the rectangle its
+    cells span: ``max_sheet_cells`` bounds that rectangle (about 60 bytes a cell while
+    reading, so 5,000,000 cells is about 300 MB), the cells present and the strings of
+    the shared-string table. Text: ``max_header_bytes`` bounds the header row.
+    """
+
+    max_zip_entries: int = 1_000
+    max_uncompressed_bytes: int = 1024 * 1024 * 1024
+    max_compression_ratio: float = 200.0
+    ratio_floor_bytes: int = 1024 * 1024  # small entries may compress well harmlessly
+    max_sheet_cells: int = 5_000_000
+    max_header_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Table:
+    """A parsed header row and a lazy scan of selected columns (by position)."""
+
+    headers: tuple[str, ...]
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    _scanner: Callable[[Sequence[int]], pl.LazyFrame]
+    # For a file scanned in place: the same file through the decoding path, used when
+    # the scan finds bytes that are not UTF-8.
+    reopen: Callable[[], Table] | None = None
+    # What reading noticed without refusing (e.g. lines decoded as Windows-1252).
+    warnings: tuple[DataWarning, ...] = ()
+
+    def scan(self, positions: Sequence[int]) -> pl.LazyFrame:
+        """Columns at ``positions`` (text, or the frame's own types), named ``c<position>``."""
+        return self._scanner(sorted(set(positions)))
+
+    def load(self, positions: Sequence[int]) -> pl.DataFrame:
+        """:meth:`scan`, collected; raises :class:`EmptyFileError` on zero data rows."""
+        try:
+            frame = self.scan(positions).collect()
+        except pl.exceptions.ComputeError as exc:
+            if self.reopen is not None and is_encoding_error(exc):
+                return self.reopen().load(positions)
+            raise UnreadableFileError(f"the file could not be parsed: {first_line(exc)}") from None
+        if frame.height == 0:
+            raise EmptyFileError(
+                "the file has a header row but no data rows", headers=list(self.headers)
+            )
+        return frame
+
+
+def null_markers(text: pl.Expr) -> pl.Expr:
+    """Turn missing markers (trimmed, any case) and blank cells into nulls."""
+    marker = text.str.strip_chars().str.to_lowercase().is_in(MISSING_MARKERS)
+    return pl.when(marker).then(None).otherwise(text)
+
+
+def is_encoding_error(exc: BaseException) -> bool:
+    """Whether a parser error says the bytes are not UTF-8."""
+    text = first_line(exc).lower()
+    return "utf-8" in text or "utf8" in text
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (parsers' messages run long)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def clean_header(text: str) -> str:
+    """A header as the engine compares and reports it: trimmed, without NUL characters
+    (which no database text column accepts)."""
+    return text.replace("\x00", "").strip()

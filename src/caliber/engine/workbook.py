@@ -1,0 +1,188 @@
+"""Excel workbooks (.xlsx, .xls), read by fastexcel (Rust calamine) once checked.
+
+An .xlsx is a zip archive: it is checked before parsing (entry count, declared and
+actual uncompressed size, compression ratio, no DTD or entity declarations in its XML
+parts, the size of the shared-string table), so a zip bomb or an entity-expansion
+attack is refused up front. Then the first sheet's real extent is measured
+(:mod:`caliber.engine.extent`), and so are an .xls file's own counts, so that the
+reader is never asked for more cells than the limit.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+from collections.abc import Sequence
+
+import polars as pl
+
+from caliber.engine import xls_extent, xlsx_extent
+from caliber.engine.errors import EmptyFileError, UnreadableFileError, UnsafeFileError
+from caliber.engine.extent import check_extent
+from caliber.engine.table import ReadLimits, Table, clean_header, first_line, null_markers
+
+ZIP_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_SHARED_STRINGS = "xl/sharedstrings.xml"
+
+
+def xlsx_table(data: bytes, limits: ReadLimits) -> Table:
+    """The first sheet of an .xlsx, after the archive and sheet checks."""
+    with _open_archive(data) as archive:
+        _check_archive(archive, limits)
+        _check_first_sheet(archive, limits)
+    return _excel_table(data, "xlsx")
+
+
+def xls_table(data: bytes, limits: ReadLimits) -> Table:
+    """The first sheet of an .xls, after its counts are checked."""
+    xls_extent.check_xls(data, limits)
+    return _excel_table(data, "xls")
+
+
+def _open_archive(data: bytes) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise UnreadableFileError("the file looks like a zip archive but is damaged") from None
+
+
+def _check_archive(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
+    entries = archive.infolist()
+    names = {e.filename.lower() for e in entries}
+    if "xl/workbook.xml" not in names:
+        if "xl/workbook.bin" in names:
+            raise UnreadableFileError(
+                "the workbook is a binary .xlsb workbook, which is not supported; save it "
+                "as .xlsx or CSV"
+            )
+        raise UnreadableFileError("the zip archive is not an Excel workbook (.xlsx)")
+    if len(names) != len(entries):
+        # the reader and these checks must see the same part under a name
+        raise UnreadableFileError("the workbook archive is damaged: it repeats an entry name")
+    if len(entries) > limits.max_zip_entries:
+        raise UnsafeFileError(
+            f"the workbook has {len(entries)} archive entries (limit "
+            f"{limits.max_zip_entries}); refused as a possible zip bomb",
+            entries=len(entries),
+        )
+    declared = sum(e.file_size for e in entries)
+    if declared > limits.max_uncompressed_bytes:
+        raise UnsafeFileError(
+            f"the workbook would expand to {declared:,} bytes (limit "
+            f"{limits.max_uncompressed_bytes:,}); refused as a possible zip bomb",
+            uncompressed_bytes=declared,
+        )
+    for entry in entries:
+        _check_ratio(entry.filename, entry.file_size, entry.compress_size, limits)
+    actual = 0
+    for entry in entries:
+        actual += _scan_entry(archive, entry, limits, limits.max_uncompressed_bytes - actual)
+
+
+def _check_ratio(name: str, size: int, compressed: int, limits: ReadLimits) -> None:
+    if size <= limits.ratio_floor_bytes:
+        return
+    ratio = size / max(compressed, 1)
+    if ratio > limits.max_compression_ratio:
+        raise UnsafeFileError(
+            f"workbook part {name!r} has a compression ratio of {ratio:,.0f}:1 (limit "
+            f"{limits.max_compression_ratio:,.0f}:1); refused as a possible zip bomb",
+            entry=name,
+            ratio=ratio,
+        )
+
+
+def _scan_entry(
+    archive: zipfile.ZipFile, entry: zipfile.ZipInfo, limits: ReadLimits, budget: int
+) -> int:
+    """Decompress one entry in chunks: enforce the real size and ratio, refuse DTDs, and
+    count the shared strings (calamine keeps every one in memory)."""
+    is_xml = entry.filename.endswith((".xml", ".rels", ".vml"))
+    is_strings = entry.filename.lower() == _SHARED_STRINGS
+    seen = 0
+    strings = 0
+    tail = b""
+    try:
+        with archive.open(entry) as stream:
+            while chunk := stream.read(1024 * 1024):
+                seen += len(chunk)
+                if seen > budget:
+                    raise UnsafeFileError(
+                        "the workbook expands beyond the size limit; refused as a possible "
+                        "zip bomb",
+                        entry=entry.filename,
+                    )
+                _check_ratio(entry.filename, seen, entry.compress_size, limits)
+                if is_xml:
+                    window = tail + chunk
+                    upper = window.upper()
+                    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+                        raise UnsafeFileError(
+                            f"workbook part {entry.filename!r} declares a DTD or entities; "
+                            "refused (XML entity expansion is never processed)",
+                            entry=entry.filename,
+                        )
+                    if is_strings:
+                        # every <si> (or <x:si>) start; a tag cut between chunks counts
+                        # twice at most, which only errs on the side of refusing
+                        strings += window.count(b"<si") + window.count(b":si")
+                        if strings > limits.max_sheet_cells:
+                            raise UnsafeFileError(
+                                "the workbook's shared-string table holds more than "
+                                f"{limits.max_sheet_cells:,} strings (the limit); refused",
+                                limit_cells=limits.max_sheet_cells,
+                            )
+                    tail = chunk[-16:]
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise UnreadableFileError(f"the workbook archive is damaged: {exc}") from None
+    except NotImplementedError as exc:  # e.g. an unsupported compression method
+        raise UnreadableFileError(f"the workbook archive cannot be read: {exc}") from None
+    return seen
+
+
+def _check_first_sheet(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
+    """Measure the sheet the reader will load; when it cannot be told which one that is,
+    measure every part that could be a sheet."""
+    first = xlsx_extent.first_sheet_part(archive)
+    parts = [first] if first is not None else xlsx_extent.worksheet_parts(archive)
+    for name in parts:
+        where = "the first sheet" if name == first else f"sheet part {name!r}"
+        try:
+            found = xlsx_extent.xlsx_sheet_extent(archive, archive.getinfo(name), where, limits)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise UnreadableFileError(f"the workbook archive is damaged: {exc}") from None
+        check_extent(found, where, limits)
+
+
+def _excel_table(data: bytes, kind: str) -> Table:
+    """The first sheet, read once (calamine parses a whole sheet whatever is asked)."""
+    import fastexcel  # noqa: PLC0415  (imported on the first workbook only)
+
+    try:
+        reader = fastexcel.read_excel(data)
+        names = reader.sheet_names
+        if not names:
+            raise EmptyFileError("the workbook has no sheets")
+        sheet = reader.load_sheet(0, dtypes="string")
+        headers = tuple(clean_header(str(c.name)) for c in sheet.available_columns())
+        frame = pl.DataFrame(sheet.to_polars())
+    except EmptyFileError:
+        raise
+    except Exception as exc:  # fastexcel raises its own exception tree; any is unreadable
+        raise UnreadableFileError(
+            f"the {kind.upper()} workbook could not be read: {first_line(exc)}"
+        ) from None
+    if not headers:
+        raise EmptyFileError("the workbook's first sheet is empty", sheet=names[0])
+    frame = frame.rename(
+        dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True))
+    )
+
+    def scan(positions: Sequence[int]) -> pl.LazyFrame:
+        return frame.lazy().select(
+            null_markers(pl.col(f"c{p}").cast(pl.String)).alias(f"c{p}") for p in positions
+        )
+
+    return Table(headers, kind, None, None, scan)
