@@ -147,9 +147,12 @@ def _arrange(frame: pl.DataFrame, dimension: str, resolved: ResolvedSetup) -> pl
     whole = [
         c
         for c in ("impressions", "conversions")
-        if frame[c].dtype.is_float() and bool((frame[c].drop_nulls() % 1 == 0).all())
+        if frame[c].dtype.is_float()
+        and bool((frame[c].drop_nulls() % 1 == 0).all())
+        and bool((frame[c].drop_nulls().abs() <= preprocess.MAX_COUNT).all())
     ]
-    # counts read as text become floats; show them as integers when they are whole
+    # counts read as text become floats; show them as integers when they are whole (and
+    # exact: each count is at most 2**53, but a sum of many may not be)
     return frame.select(order).with_columns(pl.col(c).cast(pl.Int64) for c in whole)
 
 

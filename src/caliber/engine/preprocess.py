@@ -40,6 +40,15 @@ AGGREGATE_MARKERS: tuple[str, ...] = (
     "(not available)",
 )
 
+# The longest domain or supply vendor kept: a domain has at most 253 characters and
+# bundle ids and vendor names far fewer, so a longer value is a broken cell (a quote left
+# open swallows the lines after it), never a name to whitelist; its row is dropped and
+# counted. The service stores names in a 512-character column: the same rule for both.
+MAX_NAME_LENGTH = 512
+# The largest count a float holds exactly (2**53): a larger "count" (1e19 impressions)
+# is not one anybody measured, and it would not fit the results' integer columns.
+MAX_COUNT = float(2**53)
+
 DIM = "__dimension"
 _FIRST = "__first_is_aggregate"
 _RAW = "__raw_dimension"
@@ -72,6 +81,7 @@ def prepare(
     report.column_mapping = dict(mapping.mapped)
     report.unmapped_columns = list(mapping.unmapped)
     report.ignored_duplicate_columns = dict(mapping.ignored_duplicates)
+    report.warnings.extend(table.warnings)
     sources = plan_sources(mapping, resolved)
     header_of = {std: table.headers[pos] for std, pos in mapping.positions.items()}
     report.metric_sources = {m: s.describe(header_of) for m, s in sources.items()}
@@ -118,24 +128,30 @@ def prepare(
             "the file has a header row but no data rows", headers=list(table.headers)
         )
     dropped_groups = dict(
-        grouped.filter(pl.col(DIM).is_in([_AGGREGATE_KEY, _MISSING_KEY]))
-        .select(DIM, _ROWS)
-        .iter_rows()
+        grouped.filter(pl.col(DIM).is_in(list(_DROPPED_KEYS.values()))).select(DIM, _ROWS).iter_rows()
     )
-    dropped = {
-        "aggregate_row": int(dropped_groups.get(_AGGREGATE_KEY, 0)),
-        "missing_dimension": int(dropped_groups.get(_MISSING_KEY, 0)),
-    }
+    dropped = {reason: int(dropped_groups.get(key, 0)) for reason, key in _DROPPED_KEYS.items()}
     report.rows_dropped = {k: v for k, v in dropped.items() if v}
-    kept = grouped.filter(~pl.col(DIM).is_in([_AGGREGATE_KEY, _MISSING_KEY]))
+    report.warnings.extend(_name_warnings(level1, dropped, level, header_of[level]))
+    kept = grouped.filter(~pl.col(DIM).is_in(list(_DROPPED_KEYS.values())))
     if kept.height == 0:
+        too_long = dropped["dimension_too_long"]
         raise NoScorableRowsError(
-            f"no data rows left after dropping {dropped['aggregate_row']} aggregate row(s) and "
-            f"{dropped['missing_dimension']} row(s) without a {level.replace('_', ' ')}",
+            f"no data rows left after dropping {dropped['aggregate_row']} aggregate row(s), "
+            f"{dropped['missing_dimension']} row(s) without a {level.replace('_', ' ')}"
+            + (
+                f" and {too_long} row(s) whose {level.replace('_', ' ')} is longer than "
+                f"{MAX_NAME_LENGTH} characters"
+                if too_long
+                else ""
+            ),
             rows_read=report.rows_read,
             rows_dropped=dropped,
         )
     percent = _cell_warnings(kept, inputs, header_of, report)
+    for name in inputs:
+        if INPUTS[name].kind is Kind.COUNT:
+            _warn_huge_counts(table, mapping.positions[name], header_of[name], kept, name, report)
     total_impressions = float(kept["impressions|sum"].sum() or 0.0)
     if not total_impressions > 0:
         raise NoDataError(
@@ -177,6 +193,13 @@ def prepare(
 # Group keys for dropped rows: they cannot collide with a real value (NUL first).
 _AGGREGATE_KEY = "\x00aggregate"
 _MISSING_KEY = "\x00missing"
+_TOO_LONG_KEY = "\x00too long"
+# rows dropped before anything else, by the reason the report counts them under
+_DROPPED_KEYS = {
+    "aggregate_row": _AGGREGATE_KEY,
+    "missing_dimension": _MISSING_KEY,
+    "dimension_too_long": _TOO_LONG_KEY,
+}
 _AGGREGATE_PATTERN = r"(?i)^\s*(?:" + "|".join(re.escape(m) for m in AGGREGATE_MARKERS) + r")\s*$"
 # Removed from numeric cells: spaces, currency signs, thousands separators and the percent
 # sign (whether a column is in percent is decided per column, from the raw cells).
@@ -202,8 +225,12 @@ def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
 
 
 def _group_key(raw: str, first_is_aggregate: str) -> pl.Expr:
-    """The normalized dimension value, or a sentinel for aggregate and blank rows."""
-    lowered = pl.col(raw).str.strip_chars().str.to_lowercase()
+    """The normalized dimension value, or a sentinel for aggregate, blank and overlong
+    rows. NUL characters are removed first: no database text column takes them, and a
+    NUL inside a name is damage (a file padded with NUL bytes gives a blank name)."""
+    lowered = (
+        pl.col(raw).str.replace_all("\x00", "", literal=True).str.strip_chars().str.to_lowercase()
+    )
     is_aggregate = lowered.is_in(AGGREGATE_MARKERS).fill_null(value=False) | pl.col(
         first_is_aggregate
     )
@@ -213,6 +240,8 @@ def _group_key(raw: str, first_is_aggregate: str) -> pl.Expr:
         .then(pl.lit(_AGGREGATE_KEY))
         .when(value.is_null() | (value == ""))
         .then(pl.lit(_MISSING_KEY))
+        .when(value.str.len_chars() > MAX_NAME_LENGTH)
+        .then(pl.lit(_TOO_LONG_KEY))
         .otherwise(value)
     )
 
@@ -245,6 +274,9 @@ def _cell_exprs(name: str, source: str, dtype: pl.DataType) -> list[pl.Expr]:
         # negative counts and spend are reported and left out, like inf and NaN
         usable = number.is_finite() & (number >= 0)
         exprs.append((number < 0).fill_null(value=False).alias(f"{name}|neg"))
+        if kind is Kind.COUNT:  # and so are counts too large to be counts
+            usable = usable & (number <= MAX_COUNT)
+            exprs.append((number > MAX_COUNT).fill_null(value=False).alias(f"{name}|huge"))
     else:
         usable = number.is_finite()
         exprs.append(percent.alias(f"{name}|pct"))
@@ -265,6 +297,8 @@ def _group_aggs(inputs: list[str], rates: list[str]) -> list[pl.Expr]:
         ]
         if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
             aggs.append(pl.col(f"{name}|neg").sum().alias(f"{name}|neg"))
+        if kind is Kind.COUNT:
+            aggs.append(pl.col(f"{name}|huge").sum().alias(f"{name}|huge"))
         if kind is Kind.MONEY_RATE:
             aggs.append((value > CPM_WARNING_THRESHOLD).sum().alias(f"{name}|high"))
         if kind is Kind.RATE:
@@ -279,7 +313,8 @@ def _group_aggs(inputs: list[str], rates: list[str]) -> list[pl.Expr]:
                 (value * imps).sum().alias(f"{name}|wsum"),
                 pl.when(value.is_not_null()).then(imps).sum().alias(f"{name}|w"),
             ]
-    aggs.append((imps.is_null() & ~pl.col("impressions|neg")).sum().alias("impressions|missing"))
+    unset = imps.is_null() & ~pl.col("impressions|neg") & ~pl.col("impressions|huge")
+    aggs.append(unset.sum().alias("impressions|missing"))
     return aggs
 
 
@@ -422,3 +457,80 @@ def _result_warnings(frame: pl.DataFrame, sources: dict[str, MetricSource]) -> l
             code = "cpm_above_1000"
         warnings.append(DataWarning(code, message, metric, int(count)))
     return warnings
+
+
+def _name_warnings(
+    level1: pl.DataFrame, dropped: dict[str, int], level: str, header: str
+) -> list[DataWarning]:
+    """Names that lost NUL characters, and rows dropped for an overlong name."""
+    what = level.replace("_", " ")
+    warnings: list[DataWarning] = []
+    nul = level1.filter(pl.col(_RAW).str.contains("\x00", literal=True))[_ROWS].sum()
+    if nul:
+        warnings.append(
+            DataWarning(
+                "nul_in_names",
+                f"{nul} row(s) had NUL characters in their {what}; they were removed",
+                header,
+                int(nul),
+            )
+        )
+    too_long = dropped["dimension_too_long"]
+    if too_long:
+        longest = level1.select(pl.col(_RAW).str.len_chars().max()).item()
+        warnings.append(
+            DataWarning(
+                "dimension_too_long",
+                f"{too_long} row(s) were dropped because their {what} is longer than "
+                f"{MAX_NAME_LENGTH} characters (the longest has {longest:,}); no real {what} "
+                "is that long: check the file for a quote left open",
+                header,
+                too_long,
+            )
+        )
+    return warnings
+
+
+def _warn_huge_counts(
+    table: Table,
+    position: int,
+    header: str,
+    kept: pl.DataFrame,
+    name: str,
+    report: ProcessingReport,
+) -> None:
+    """Counts above :data:`MAX_COUNT` were left out: say how many, and the first one's
+    value and row (found by a second scan of that one column, only when there is one)."""
+    count = int(kept[f"{name}|huge"].sum() or 0)
+    if not count:
+        return
+    source = f"c{position}"
+    scan = table.scan([position])
+    dtype = scan.collect_schema()[source]
+    raw = pl.col(source)
+    if dtype == pl.String:
+        number = raw.str.replace_many(_NOISE, [""] * len(_NOISE)).cast(pl.Float64, strict=False)
+    else:
+        number = raw.cast(pl.Float64, strict=False)
+    first = (
+        scan.with_row_index("__row")
+        .filter(number > MAX_COUNT)
+        .select("__row", raw.cast(pl.String))
+        .head(1)
+        .collect()
+    )
+    where = ""
+    if first.height:
+        index, text = first.row(0)
+        where = (
+            f"; the first is {str(text).strip()[:40]!r} in row {index + 2} (the header is row 1)"
+        )
+    report.warnings.append(
+        DataWarning(
+            "count_too_large",
+            f"{count} value(s) of '{header}' are above {MAX_COUNT:,.0f} (the largest count a "
+            f"number holds exactly) and were treated as missing{where}",
+            header,
+            count,
+        )
+    )
