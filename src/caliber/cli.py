@@ -555,6 +555,10 @@ def _serve(args: argparse.Namespace) -> None:
         "port": args.port,
         "log_level": settings.LOG_LEVEL.lower(),
         "access_log": False,  # Caliber logs each request itself (with its id and user)
+        # httptools with a cap on header bytes and a header deadline (api/protocol.py);
+        # idle keep-alive connections close after 5 s (uvicorn's default, said here)
+        "http": "caliber.api.protocol:BoundedHttpToolsProtocol",
+        "timeout_keep_alive": 5,
         # uvicorn's own lines go through Caliber's handler: JSON, or text that escapes
         # control characters like every other line
         "log_config": None,

@@ -13,8 +13,9 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from caliber.api import errors
+from caliber.api.bodies import BodyGuardMiddleware
 from caliber.api.container import Container
-from caliber.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from caliber.api.middleware import RequestIdMiddleware
 from caliber.api.routes import (
     ai,
     analytics,
@@ -109,6 +110,15 @@ def create_app(
     include(ai.router, prefix=f"{prefix}/ai", tags=["ai"])
     app.include_router(web.router)  # the web app: /app/config.json, /app/... deep links
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
+    # request bodies (api/bodies.py): the route's sign-in before the first byte is read,
+    # the size cap and the deadline; inside CORS, so its refusals carry CORS headers
+    app.add_middleware(
+        BodyGuardMiddleware,
+        limit=settings.max_upload_bytes + _MULTIPART_OVERHEAD,
+        timeout=settings.UPLOAD_BODY_TIMEOUT,
+        min_rate=settings.UPLOAD_MIN_RATE,
+        grace=settings.UPLOAD_RATE_GRACE,
+    )
     if settings.BACKEND_CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,
@@ -118,6 +128,5 @@ def create_app(
             allow_headers=["*"],
         )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS or ["*"])
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes + _MULTIPART_OVERHEAD)
     app.add_middleware(RequestIdMiddleware, settings=settings)
     return app

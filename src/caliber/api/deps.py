@@ -17,6 +17,8 @@ from caliber.core.logging import set_request_user
 from caliber.core.settings import Settings
 from caliber.db.models import User
 
+SIGN_IN_FIRST = "sign in first: send 'Authorization: Bearer <Firebase ID token>'"
+
 
 def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
@@ -87,7 +89,7 @@ def claims_for_token(container: Container, token: str) -> Claims:
 def current_user(request: Request, container: ContainerDep, session: SessionDep) -> User:
     claims = resolve_claims(request, container)
     if claims is None:
-        raise Unauthenticated("sign in first: send 'Authorization: Bearer <Firebase ID token>'")
+        raise Unauthenticated(SIGN_IN_FIRST)
     user, wrote = ensure_user(session, claims)
     if not user.is_active:
         raise Unauthenticated("this account is disabled")

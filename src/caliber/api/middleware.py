@@ -1,5 +1,4 @@
-"""ASGI middleware: request ids, access logs and metrics, and a hard cap on request
-body size."""
+"""ASGI middleware: request ids, access logs and metrics (request bodies: ``bodies.py``)."""
 
 from __future__ import annotations
 
@@ -8,11 +7,9 @@ import time
 import uuid
 from typing import Any
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caliber.api.deps import dev_sign_in_applies
-from caliber.api.errors import error_body
 from caliber.core import metrics
 from caliber.core.logging import request_id_var, request_user_var
 from caliber.core.settings import Settings
@@ -89,58 +86,3 @@ class RequestIdMiddleware:
             )
             request_user_var.reset(user_token)
             request_id_var.reset(token)
-
-
-class BodyLimitMiddleware:
-    """Refuse bodies over ``limit`` bytes: by Content-Length up front, and by counting the
-    bytes actually received (a lying or absent Content-Length changes nothing)."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
-            return
-        received = 0
-        exceeded = False
-
-        # Past the cap, the app is told the client went away and whatever it answers is
-        # dropped; the caller gets the same 413 as for an honest Content-Length.
-        async def counting_receive() -> Message:
-            nonlocal received, exceeded
-            if exceeded:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    exceeded = True
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if not exceeded:
-                await send(message)
-
-        try:
-            await self.app(scope, counting_receive, guarded_send)
-        except Exception:
-            if not exceeded:
-                raise
-        if exceeded:
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse(
-            error_body("payload_too_large", self._message(), {"limit_bytes": self.limit}), 413
-        )
-        await response(scope, receive, send)
-
-    def _message(self) -> str:
-        return f"the request body is larger than {self.limit:,} bytes"

@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     DATABASE_URL: str | None = None
     STORAGE_DIR: Path | None = None
     MAX_UPLOAD_MB: float = Field(default=50, gt=0)
+    # a request body (an upload) must arrive within UPLOAD_BODY_TIMEOUT seconds and, after
+    # UPLOAD_RATE_GRACE seconds, at UPLOAD_MIN_RATE bytes a second on average (0: no
+    # minimum); otherwise 408 and the connection is closed
+    UPLOAD_BODY_TIMEOUT: float = Field(default=300, gt=0)
+    UPLOAD_MIN_RATE: int = Field(default=10_240, ge=0)
+    UPLOAD_RATE_GRACE: float = Field(default=10, ge=0)
+    # `caliber serve`: a request's line and headers must arrive within this many seconds
+    # and hold at most this many bytes (400 past it); the connection is closed otherwise
+    HTTP_HEADER_TIMEOUT: float = Field(default=30, gt=0)
+    HTTP_MAX_HEADER_BYTES: int = Field(default=64 * 1024, ge=4096)
 
     REDIS_URL: str | None = None
     CELERY_BROKER_URL: str | None = None
