@@ -6,36 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tests.engine import workbooks as wb
 from tests.engine.exports import make_export
 
 GOOD = make_export("trade_desk", "display", seed=9)
 HEAD = GOOD.splitlines()[0]
-NS = "http://schemas.openxmlformats.org"
-_PARTS = {
-    "[Content_Types].xml": (
-        f'<?xml version="1.0"?><Types xmlns="{NS}/package/2006/content-types">'
-        '<Default Extension="xml" ContentType="application/xml"/></Types>'
-    ),
-    "_rels/.rels": (
-        f'<?xml version="1.0"?><Relationships xmlns="{NS}/package/2006/relationships">'
-        f'<Relationship Id="rId1" Type="{NS}/officeDocument/2006/relationships/officeDocument"'
-        ' Target="xl/workbook.xml"/></Relationships>'
-    ),
-    "xl/workbook.xml": (
-        f'<?xml version="1.0"?><workbook xmlns="{NS}/spreadsheetml/2006/main" '
-        f'xmlns:r="{NS}/officeDocument/2006/relationships"><sheets>'
-        '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
-    ),
-    "xl/_rels/workbook.xml.rels": (
-        f'<?xml version="1.0"?><Relationships xmlns="{NS}/package/2006/relationships">'
-        f'<Relationship Id="rId1" Type="{NS}/officeDocument/2006/relationships/worksheet"'
-        ' Target="worksheets/sheet1.xml"/></Relationships>'
-    ),
-}
+# Large enough that its last rows lie beyond the first 64 KiB (what readers sniff).
+LARGE = make_export("trade_desk", "display", seed=9, names=300)
 
 
 @dataclass(frozen=True)
@@ -67,13 +47,11 @@ def _mutate(column: str, change: Callable[[str], str]) -> bytes:
     return _write(rows).encode()
 
 
-def _xlsx(sheet: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in _PARTS.items():
-            archive.writestr(name, text)
-        archive.writestr("xl/worksheets/sheet1.xml", sheet)
-    return buffer.getvalue()
+def _mutate_first(column: str, value: str) -> bytes:
+    """GOOD with one data row's ``column`` set to ``value``."""
+    rows = _rows()
+    rows[1][rows[0].index(column)] = value
+    return _write(rows).encode()
 
 
 def _real_xlsx() -> bytes:
@@ -129,9 +107,9 @@ def corpus() -> list[Hostile]:
         ),
         Hostile("header only", "x.csv", (HEAD + "\n").encode(), "start", "no data rows"),
         Hostile("truncated xlsx", "x.xlsx", full[: len(full) // 2], "start", "damaged"),
-        Hostile("zip bomb xlsx", "x.xlsx", _xlsx(bomb), "start", "compression ratio"),
-        Hostile("billion laughs xlsx", "x.xlsx", _xlsx(laughs), "start", "dtd"),
-        Hostile("deeply nested xml xlsx", "x.xlsx", _xlsx(nested), "start", "empty"),
+        Hostile("zip bomb xlsx", "x.xlsx", wb.xlsx(bomb), "start", "compression ratio"),
+        Hostile("billion laughs xlsx", "x.xlsx", wb.xlsx(laughs), "start", "dtd"),
+        Hostile("deeply nested xml xlsx", "x.xlsx", wb.xlsx(nested), "start", "empty"),
         Hostile(
             "xls garbage",
             "x.xls",
@@ -139,7 +117,7 @@ def corpus() -> list[Hostile]:
             "start",
             "xls",
         ),
-        Hostile("huge single line", "x.csv", b"a," * 400_000, "start", "no data rows"),
+        Hostile("huge single line", "x.csv", b"a," * 400_000, "start", "header row) is longer"),
         Hostile(
             "html named csv",
             "x.csv",
@@ -206,4 +184,44 @@ def corpus() -> list[Hostile]:
         Hostile("semicolon separated", "x.csv", _write(_rows(), ";").encode(), "scored"),
         Hostile("traversal filename", "../../../etc/passwd.csv", GOOD.encode(), "scored"),
         Hostile("long filename", "a" * 300 + ".csv", GOOD.encode(), "scored"),
+        # issue 14: workbooks whose reader would allocate without bound
+        Hostile("sparse xlsx", "x.xlsx", wb.sparse_xlsx(), "start", "span a1:xfd1048576"),
+        Hostile(
+            "sparse xls",
+            "x.xls",
+            wb.xls([(0, 0, "Site"), (65535, 255, "x")]),
+            "start",
+            "16,777,216 cells",
+        ),
+        Hostile(
+            "xls declaring 4 billion rows",
+            "x.xls",
+            wb.with_dimensions(wb.small_xls(), 5, 1, 0, 1),
+            "start",
+            "4,294,967,292 rows",
+        ),
+        Hostile(
+            "xls header declaring 2 billion fat sectors",
+            "x.xls",
+            wb.with_header_count(wb.small_xls(), 44, 0x7FFFFFFF),
+            "start",
+            "fat sectors",
+        ),
+        # issue 14: cells and encodings the engine now decides the same way everywhere
+        Hostile("impressions of 1e19", "x.csv", _mutate_first("Impressions", "1e19"), "scored"),
+        Hostile("a 600-character site", "x.csv", _mutate_first("Site", "x" * 600), "scored"),
+        Hostile("cr line endings", "x.csv", GOOD.replace("\n", "\r").encode(), "scored"),
+        Hostile(
+            "utf-8 with windows-1252 after 64 KB",
+            "x.csv",
+            LARGE.replace("site001.com", "café.fr").encode()
+            + "2024-03-01,bücher.de,Rubicon,1000,1,$1,0,50%,1,1\n".encode("cp1252"),
+            "scored",
+        ),
+        Hostile(
+            "nul in a name after 64 KB",
+            "x.csv",
+            LARGE.encode().replace(b"site290.com", b"site\x00290.com"),
+            "scored",
+        ),
     ]

@@ -28,6 +28,7 @@ from caliber.core.settings import Settings
 from caliber.db.models import Campaign, CampaignStatus, FileUpload, User
 from caliber.files import service
 from caliber.storage.s3 import S3Storage
+from tests.engine import workbooks as wb
 from tests.storage import create_bucket, moto_server
 
 Auth = Callable[[str], dict[str, str]]
@@ -594,6 +595,47 @@ def test_preview_of_an_unreadable_file_is_422(client: TestClient, alice: dict[st
     file = uploaded(client, alice, name="report.xlsx", data=_zip())
     response = client.get(f"{API}/reports/files/{file['id']}/preview", headers=alice)
     assert_error(response, 422, "unreadable_file", "not an Excel workbook")
+
+
+def test_preview_cuts_long_cells(client: TestClient, alice: dict[str, str]) -> None:
+    """A 40 MB cell (a quote left open) must not become a 40 MB answer."""
+    rows = [[*row[:5], "n" * 5_000 if i == 1 else ""] for i, row in enumerate(ROWS)]
+    data = "\n".join(",".join(r) for r in [HEADER, *rows]).encode()
+    file = uploaded(client, alice, data=data)
+    preview = client.get(f"{API}/reports/files/{file['id']}/preview", headers=alice).json()["data"]
+    assert preview["rows"][1][5] == "n" * service.PREVIEW_MAX_CELL + "…"
+    assert preview["rows"][0][5] is None
+    assert preview["cells_cut"] == 1
+
+
+def test_a_sparse_workbook_is_refused_by_preview_and_validate(
+    client: TestClient, alice: dict[str, str]
+) -> None:
+    file = uploaded(client, alice, name="sparse.xlsx", data=wb.sparse_xlsx())
+    response = client.get(f"{API}/reports/files/{file['id']}/preview", headers=alice)
+    assert_error(response, 422, "unsafe_file", "A1:XFD1048576", "stray cell at XFD1048576")
+    result = client.get(f"{API}/reports/files/{file['id']}/validate", headers=alice).json()
+    assert result["data"]["valid"] is False
+    assert result["data"]["errors"][0]["error"] == "unsafe_file"
+    assert "A1:XFD1048576" in result["message"]
+
+
+def test_preview_and_validate_name_windows_1252_lines(
+    client: TestClient, alice: dict[str, str]
+) -> None:
+    filler = "".join(f"site{i}.com,{1000 + i},1,2.5,0,\n" for i in range(3_000))  # > 64 KiB
+    data = (",".join(HEADER) + "\ncafé.fr,900,1,2.5,0,\n" + filler).encode()
+    data += "bücher.de,900,1,2.5,0,\n".encode("cp1252")
+    file = uploaded(client, alice, data=data)
+    preview = client.get(f"{API}/reports/files/{file['id']}/preview", headers=alice).json()["data"]
+    assert preview["rows"][0][0] == "café.fr"
+    assert preview["encoding"] == "utf-8"
+    result = client.get(f"{API}/reports/files/{file['id']}/validate", headers=alice).json()["data"]
+    assert result["valid"] is True
+    [warning] = [w for w in result["warnings"] if "Windows-1252" in w]
+    assert "1 line(s)" in warning
+    assert "the first at line 3003" in warning
+    assert preview["warnings"] == [warning]
 
 
 # --------------------------------------------------------------------------- validate

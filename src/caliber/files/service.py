@@ -50,6 +50,9 @@ TEXT_FORMATS = frozenset({"csv", "tsv", "txt"})
 ALLOWED = ", ".join(f".{ext}" for ext in CONTENT_TYPES)
 MAX_FILENAME = 255
 PREVIEW_MAX_ROWS = 100
+# Cells longer than this are cut in a preview: a 40 MB cell (a quote left open) would
+# otherwise be a 40 MB answer. The cut is marked with an ellipsis and counted.
+PREVIEW_MAX_CELL = 1_000
 _HEAD_BYTES = 64 * 1024
 _CHUNK = 1024 * 1024
 
@@ -376,16 +379,34 @@ def preview(
     record = repository.get_file(session, owner_id, file_id)
     table = _open(storage, record)
     positions = list(range(len(table.headers)))
-    frame = _collect(table.scan(positions).head(rows))
+    # cut in the frame, so a huge cell is never copied whole into the answer
+    frame = _collect(
+        table.scan(positions)
+        .head(rows)
+        .select(pl.all().cast(pl.String).str.slice(0, PREVIEW_MAX_CELL + 1))
+    )
     total = _collect(table.scan(positions[:1]).select(pl.len())).item()
+    cut = 0
+    shown: list[list[str | None]] = []
+    for row in frame.rows():
+        cells: list[str | None] = []
+        for value in row:
+            if value is not None and len(value) > PREVIEW_MAX_CELL:
+                cells.append(value[:PREVIEW_MAX_CELL] + "…")
+                cut += 1
+            else:
+                cells.append(value)
+        shown.append(cells)
     return {
         "file_id": str(record.id),
         "format": table.format,
         "encoding": table.encoding,
         "delimiter": table.delimiter,
         "headers": list(table.headers),
-        "rows": [[None if cell is None else str(cell) for cell in row] for row in frame.rows()],
+        "rows": shown,
         "total_rows": int(total),
+        "cells_cut": cut,
+        "warnings": [w.message for w in table.warnings],
     }
 
 
@@ -489,6 +510,7 @@ def validate(
         column_mapping=dict(mapping.mapped),
         unmapped_columns=list(mapping.unmapped),
     )
+    result["warnings"].extend(w.message for w in table.warnings)
     for standard, ignored in mapping.ignored_duplicates.items():
         result["warnings"].append(
             f"several columns mean {standard}; using the first match, ignoring "
