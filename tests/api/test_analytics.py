@@ -226,3 +226,44 @@ def test_too_few_rows_is_a_clear_422(
     response = client.get(f"{API}/scoring/outliers/{campaign_id}", headers=alice)
     assert response.status_code == 422
     assert "at least 10" in response.json()["message"]
+
+
+def test_each_analysis_is_computed_once_per_run_and_parameters(
+    client: TestClient,
+    container: Container,
+    scored: tuple[str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from caliber.engine.analytics import explain, outliers
+
+    campaign_id, alice = scored
+    calls: list[str] = []
+    detect, explain_campaign = outliers.detect_outliers, explain.explain_campaign
+
+    def counted_detect(*args: Any, **kwargs: Any) -> Any:
+        calls.append("outliers")
+        return detect(*args, **kwargs)
+
+    def counted_explain(*args: Any, **kwargs: Any) -> Any:
+        calls.append("explain")
+        return explain_campaign(*args, **kwargs)
+
+    monkeypatch.setattr(outliers, "detect_outliers", counted_detect)
+    monkeypatch.setattr(explain, "explain_campaign", counted_explain)
+    first = _get(client, f"/outliers/{campaign_id}", alice, method="zscore")
+    assert _get(client, f"/outliers/{campaign_id}", alice, method="zscore") == first
+    assert calls == ["outliers"]  # the second answer came from the run's cache
+    _get(client, f"/outliers/{campaign_id}", alice, method="iqr")
+    _get(client, f"/outliers/{campaign_id}", alice, method="zscore", contamination=0.1)
+    assert calls == ["outliers"] * 3  # other parameters: computed
+    shap = _get(client, f"/explain/{campaign_id}", alice, method="correlation")
+    assert _get(client, f"/explain/{campaign_id}", alice, method="correlation") == shap
+    assert calls.count("explain") == 1
+
+    # a new run is never answered from the last one's cache
+    attach(container, campaign_id, LATER)
+    client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    run_jobs(container)
+    again = _get(client, f"/outliers/{campaign_id}", alice, method="zscore")
+    assert calls.count("outliers") == 4
+    assert again != first

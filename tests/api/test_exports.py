@@ -6,25 +6,28 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
 from caliber.api.container import Container
 from caliber.db.base import utcnow
-from caliber.db.models import Campaign, Export
+from caliber.db.models import Campaign, Export, ScoringResult
 from caliber.db.session import session_scope
 from caliber.jobs.names import GENERATE_EXPORT
 from caliber.reports import dsp
 from caliber.reports import exports as exports_module
 from caliber.reports.exports import run_export
-from caliber.reports.formats import RESULT_COLUMNS
+from caliber.reports.formats import CHUNK_SIZE, RESULT_COLUMNS, csv_bytes, result_row
+from caliber.reports.gather import campaign_facts
 from caliber.worker.tasks import WorkerServices, cleanup_exports
 from tests.api.conftest import run_jobs
 from tests.api.test_scoring import API, all_results, create_campaign, scored_campaign
@@ -444,3 +447,127 @@ def test_the_export_task_retries_outages_but_not_bad_state(
     download = client.get(f"{API}/reports/exports/{export_id}/download", headers=alice)
     assert download.status_code == 409
     assert "no scoring results yet" in download.json()["message"]
+
+
+# --- large exports: streamed, and at most HEAVY_REQUESTS_PER_USER in flight per user -----
+
+MANY = rename_sites(make_export("trade_desk", "display", seed=54, names=400), HOSTILE)
+
+
+def _stored_rows(container: Container, campaign_id: str) -> list[dict[str, Any]]:
+    """The campaign's stored rows as the exports read them before they were made fast:
+    ORM objects, one dict per row (the reference the fast path must equal)."""
+    with container.sessions() as session:
+        rows = session.scalars(
+            select(ScoringResult)
+            .where(ScoringResult.campaign_id == uuid.UUID(campaign_id))
+            .order_by(ScoringResult.rank)
+        ).all()
+        return [
+            {
+                "domain": row.domain,
+                "score": row.score,
+                "quality_status": row.quality_status,
+                "percentile_rank": row.percentile_rank,
+                "impressions": row.impressions,
+                "spend": row.spend,
+                "cpm": row.cpm,
+                "ctr": row.ctr,
+                "conversions": row.conversions,
+                "conversion_rate": row.conversion_rate,
+                "raw_metrics": (row.metrics or {}).get("values", {}),
+                "normalized_metrics": (row.metrics or {}).get("normalized", {}),
+                "score_breakdown": row.score_breakdown or {},
+                "quality_flags": list(row.outlier_flags or []),
+            }
+            for row in rows
+        ]
+
+
+def test_results_csv_and_campaign_json_stream_the_same_bytes_as_before(
+    client: TestClient,
+    container: Container,
+    score_as: Callable[[str, bytes], tuple[str, dict[str, str]]],
+) -> None:
+    campaign_id, alice = score_as("export-stream", MANY)
+    path = f"{API}/reports/export/campaigns/{campaign_id}"
+    with client.stream("GET", f"{path}/results/csv", headers=alice) as response:
+        assert response.status_code == 200
+        assert "content-length" not in response.headers  # sent as it is written: chunked
+        chunks = list(response.iter_raw())
+    body = b"".join(chunks)
+    assert len(body) > 4 * CHUNK_SIZE
+    assert len(chunks) > 1
+    # the reference: every row as formats.result_row, written by iter_csv
+    stored = _stored_rows(container, campaign_id)
+    header, first = _csv_rows(body)[:2]
+    when = datetime.fromisoformat(first[header.index("export_date")])
+    with container.sessions() as session:
+        campaign = session.get(Campaign, uuid.UUID(campaign_id))
+        assert campaign is not None
+        facts = campaign_facts(campaign)
+    expected = csv_bytes(RESULT_COLUMNS, [result_row(facts, row, when) for row in stored])
+    assert body == expected
+    assert len(stored) > 300
+
+    full = client.get(f"{path}/data/json", headers=alice)
+    assert full.status_code == 200
+    assert "content-length" not in full.headers
+    marker = b'"scoring_results": ['
+    tail = full.content[full.content.index(marker) + len(marker) :]
+    items = ",\n    ".join(json.dumps(row, ensure_ascii=False) for row in stored)
+    assert tail == f"\n    {items}\n  ]\n}}".encode()
+
+
+def _csv_rows(body: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+
+
+def test_heavy_requests_in_flight_are_limited_per_user(
+    client: TestClient,
+    scored: tuple[str, dict[str, str]],
+    score_as: Callable[[str, bytes], tuple[str, dict[str, str]]],
+) -> None:
+    campaign_id, alice = scored
+    bob_campaign, bob = score_as("export-bob-heavy", CSV_BYTES)
+    alice_id = client.get(f"{API}/auth/profile", headers=alice).json()["data"]["id"]
+    limiter = client.app.state.heavy_requests  # type: ignore[attr-defined]
+    assert limiter.per_user == 2  # HEAVY_REQUESTS_PER_USER's default
+    entered = threading.Semaphore(0)
+    release = threading.Event()
+
+    def hold(user_id: str) -> None:  # keeps alice's requests in flight until released
+        if user_id == alice_id:
+            entered.release()
+            assert release.wait(60)
+
+    limiter.on_acquired = hold
+    exports = f"{API}/reports/export/campaigns/{campaign_id}"
+    with ThreadPoolExecutor(2) as pool:
+        held = [
+            pool.submit(client.get, f"{exports}/results/csv", headers=alice),
+            pool.submit(client.get, f"{API}/reports/campaigns/{campaign_id}/pdf", headers=alice),
+        ]
+        try:
+            for _ in held:
+                assert entered.acquire(timeout=60)
+            for refused in (
+                client.get(f"{exports}/whitelist/txt", headers=alice),
+                client.get(f"{API}/scoring/outliers/{campaign_id}", headers=alice),
+            ):
+                assert refused.status_code == 429, refused.text
+                assert refused.headers["retry-after"] == "5"
+                assert refused.json()["error"] == "rate_limited"
+                assert "at most 2 in flight" in refused.json()["message"]
+            # another user is not affected
+            other = client.get(
+                f"{API}/reports/export/campaigns/{bob_campaign}/results/csv", headers=bob
+            )
+            assert other.status_code == 200
+        finally:
+            release.set()
+        assert [f.result().status_code for f in held] == [200, 200]
+    limiter.on_acquired = None
+    # both slots were given back once the responses were sent
+    assert limiter.in_flight(alice_id) == 0
+    assert client.get(f"{exports}/whitelist/txt", headers=alice).status_code == 200

@@ -37,16 +37,19 @@ from caliber.reports.formats import (
     LIST_COLUMNS,
     OPTIMIZATION_COLUMNS,
     RESULT_COLUMNS,
+    STORED_RESULT_FIELDS,
     SUMMARY_COLUMNS,
     csv_bytes,
     export_filename,
     is_plain_number,
     iso_utc,
     iter_csv,
+    json_cell,
     list_json,
     list_rows,
     optimization_rows,
     result_row,
+    results_csv,
     safe_cell,
     summary_row,
 )
@@ -630,3 +633,103 @@ def test_dv360_drops_entries_over_240_bytes() -> None:
 def test_empty_bodies() -> None:
     assert dv360_sites([], []) == {"newSites": []}
     assert trade_desk_bid_list("whitelist", [], [], name="x")["BidLines"] == []
+
+
+# --- the results CSV's fast path equals the row-by-row reference --------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_json_cells_are_what_the_standard_library_writes(value: Any) -> None:
+    for wrapped in ({"v": value}, [value]):
+        assert json_cell(wrapped) == json.dumps(
+            wrapped, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str
+        )
+
+
+def test_json_cells_of_values_orjson_writes_differently() -> None:
+    for value in (
+        {"ctr": 1e-05, "b": 1.5e-07, "a": 0.00012},  # orjson: 0.00001, 1.5e-7
+        {"x": math.nan, "y": math.inf},  # orjson: null
+        {"big": 2**70},  # orjson refuses integers beyond 64 bits
+        {"lone": "\ud800"},  # orjson refuses lone surrogates
+        {"when": WHEN},  # orjson writes datetimes its own way
+        {"é": 1, "z": 2, "😀": 3, "\uffff": 4},  # sorted by code point
+    ):
+        assert json_cell(value) == json.dumps(
+            value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str
+        )
+
+
+NUMBERS = st.none() | st.floats() | st.integers(min_value=-(10**6), max_value=10**6)
+STORED_ROW = st.tuples(
+    st.text(max_size=12) | st.sampled_from(['=HYPERLINK("x")', "-2+3", "+1", "@a", " =x"]),
+    NUMBERS,
+    st.sampled_from(["good", "moderate", "poor"]),
+    st.integers(min_value=0, max_value=100),
+    NUMBERS,
+    NUMBERS,
+    NUMBERS,
+    NUMBERS,
+    NUMBERS,
+    NUMBERS,
+    st.none()
+    | st.fixed_dictionaries(
+        {"values": st.dictionaries(st.text(max_size=6), NUMBERS, max_size=3)},
+        optional={"normalized": st.dictionaries(st.text(max_size=6), NUMBERS, max_size=3)},
+    ),
+    st.none() | st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=3),
+    st.none() | st.lists(st.text(max_size=6), max_size=3),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(STORED_ROW, max_size=40), st.integers(min_value=1, max_value=7))
+def test_results_csv_equals_the_row_by_row_reference(
+    rows: list[tuple[Any, ...]], batch: int
+) -> None:
+    facts = campaign('=cmd|" /c calc"!A0, "quoted"')
+    batches = [rows[i : i + batch] for i in range(0, len(rows), batch)]
+    fast = b"".join(results_csv(facts, batches, WHEN))
+    values = [
+        {
+            **dict(zip(STORED_RESULT_FIELDS[:10], row[:10], strict=True)),
+            "raw_metrics": (row[10] or {}).get("values", {}),
+            "normalized_metrics": (row[10] or {}).get("normalized", {}),
+            "score_breakdown": row[11] or {},
+            "quality_flags": list(row[12] or []),
+        }
+        for row in rows
+    ]
+    assert fast == csv_bytes(RESULT_COLUMNS, [result_row(facts, v, WHEN) for v in values])
+
+
+def test_results_csv_comes_in_chunks() -> None:
+    row: tuple[Any, ...] = (
+        "a.example",
+        50.0,
+        "good",
+        50,
+        1000.0,
+        1.5,
+        1.5,
+        0.001,
+        None,
+        None,
+        {},
+        {},
+        [],
+    )
+    chunks = list(results_csv(campaign(), [[row] * 2000], WHEN))
+    assert len(chunks) > 1
+    assert chunks[0].startswith(BOM)
+    assert not any(chunk.startswith(BOM) for chunk in chunks[1:])
+    assert all(len(chunk) < 2 * CHUNK_SIZE for chunk in chunks)

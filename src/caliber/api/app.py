@@ -28,6 +28,7 @@ from caliber.api.routes import (
     scoring,
 )
 from caliber.campaigns.statistics import update_statistics
+from caliber.core.heavy import HeavyRequestLimiter
 from caliber.core.logging import configure_logging
 from caliber.core.settings import Settings, get_settings
 from caliber.jobs.names import GENERATE_EXPORT, SCORE_CAMPAIGN
@@ -96,6 +97,10 @@ def create_app(
         redoc_url="/redoc",
     )
     app.state.container = services
+    # each user's exports, reports and analyses in flight (shared through Redis if set)
+    app.state.heavy_requests = HeavyRequestLimiter(
+        settings.HEAVY_REQUESTS_PER_USER, settings.REDIS_URL
+    )
     errors.install(app)
     prefix = settings.API_V1_STR
     app.include_router(health.router, tags=["health"])

@@ -3,7 +3,7 @@ tokens, cache and rate limits. Names are prefixed ``caliber_``."""
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 HTTP_REQUESTS = Counter(
     "caliber_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -28,6 +28,15 @@ AI_CALLS = Counter("caliber_ai_calls_total", "AI provider calls", ["provider", "
 AI_CACHE = Counter("caliber_ai_cache_requests_total", "insight cache lookups", ["result"])
 RATE_LIMITED = Counter(
     "caliber_rate_limit_rejections_total", "AI requests refused by the rate limits"
+)
+HEAVY_REJECTED = Counter(
+    "caliber_heavy_request_rejections_total",
+    "exports, reports and analyses refused: the user had HEAVY_REQUESTS_PER_USER in flight",
+)
+HEAVY_IN_FLIGHT = Gauge(
+    "caliber_heavy_requests_in_flight",
+    "exports, reports and analyses being answered",
+    multiprocess_mode="livesum",
 )
 
 

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # result pages and lists are served from a per-run index held in each API process
     # (~120 bytes a row); runs beyond this many rows in all are paged by SQL instead
     RESULT_CACHE_ROWS: int = Field(default=2_000_000, ge=0)
+    # exports, PDF reports and analyses a user may have in flight at once (more: 429 with
+    # Retry-After); shared by every API process through Redis when REDIS_URL is set
+    HEAVY_REQUESTS_PER_USER: int = Field(default=2, ge=1, le=100)
 
     @field_validator(
         "DATABASE_URL",

@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from caliber.reports.data import CampaignFacts, ListSnapshot, ReportData
 
 FORMULA_PREFIXES = frozenset("=+-@\t\r\n")
@@ -123,8 +125,7 @@ def format_float(value: float) -> str:
     if not math.isfinite(value):
         return ""
     text = repr(value)
-    exponent = Decimal(text).adjusted()
-    if "e" in text and -20 <= exponent <= 20:
+    if "e" in text and -20 <= Decimal(text).adjusted() <= 20:
         return format(Decimal(text), "f")
     return text
 
@@ -178,6 +179,184 @@ def csv_bytes(
 ) -> bytes:
     """The whole CSV of :func:`iter_csv` at once."""
     return b"".join(iter_csv(columns, rows, bom=bom))
+
+
+_compact_json = json.JSONEncoder(
+    separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str
+).encode
+# anything but plain JSON types goes to the standard library (orjson writes dates, enums
+# and subclasses its own way, and raises for them with these options and no default)
+_ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def json_cell(value: dict[str, Any] | list[Any]) -> str:
+    """A dict or list read from a JSON column as the compact JSON text of
+    :func:`safe_cell` (keys sorted; never a formula: it starts with ``{`` or ``[``).
+
+    orjson writes it about five times faster than the standard library and the same text
+    (UTF-8, keys sorted by code point, the shortest round-tripping float digits), except
+    for floats under 1e-4 in magnitude (``0.00001`` / ``1e-7`` where Python writes
+    ``1e-05`` / ``1e-07``) and NaN (``null``): any text that may hold one of those (an
+    ``e-``, a ``0.0000`` or a ``null`` anywhere, strings included) is written again by
+    the standard library, as is a value orjson refuses."""
+    try:
+        text = orjson.dumps(value, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError included: a type or integer it refuses
+        return _compact_json(value)
+    if b"e-" in text or b"0.0000" in text or b"null" in text:
+        return _compact_json(value)
+    return text.decode()
+
+
+def _typed_cell(value: object) -> str:
+    """:func:`safe_cell`, the types of stored results first."""
+    kind = type(value)
+    if kind is float:
+        return format_float(value)  # type: ignore[arg-type]
+    if value is None:
+        return ""
+    if kind is dict or kind is list:
+        return json_cell(value)  # type: ignore[arg-type]
+    return safe_cell(value)
+
+
+STORED_RESULT_FIELDS: tuple[str, ...] = (
+    "domain",
+    "score",
+    "quality_status",
+    "percentile_rank",
+    "impressions",
+    "spend",
+    "cpm",
+    "ctr",
+    "conversions",
+    "conversion_rate",
+    "metrics",
+    "score_breakdown",
+    "outlier_flags",
+)
+"""The stored columns of a result row that :func:`results_csv` and
+:func:`results_json_items` read, in this order (the JSON columns as loaded values)."""
+
+
+def results_csv(
+    campaign: CampaignFacts,
+    batches: Iterable[Iterable[Sequence[Any]]],
+    generated_at: datetime,
+    *,
+    bom: bool = True,
+) -> Iterator[bytes]:
+    """The results CSV of stored rows (tuples of :data:`STORED_RESULT_FIELDS`, in
+    batches), in chunks of about 64 KiB: byte for byte what :func:`iter_csv` writes of
+    :func:`result_row`, several times faster (a 300,000-row campaign is written row by
+    row in Python, so the cells that are the same on every row are made once, and each
+    cell goes straight to the conversion of its stored type)."""
+    head = [safe_cell(v) for v in (campaign.name, campaign.platform, campaign.goal)]
+    head.append(safe_cell(campaign.channel))
+    exported = safe_cell(iso_utc(generated_at))
+    cell = _typed_cell
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow([safe_cell(name) for name in RESULT_COLUMNS])
+    prefix = BOM if bom else b""
+    for batch in batches:
+        lines = []
+        for (
+            domain,
+            score,
+            status,
+            percentile,
+            impressions,
+            spend,
+            cpm,
+            ctr,
+            conversions,
+            conversion_rate,
+            metrics,
+            breakdown,
+            flags,
+        ) in batch:
+            stored = metrics or {}
+            lines.append(
+                [
+                    *head,
+                    cell(domain),
+                    cell(score),
+                    cell(status),
+                    cell(percentile),
+                    cell(impressions),
+                    cell(spend),
+                    cell(cpm),
+                    cell(ctr),
+                    cell(conversions),
+                    cell(conversion_rate),
+                    cell(stored.get("values", {})),
+                    cell(stored.get("normalized", {})),
+                    cell(breakdown or {}),
+                    cell(list(flags or [])),
+                    exported,
+                ]
+            )
+            if len(lines) == 32:
+                writer.writerows(lines)
+                lines.clear()
+                if buffer.tell() >= CHUNK_SIZE:
+                    yield prefix + buffer.getvalue().encode("utf-8", errors="replace")
+                    prefix = b""
+                    buffer.seek(0)
+                    buffer.truncate()
+        writer.writerows(lines)
+    yield prefix + buffer.getvalue().encode("utf-8", errors="replace")
+
+
+_plain_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def results_json_items(batches: Iterable[Iterable[Sequence[Any]]]) -> Iterator[str]:
+    """Each stored row (tuples of :data:`STORED_RESULT_FIELDS`) as the JSON object of a
+    ``scoring_results`` entry of the campaign JSON (``json.dumps(row,
+    ensure_ascii=False)``: the JSON columns as stored, in their stored key order)."""
+    encode = _plain_json
+    for batch in batches:
+        for (
+            domain,
+            score,
+            status,
+            percentile,
+            impressions,
+            spend,
+            cpm,
+            ctr,
+            conversions,
+            conversion_rate,
+            metrics,
+            breakdown,
+            flags,
+        ) in batch:
+            stored = metrics or {}
+            yield encode(
+                {
+                    "domain": domain,
+                    "score": score,
+                    "quality_status": status,
+                    "percentile_rank": percentile,
+                    "impressions": impressions,
+                    "spend": spend,
+                    "cpm": cpm,
+                    "ctr": ctr,
+                    "conversions": conversions,
+                    "conversion_rate": conversion_rate,
+                    "raw_metrics": stored.get("values", {}),
+                    "normalized_metrics": stored.get("normalized", {}),
+                    "score_breakdown": breakdown or {},
+                    "quality_flags": list(flags or []),
+                }
+            )
 
 
 # --------------------------------------------------------------------------- rows

@@ -24,7 +24,7 @@ from caliber.db.base import utcnow
 from caliber.db.models import AIInsight, Campaign
 from caliber.reports import dsp, formats
 from caliber.reports.data import CampaignFacts, ReportData
-from caliber.reports.gather import campaign_facts, iter_results, report_data
+from caliber.reports.gather import campaign_facts, report_data, result_batches
 from caliber.scoring import service as scoring_service
 from caliber.scoring.repository import ResultFilters
 
@@ -99,10 +99,7 @@ def _results_csv(
     """Streams with its own session, so a large campaign never sits in memory at once."""
     campaign_id = uuid.UUID(facts.id)
     with sessions() as session:
-        rows = (
-            formats.result_row(facts, v, now) for v in iter_results(session, campaign_id, filters)
-        )
-        yield from formats.iter_csv(formats.RESULT_COLUMNS, rows)
+        yield from formats.results_csv(facts, result_batches(session, campaign_id, filters), now)
 
 
 def _require_domains(facts: CampaignFacts) -> None:
@@ -173,12 +170,15 @@ def _campaign_json(
         return
     yield (text[: text.rindex("}")].rstrip() + ',\n  "scoring_results": [').encode("utf-8")
     with sessions() as own:
-        first = True
-        for row in iter_results(own, campaign.id, ResultFilters()):
-            yield (("\n    " if first else ",\n    ") + json.dumps(row, ensure_ascii=False)).encode(
-                "utf-8"
-            )
-            first = False
+        batches = result_batches(own, campaign.id, ResultFilters())
+        separator, pending = "\n    ", []
+        for item in formats.results_json_items(batches):
+            pending.append(separator + item)
+            separator = ",\n    "
+            if len(pending) == 256:
+                yield "".join(pending).encode("utf-8")
+                pending.clear()
+        yield "".join(pending).encode("utf-8")
     yield b"\n  ]\n}"
 
 

@@ -1,16 +1,22 @@
 """Analytics of a completed campaign (owner-checked): explanations, outliers, weights.
 
 The engine does the work (``caliber.engine.analytics``); this module loads the stored
-results as the engine's frame once per campaign run (a small per-process cache keyed by
-the run's completion time, so a re-scored campaign is never served stale figures).
+results as the engine's frame once per campaign run, and keeps each analysis it answers
+per run and parameters: a run's results never change, and on a 300,000-row campaign an
+outlier detection takes seconds to tens of seconds. Both caches are per process and keyed
+by the run's completion time, so a re-scored campaign is never served stale figures; the
+cache makes concurrent askers of the same analysis wait for the first one's answer
+instead of computing it again.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 from caliber.core.lru import RunCache
@@ -19,6 +25,37 @@ from caliber.scoring import results as scoring_results
 from caliber.scoring import service as scoring_service
 
 _frames: RunCache[ScoredFrame] = RunCache(4)  # frames are large: the 4 latest runs
+
+
+def _encoded_size(value: dict[str, Any]) -> int:
+    try:
+        return len(orjson.dumps(value))
+    except TypeError:
+        return len(json.dumps(value, default=str))
+
+
+# answers (JSON-ready dicts, never changed once made), weighed by their encoded size
+_answers: RunCache[dict[str, Any]] = RunCache(512, weight=_encoded_size, max_weight=64 * 2**20)
+
+
+def _run_key(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Hashable:
+    """The campaign's run (404 / 409 first): every key of an answer starts with it."""
+    campaign = scoring_service.completed_campaign(session, owner_id, campaign_id)
+    return (campaign.id, campaign.completed_at)
+
+
+def _answer(key: Hashable, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    return _answers.get_or_make(key, make)
+
+
+def _frozen(mapping: Mapping[str, float] | None) -> tuple[tuple[str, float], ...] | None:
+    return None if mapping is None else tuple(sorted(mapping.items()))
+
+
+def clear_caches() -> None:
+    """Forget every frame and answer of this process (tests)."""
+    _frames.clear()
+    _answers.clear()
 
 
 def scored_frame(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> ScoredFrame:
@@ -47,9 +84,12 @@ def explain(
 ) -> dict[str, Any]:
     from caliber.engine.analytics.explain import explain_campaign  # noqa: PLC0415
 
-    return explain_campaign(
-        scored_frame(session, owner_id, campaign_id), method, seed=seed
-    ).to_dict()
+    def make() -> dict[str, Any]:
+        data = scored_frame(session, owner_id, campaign_id)
+        return explain_campaign(data, method, seed=seed).to_dict()
+
+    key = ("explain", _run_key(session, owner_id, campaign_id), method, seed)
+    return _answer(key, make)
 
 
 def explain_domain(
@@ -62,8 +102,12 @@ def explain_domain(
 ) -> dict[str, Any]:
     from caliber.engine.analytics.explain import explain_row  # noqa: PLC0415
 
-    data = scored_frame(session, owner_id, campaign_id)
-    return explain_row(data, name, method, seed=seed).to_dict()
+    def make() -> dict[str, Any]:
+        data = scored_frame(session, owner_id, campaign_id)
+        return explain_row(data, name, method, seed=seed).to_dict()
+
+    key = ("explain_row", _run_key(session, owner_id, campaign_id), name, method, seed)
+    return _answer(key, make)
 
 
 def compare(
@@ -71,9 +115,17 @@ def compare(
 ) -> dict[str, Any]:
     from caliber.engine.analytics.explain import compare as run  # noqa: PLC0415
 
-    first = scored_frame(session, owner_id, before)
-    second = scored_frame(session, owner_id, after)
-    return {"before": str(before), "after": str(after), **run(first, second).to_dict()}
+    def make() -> dict[str, Any]:
+        first = scored_frame(session, owner_id, before)
+        second = scored_frame(session, owner_id, after)
+        return {"before": str(before), "after": str(after), **run(first, second).to_dict()}
+
+    key = (
+        "compare",
+        _run_key(session, owner_id, before),
+        _run_key(session, owner_id, after),
+    )
+    return _answer(key, make)
 
 
 def outliers(
@@ -87,11 +139,17 @@ def outliers(
 ) -> dict[str, Any]:
     from caliber.engine.analytics.outliers import detect_outliers  # noqa: PLC0415
 
-    data = scored_frame(session, owner_id, campaign_id)
-    report = detect_outliers(
-        data, method, columns=columns or None, contamination=contamination, seed=seed
-    )
-    return report.to_dict()
+    chosen = tuple(columns) if columns else None
+
+    def make() -> dict[str, Any]:
+        data = scored_frame(session, owner_id, campaign_id)
+        report = detect_outliers(
+            data, method, columns=chosen, contamination=contamination, seed=seed
+        )
+        return report.to_dict()
+
+    run_key = _run_key(session, owner_id, campaign_id)
+    return _answer(("outliers", run_key, method, contamination, chosen, seed), make)
 
 
 def suggest_weights(
@@ -109,18 +167,24 @@ def suggest_weights(
         optimize_weights,
     )
 
-    data = scored_frame(session, owner_id, campaign_id)
-    found = calculate_weights(data, method, target, custom, seed=seed)
-    answer: dict[str, Any] = {"suggested": found.to_dict(), "current": data.weights}
-    if optimizer is not None:
-        if target is None:
-            from caliber.engine.errors import InvalidParameterError  # noqa: PLC0415
+    if optimizer is not None and target is None:
+        from caliber.engine.errors import InvalidParameterError  # noqa: PLC0415
 
-            raise InvalidParameterError("optimizing weights needs a target column", field="target")
-        answer["optimized"] = optimize_weights(
-            data, target, optimizer, seed=seed, start=found.weights
-        ).to_dict()
-    return answer
+        raise InvalidParameterError("optimizing weights needs a target column", field="target")
+
+    def make() -> dict[str, Any]:
+        data = scored_frame(session, owner_id, campaign_id)
+        found = calculate_weights(data, method, target, custom, seed=seed)
+        answer: dict[str, Any] = {"suggested": found.to_dict(), "current": data.weights}
+        if optimizer is not None and target is not None:
+            answer["optimized"] = optimize_weights(
+                data, target, optimizer, seed=seed, start=found.weights
+            ).to_dict()
+        return answer
+
+    run_key = _run_key(session, owner_id, campaign_id)
+    key = ("weights", run_key, method, target, optimizer, _frozen(custom), seed)
+    return _answer(key, make)
 
 
 def sensitivity(
@@ -132,21 +196,25 @@ def sensitivity(
 ) -> dict[str, Any]:
     from caliber.engine.analytics.weights import sensitivity as run  # noqa: PLC0415
 
-    data = scored_frame(session, owner_id, campaign_id)
-    rows = run(data, weights, delta)
-    return {
-        "delta": delta,
-        "rows": data.frame.height,
-        "weights": dict(weights or data.weights),
-        "metrics": [
-            {
-                "metric": r.metric,
-                "weight": r.weight,
-                "labels_changed_up": r.labels_changed_up,
-                "labels_changed_down": r.labels_changed_down,
-                "score_shift_mean_abs_up": r.score_shift_mean_abs_up,
-                "score_shift_mean_abs_down": r.score_shift_mean_abs_down,
-            }
-            for r in rows
-        ],
-    }
+    def make() -> dict[str, Any]:
+        data = scored_frame(session, owner_id, campaign_id)
+        rows = run(data, weights, delta)
+        return {
+            "delta": delta,
+            "rows": data.frame.height,
+            "weights": dict(weights or data.weights),
+            "metrics": [
+                {
+                    "metric": r.metric,
+                    "weight": r.weight,
+                    "labels_changed_up": r.labels_changed_up,
+                    "labels_changed_down": r.labels_changed_down,
+                    "score_shift_mean_abs_up": r.score_shift_mean_abs_up,
+                    "score_shift_mean_abs_down": r.score_shift_mean_abs_down,
+                }
+                for r in rows
+            ],
+        }
+
+    key = ("sensitivity", _run_key(session, owner_id, campaign_id), delta, _frozen(weights))
+    return _answer(key, make)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from caliber.api.deps import CurrentUser, SessionDep
+from caliber.api.heavy import HeavyRequest
 from caliber.api.responses import Envelope, ok
 from caliber.campaigns.schemas import Weights
 from caliber.scoring import analytics
@@ -49,7 +50,7 @@ class SensitivityRequest(BaseModel):
     weights: Weights | None = None  # default: the weights the campaign was scored with
 
 
-@router.get("/explain/{campaign_id}", response_model=Data)
+@router.get("/explain/{campaign_id}", response_model=Data, dependencies=[HeavyRequest])
 def explain(
     campaign_id: uuid.UUID,
     user: CurrentUser,
@@ -61,7 +62,7 @@ def explain(
     return ok(analytics.explain(session, user.id, campaign_id, method, seed))
 
 
-@router.get("/explain/{campaign_id}/domain", response_model=Data)
+@router.get("/explain/{campaign_id}/domain", response_model=Data, dependencies=[HeavyRequest])
 def explain_domain(
     campaign_id: uuid.UUID,
     user: CurrentUser,
@@ -76,13 +77,13 @@ def explain_domain(
     return ok(analytics.explain_domain(session, user.id, campaign_id, name, method, seed))
 
 
-@router.get("/compare", response_model=Data)
+@router.get("/compare", response_model=Data, dependencies=[HeavyRequest])
 def compare(before: uuid.UUID, after: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
     """What changed between two scorings of the same setup (two campaigns or uploads)."""
     return ok(analytics.compare(session, user.id, before, after))
 
 
-@router.get("/outliers/{campaign_id}", response_model=Data)
+@router.get("/outliers/{campaign_id}", response_model=Data, dependencies=[HeavyRequest])
 def outliers(
     campaign_id: uuid.UUID,
     user: CurrentUser,
@@ -98,7 +99,7 @@ def outliers(
     )
 
 
-@router.post("/weights/suggest", response_model=Data)
+@router.post("/weights/suggest", response_model=Data, dependencies=[HeavyRequest])
 def suggest_weights(body: WeightsRequest, user: CurrentUser, session: SessionDep) -> Any:
     """Weights from the campaign's own data against a target column (e.g. conversions),
     optionally optimized; save them with PUT /campaigns/{id}/weights."""
@@ -116,7 +117,7 @@ def suggest_weights(body: WeightsRequest, user: CurrentUser, session: SessionDep
     )
 
 
-@router.post("/weights/sensitivity", response_model=Data)
+@router.post("/weights/sensitivity", response_model=Data, dependencies=[HeavyRequest])
 def sensitivity(body: SensitivityRequest, user: CurrentUser, session: SessionDep) -> Any:
     """How many rows change label when each weight moves by ±delta."""
     return ok(analytics.sensitivity(session, user.id, body.campaign_id, body.delta, body.weights))

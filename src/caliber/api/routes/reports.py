@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
 from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.api.heavy import HeavyRequest
 from caliber.api.responses import Envelope, ok
 from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import GENERATE_EXPORT
@@ -53,7 +54,7 @@ def _download(
     return _attachment(render(session, container.sessions, user.id, campaign_id, fmt, chosen))
 
 
-@router.get(f"{EXPORT}/results/csv", response_class=Response)
+@router.get(f"{EXPORT}/results/csv", response_class=Response, dependencies=[HeavyRequest])
 def results_csv(
     campaign_id: uuid.UUID,
     user: CurrentUser,
@@ -78,14 +79,16 @@ def results_csv(
     )
 
 
-@router.get(f"{EXPORT}/summary/csv", response_class=Response)
+@router.get(f"{EXPORT}/summary/csv", response_class=Response, dependencies=[HeavyRequest])
 def summary_csv(
     campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep, container: ContainerDep
 ) -> Response:
     return _download(container, session, user, campaign_id, "summary_csv")
 
 
-@router.get(f"{EXPORT}/optimization-lists/csv", response_class=Response)
+@router.get(
+    f"{EXPORT}/optimization-lists/csv", response_class=Response, dependencies=[HeavyRequest]
+)
 def optimization_lists_csv(
     campaign_id: uuid.UUID,
     user: CurrentUser,
@@ -103,7 +106,7 @@ def optimization_lists_csv(
     )
 
 
-@router.get(f"{EXPORT}/data/json", response_class=Response)
+@router.get(f"{EXPORT}/data/json", response_class=Response, dependencies=[HeavyRequest])
 def campaign_json(
     campaign_id: uuid.UUID,
     user: CurrentUser,
@@ -125,7 +128,7 @@ def campaign_json(
     )
 
 
-@router.get(EXPORT + "/{kind}/csv", response_class=Response)
+@router.get(EXPORT + "/{kind}/csv", response_class=Response, dependencies=[HeavyRequest])
 def list_csv(
     campaign_id: uuid.UUID,
     kind: ListKind,
@@ -139,7 +142,7 @@ def list_csv(
     )
 
 
-@router.get(EXPORT + "/{kind}/json", response_class=Response)
+@router.get(EXPORT + "/{kind}/json", response_class=Response, dependencies=[HeavyRequest])
 def list_json(
     campaign_id: uuid.UUID,
     kind: ListKind,
@@ -153,7 +156,7 @@ def list_json(
     )
 
 
-@router.get(EXPORT + "/{kind}/txt", response_class=Response)
+@router.get(EXPORT + "/{kind}/txt", response_class=Response, dependencies=[HeavyRequest])
 def list_txt(
     campaign_id: uuid.UUID,
     kind: ListKind,
@@ -175,7 +178,7 @@ def list_txt(
     )
 
 
-@router.get(EXPORT + "/{kind}/trade-desk", response_class=Response)
+@router.get(EXPORT + "/{kind}/trade-desk", response_class=Response, dependencies=[HeavyRequest])
 def list_trade_desk(
     campaign_id: uuid.UUID,
     kind: ListKind,
@@ -195,7 +198,7 @@ def list_trade_desk(
     )
 
 
-@router.get(EXPORT + "/{kind}/dv360", response_class=Response)
+@router.get(EXPORT + "/{kind}/dv360", response_class=Response, dependencies=[HeavyRequest])
 def list_dv360(
     campaign_id: uuid.UUID,
     kind: ListKind,
@@ -210,7 +213,7 @@ def list_dv360(
     )
 
 
-@router.get("/campaigns/{campaign_id}/pdf", response_class=Response)
+@router.get("/campaigns/{campaign_id}/pdf", response_class=Response, dependencies=[HeavyRequest])
 def campaign_pdf(
     campaign_id: uuid.UUID,
     user: CurrentUser,
