@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from caliber.cli import main
+from tests.engine import workbooks as wb
 from tests.engine.exports import make_export
 
 
@@ -191,6 +192,33 @@ def test_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
     assert "ctr needs 'Clicks' and 'Impressions'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("sparse.xlsx", "the first sheet's cells span A1:XFD1048576 (17,179,869,184 cells)"),
+        ("sparse.xls", "declares 65,536 rows × 256 columns"),
+    ],
+)
+def test_a_sparse_workbook_exits_2_with_one_line(tmp_path: Path, name: str, words: str) -> None:
+    """In a real process: the reader used to abort it (exit 134) asking for 512 GiB."""
+    path = tmp_path / name
+    if name.endswith(".xlsx"):
+        path.write_bytes(wb.sparse_xlsx())
+    else:
+        path.write_bytes(wb.xls([(0, 0, "Site"), (65535, 255, "x")]))
+    setup = ["-p", "trade_desk", "-g", "awareness", "-c", "display"]
+    done = subprocess.run(
+        [sys.executable, "-m", "caliber.cli", "score", str(path), *setup, "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("caliber: error: ")
+    assert done.stderr.count("\n") == 1
+    assert words in done.stderr
 
 
 def test_configs_json_lists_every_setup(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import zipfile
 
 import fastexcel
@@ -109,6 +110,32 @@ def test_a_large_shared_string_table_is_refused() -> None:
     data = wb.xlsx(wb.sheet_xml(wb.rows_xml([(0, 0, "Site")])), {"xl/sharedStrings.xml": strings})
     with pytest.raises(UnsafeFileError, match="shared-string table holds more than 1,000"):
         open_table(data, limits=SMALL)
+
+
+@pytest.mark.parametrize(
+    "part", ["xl/_rels/workbook.xml.rels", "xl/workbook.xml", "xl/styles.xml", "_rels/.rels"]
+)
+def test_a_large_part_the_reader_holds_on_opening_is_refused(part: str) -> None:
+    """calamine keeps every relationship and sheet entry in memory (4.5 times the part's
+    size: a 10 MB upload of relationships took 652 MB)."""
+    entries = dict(wb.PARTS)
+    entries[part] = entries.get(part, f'<?xml version="1.0"?><styleSheet xmlns="{wb.MAIN}"/>')
+    entries[part] = entries[part].replace("?>", "?>" + " " * 5_000, 1)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in entries.items():
+            archive.writestr(name, text)
+        archive.writestr("xl/worksheets/sheet1.xml", wb.sheet_xml(wb.rows_xml([(0, 0, "S")])))
+    with pytest.raises(UnsafeFileError, match=f"part '{re.escape(part)}' expands to more than"):
+        open_table(buffer.getvalue(), limits=ReadLimits(max_part_bytes=4_000))
+    assert open_table(buffer.getvalue()).headers == ("S",)
+
+
+def test_large_shared_strings_are_refused_by_size() -> None:
+    strings = f'<?xml version="1.0"?><sst xmlns="{wb.MAIN}"><si><t>{"s" * 5_000}</t></si></sst>'
+    data = wb.xlsx(wb.sheet_xml(wb.rows_xml([(0, 0, "Site")])), {"xl/sharedStrings.xml": strings})
+    with pytest.raises(UnsafeFileError, match=r"sharedStrings\.xml' expands to more than 4,000"):
+        open_table(data, limits=ReadLimits(max_strings_bytes=4_000))
 
 
 @pytest.mark.parametrize("bad", ["A0", "XFE1", "A1048577", "A-1", "1A"])

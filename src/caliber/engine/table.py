@@ -21,11 +21,17 @@ class ReadLimits:
     sheet, whose reader (calamine) allocates one slot per cell of the rectangle its
     cells span: ``max_sheet_cells`` bounds that rectangle (about 60 bytes a cell while
     reading, so 5,000,000 cells is about 300 MB), the cells present and the strings of
-    the shared-string table. Text: ``max_header_bytes`` bounds the header row.
+    the shared-string table. calamine also holds the parts it reads on opening in
+    memory, at up to 4.5 times their size (the relationships, the sheet list, styles):
+    ``max_part_bytes`` bounds each of them, ``max_strings_bytes`` the shared strings and
+    ``max_uncompressed_bytes`` everything (a sheet of long text needs about twice its
+    size). Text: ``max_header_bytes`` bounds the header row.
     """
 
     max_zip_entries: int = 1_000
-    max_uncompressed_bytes: int = 1024 * 1024 * 1024
+    max_uncompressed_bytes: int = 512 * 1024 * 1024
+    max_part_bytes: int = 16 * 1024 * 1024
+    max_strings_bytes: int = 256 * 1024 * 1024
     max_compression_ratio: float = 200.0
     ratio_floor_bytes: int = 1024 * 1024  # small entries may compress well harmlessly
     max_sheet_cells: int = 5_000_000

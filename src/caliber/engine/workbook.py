@@ -25,6 +25,16 @@ from caliber.engine.table import ReadLimits, Table, clean_header, first_line, nu
 ZIP_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SHARED_STRINGS = "xl/sharedstrings.xml"
+# What calamine parses into memory when it opens a workbook, besides sheets and strings.
+_OPENING_PARTS = frozenset(
+    {
+        "[content_types].xml",
+        "_rels/.rels",
+        "xl/workbook.xml",
+        "xl/_rels/workbook.xml.rels",
+        "xl/styles.xml",
+    }
+)
 
 
 def xlsx_table(data: bytes, limits: ReadLimits) -> Table:
@@ -76,6 +86,7 @@ def _check_archive(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
         )
     for entry in entries:
         _check_ratio(entry.filename, entry.file_size, entry.compress_size, limits)
+        _check_part_size(entry.filename, entry.file_size, limits)
     actual = 0
     for entry in entries:
         actual += _scan_entry(archive, entry, limits, limits.max_uncompressed_bytes - actual)
@@ -91,6 +102,24 @@ def _check_ratio(name: str, size: int, compressed: int, limits: ReadLimits) -> N
             f"{limits.max_compression_ratio:,.0f}:1); refused as a possible zip bomb",
             entry=name,
             ratio=ratio,
+        )
+
+
+def _part_limit(name: str, limits: ReadLimits) -> int | None:
+    lowered = name.lower()
+    if lowered == _SHARED_STRINGS:
+        return limits.max_strings_bytes
+    return limits.max_part_bytes if lowered in _OPENING_PARTS else None
+
+
+def _check_part_size(name: str, size: int, limits: ReadLimits) -> None:
+    limit = _part_limit(name, limits)
+    if limit is not None and size > limit:
+        raise UnsafeFileError(
+            f"workbook part {name!r} expands to more than {limit:,} bytes (the limit for "
+            "this part, which the reader holds in memory); refused",
+            entry=name,
+            limit_bytes=limit,
         )
 
 
@@ -115,6 +144,7 @@ def _scan_entry(
                         entry=entry.filename,
                     )
                 _check_ratio(entry.filename, seen, entry.compress_size, limits)
+                _check_part_size(entry.filename, seen, limits)
                 if is_xml:
                     window = tail + chunk
                     upper = window.upper()
