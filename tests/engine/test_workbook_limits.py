@@ -243,6 +243,16 @@ def test_an_xls_with_cells_at_far_corners_is_refused() -> None:
         open_table(hidden)
 
 
+def test_every_sheet_of_an_xls_counts_the_reader_holds_them_all() -> None:
+    corners = [(0, 0, "Site"), (29, 29, "x")]  # 900 cells each
+    far = [(0, 0, "a"), (29, 40, "y")]  # 1,230 cells
+    with pytest.raises(UnsafeFileError, match="sheet 2 of the XLS workbook declares 30 rows"):
+        open_table(wb.xls(corners, far), limits=SMALL)
+    with pytest.raises(UnsafeFileError, match=r"the workbook \(all its sheets\) holds more than"):
+        open_table(wb.xls(corners, corners), limits=SMALL)
+    assert open_table(wb.xls(corners), limits=SMALL).headers[0] == "Site"
+
+
 @pytest.mark.parametrize(
     ("first_row", "last_row", "first_col", "last_col", "cells"),
     [

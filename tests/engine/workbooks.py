@@ -99,14 +99,18 @@ def ref(row: int, column: int) -> str:
 # --------------------------------------------------------------------------- xls
 
 
-def xls(cells: Iterable[tuple[int, int, str | float]]) -> bytes:
-    """An .xls (BIFF8) written by xlwt."""
+def xls(
+    cells: Iterable[tuple[int, int, str | float]],
+    *more_sheets: Iterable[tuple[int, int, str | float]],
+) -> bytes:
+    """An .xls (BIFF8) written by xlwt, with one sheet per list of cells."""
     import xlwt
 
     book = xlwt.Workbook()
-    sheet = book.add_sheet("S")
-    for row, column, value in cells:
-        sheet.write(row, column, value)
+    for number, sheet_cells in enumerate((cells, *more_sheets), start=1):
+        sheet = book.add_sheet(f"S{number}")
+        for row, column, value in sheet_cells:
+            sheet.write(row, column, value)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -31,7 +31,12 @@ _MULRK, _DIMENSIONS, _SST, _BOUNDSHEET, _EOF, _CONTINUE = (
 def check_xls(data: bytes, limits: ReadLimits) -> None:
     """Refuse an .xls whose own numbers would make calamine allocate beyond the limits."""
     _check_compound_header(data)
-    stream = _workbook_stream(data)
+    for stream in _workbook_streams(data):
+        _check_workbook(stream, limits)
+
+
+def _check_workbook(stream: bytes, limits: ReadLimits) -> None:
+    """The globals (sheet offsets, the string table's count), then every sheet."""
     sheets: list[int] = []
     for kind, record in _records(stream, 0):
         if kind == _BOUNDSHEET and len(record) >= 6:
@@ -57,7 +62,7 @@ def check_xls(data: bytes, limits: ReadLimits) -> None:
         check_extent(extent, where, limits)
         total += extent.rectangle
         if total > limits.max_sheet_cells:  # calamine holds every sheet at once
-            raise too_many_cells("the workbook's sheets together", limits)
+            raise too_many_cells("the workbook (all its sheets)", limits)
 
 
 def _check_compound_header(data: bytes) -> None:
@@ -81,7 +86,9 @@ def _check_compound_header(data: bytes) -> None:
             )
 
 
-def _workbook_stream(data: bytes) -> bytes:
+def _workbook_streams(data: bytes) -> list[bytes]:
+    """Every stream calamine could take for the workbook: one named exactly ``Workbook``
+    or ``Book`` (olefile's own lookup ignores case; calamine's does not)."""
     import olefile  # noqa: PLC0415  (only .xls files need it)
 
     try:
@@ -92,15 +99,15 @@ def _workbook_stream(data: bytes) -> bytes:
                         f"the XLS workbook declares a {entry.size:,}-byte stream in a "
                         f"{len(data):,}-byte file; refused as damaged or hostile"
                     )
-            for name in ("Workbook", "Book"):
-                if ole.exists(name):
-                    stream: bytes = ole.openstream(name).read()
-                    return stream
+            paths = [p for p in ole.listdir() if p and p[-1] in ("Workbook", "Book")]
+            streams: list[bytes] = [ole.openstream(path).read() for path in paths]
     except UnsafeFileError:
         raise
     except Exception as exc:  # olefile raises OSError and its own errors on bad files
         raise UnreadableFileError(f"the XLS workbook could not be read: {exc}") from None
-    raise UnreadableFileError("the XLS workbook could not be read: it has no Workbook stream")
+    if not streams:
+        raise UnreadableFileError("the XLS workbook could not be read: it has no Workbook stream")
+    return streams
 
 
 def _records(stream: bytes, offset: int) -> Iterator[tuple[int, memoryview]]:
