@@ -566,9 +566,13 @@ def _serve(args: argparse.Namespace) -> None:
     worker = _embedded_worker(settings)
     if workers > 1:
         # uvicorn's supervisor starts the processes (each builds the app from the same
-        # environment) and returns once they have stopped; the job worker is ours
+        # environment) and returns once they have stopped; the job worker is ours.
+        # /metrics adds up the processes' values, kept in files of a folder they share
+        from caliber.core.metrics import multiprocess_folder
+
         try:
-            uvicorn.run("caliber.api.app:create_app", factory=True, workers=workers, **options)
+            with multiprocess_folder():
+                uvicorn.run("caliber.api.app:create_app", factory=True, workers=workers, **options)
         finally:
             if worker is not None:
                 worker.stop()

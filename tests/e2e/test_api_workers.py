@@ -1,8 +1,10 @@
 """`caliber serve --workers N`: N API processes on one port, one embedded job worker.
 
 Real processes on loopback: pages read over many connections are the same whichever
-process answers, a job runs on the single embedded worker, an API process that dies is
-replaced, and SIGTERM stops every process the server started.
+process answers, ``/metrics`` adds up the counts of every process (prometheus-client's
+multiprocess mode), a job runs on the single embedded worker, an API process that dies is
+replaced (and leaves the live sums), and SIGTERM stops every process the server
+started.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.firebase import CertServer, make_key
 from tests.e2e.test_server import (
@@ -35,6 +39,43 @@ def api_processes(server_pid: int) -> list[int]:
         pid
         for pid, ppid, cmdline in processes()
         if ppid == server_pid and any(b"spawn_main" in part for part in cmdline)
+    )
+
+
+RESULTS_ROUTE = "/api/v1/scoring/results/{campaign_id}"
+
+
+def _metric(base: str, name: str, *labels: str) -> float:
+    """One sample of ``GET /metrics`` (labels: method, route, status), 0 when absent."""
+    response = httpx.get(f"{base}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    wanted = dict(zip(("method", "route", "status"), labels, strict=False))
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == name and sample.labels == wanted
+    )
+
+
+def _metrics_folder(pid: int) -> Path:
+    """The multiprocess metrics folder API process ``pid`` was started with."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    [folder] = [
+        v.split(b"=", 1)[1].decode() for v in environ if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")
+    ]
+    return Path(folder)
+
+
+def _counts_itself(pid: int) -> bool:
+    """Whether API process ``pid`` has written its own caliber_api_processes 1 (in the
+    multiprocess folder its environment names)."""
+    own = [str(p) for p in _metrics_folder(pid).glob(f"gauge_livesum_{pid}.db")]
+    return any(
+        sample.value == 1
+        for family in MultiProcessCollector.merge(own, accumulate=False)  # type: ignore[no-untyped-call]
+        for sample in family.samples
+        if sample.name == "caliber_api_processes"
     )
 
 
@@ -107,6 +148,14 @@ def test_several_api_processes_share_the_port_and_one_job_worker(
             assert first is not None
             assert first["total"] == summary["row_count"] > 0
 
+        # /metrics adds up both processes, whichever answers the scrape
+        children = api_processes(process.pid)
+        metrics_folder = _metrics_folder(children[0])
+        assert metrics_folder.is_dir()
+        pages = ("caliber_http_requests_total", "GET", RESULTS_ROUTE, "200")
+        assert _metric(base, "caliber_api_processes") == 2
+        _wait(lambda: _metric(base, *pages) == 30, 10, "the 30 pages are not all counted")
+
         # an API process that dies is replaced; the port keeps answering
         victim = api_processes(process.pid)[0]
         os.kill(victim, signal.SIGKILL)
@@ -118,6 +167,12 @@ def test_several_api_processes_share_the_port_and_one_job_worker(
             "the killed API process was not replaced",
         )
         _wait(healthy, 30, "no answer after an API process was replaced")
+        # the killed process's counts stay; its live gauges leave the sums (once its
+        # replacement counts itself: 2, not 3)
+        [replacement] = set(api_processes(process.pid)) - set(children)
+        _wait(lambda: _counts_itself(replacement), 30, "the replacement did not start")
+        assert _metric(base, "caliber_api_processes") == 2
+        assert _metric(base, *pages) == 30
     finally:
         children = api_processes(process.pid)
         process.terminate()
@@ -126,6 +181,7 @@ def test_several_api_processes_share_the_port_and_one_job_worker(
     for pid in children:  # every API process stopped with the server
         _wait(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 10, f"API process {pid} left")
     assert worker_pids(process.pid) == []
+    assert not metrics_folder.exists()  # removed with the server
 
 
 def test_a_bad_worker_count_is_refused(certs: CertServer, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from caliber.api.routes import (
     scoring,
 )
 from caliber.campaigns.statistics import update_statistics
+from caliber.core import metrics
 from caliber.core.heavy import HeavyRequestLimiter
 from caliber.core.logging import configure_logging
 from caliber.core.settings import Settings, get_settings
@@ -83,7 +84,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics.process_started()
         yield
+        metrics.process_stopping()  # its live gauges leave the sums of /metrics
         for hook in on_shutdown:
             hook()
         services.close()

@@ -85,8 +85,9 @@ def health() -> dict[str, Any]:
 
 @router.get("/metrics", include_in_schema=False)
 def prometheus_metrics(request: Request, container: ContainerDep) -> Response:
-    """Prometheus metrics of this process (off with METRICS_ENABLED=false; with
-    METRICS_TOKEN set, only for ``Authorization: Bearer <token>``)."""
+    """Prometheus metrics of the server: every API process's added up under
+    ``caliber serve --workers N`` (off with METRICS_ENABLED=false; with METRICS_TOKEN set,
+    only for ``Authorization: Bearer <token>``)."""
     settings = container.settings
     if not settings.METRICS_ENABLED:
         return JSONResponse(error_body("not_found", "Not Found", {}), 404)
