@@ -14,6 +14,7 @@ ENGINE = Path(caliber.engine.__file__).parent
 ALLOWED_THIRD_PARTY = {
     "polars",
     "fastexcel",
+    "olefile",  # reads an .xls compound file for the checks before fastexcel parses it
     "pyarrow",
     "numpy",
     "sklearn",
