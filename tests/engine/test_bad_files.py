@@ -30,6 +30,7 @@ from caliber.engine.errors import (
 )
 from caliber.engine.pipeline import score
 from caliber.engine.read import ReadLimits, open_table
+from tests.engine import workbooks as wb
 from tests.fixtures import make_fixtures as mf
 
 IAS = "ias_display_fully_in_view_1s_rate"
@@ -401,6 +402,28 @@ def test_doctype_split_across_read_chunks_refused() -> None:
     sheet = filler[: 1024 * 1024 - 4] + b"<!DOCTYPE x>" + b"<worksheet/>"
     with pytest.raises(UnsafeFileError, match="DTD or entities"):
         open_table(_workbook_like(sheet))
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (wb.sparse_xlsx(), "cells span A1:XFD1048576 (17,179,869,184 cells)"),
+        (wb.sparse_xlsx("AX1048576"), "cells span A1:AX1048576"),
+        (wb.xls([(0, 0, "Site"), (65535, 255, "x")]), "65,536 rows × 256 columns"),
+        (wb.with_dimensions(wb.small_xls(), 5, 1, 0, 1), "4,294,967,292 rows"),
+        (wb.with_header_count(wb.small_xls(), 44, 0x7FFFFFFF), "2,147,483,647 FAT sectors"),
+    ],
+    ids=["xlsx-xfd1048576", "xlsx-ax1048576", "xls-corners", "xls-wrapped-rows", "xls-fat"],
+)
+def test_workbooks_the_reader_would_allocate_terabytes_for(
+    data: bytes, words: str, td_display: Setup
+) -> None:
+    """A few KB each; the reader used to abort the process (``test_workbook_limits.py``
+    has the details)."""
+    with pytest.raises(UnsafeFileError) as caught:
+        score(data, td_display)
+    assert caught.value.code == "unsafe_file"
+    assert words in caught.value.message
 
 
 # --------------------------------------------------------------------------- damaged archives
