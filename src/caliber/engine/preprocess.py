@@ -128,7 +128,9 @@ def prepare(
             "the file has a header row but no data rows", headers=list(table.headers)
         )
     dropped_groups = dict(
-        grouped.filter(pl.col(DIM).is_in(list(_DROPPED_KEYS.values()))).select(DIM, _ROWS).iter_rows()
+        grouped.filter(pl.col(DIM).is_in(list(_DROPPED_KEYS.values())))
+        .select(DIM, _ROWS)
+        .iter_rows()
     )
     dropped = {reason: int(dropped_groups.get(key, 0)) for reason, key in _DROPPED_KEYS.items()}
     report.rows_dropped = {k: v for k, v in dropped.items() if v}
