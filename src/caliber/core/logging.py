@@ -14,6 +14,7 @@ import logging
 import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from logging.handlers import WatchedFileHandler
 from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -134,12 +135,18 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
-    """Once per process: a handler on the root logger with the ids; JSON lines or text."""
+def configure_logging(
+    level: str = "INFO", *, json_lines: bool = False, logfile: str | None = None
+) -> None:
+    """Once per process: a handler on the root logger with the ids; JSON lines or text,
+    to stderr or to ``logfile`` (Celery's --logfile: a detached worker's stderr is
+    /dev/null; reopened when logrotate moves the file)."""
     root = logging.getLogger()
     if any(isinstance(f, ContextFilter) for h in root.handlers for f in h.filters):
         return
-    handler = logging.StreamHandler()
+    handler: logging.Handler = (
+        WatchedFileHandler(logfile, encoding="utf-8") if logfile else logging.StreamHandler()
+    )
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     root.addHandler(handler)

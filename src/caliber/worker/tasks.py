@@ -100,10 +100,11 @@ def _task_finished(**_: Any) -> None:
     task_id_var.set(None)
 
 
-def _setup_logging(loglevel: Any = None, **_: Any) -> None:
-    """Caliber's handler (ids, JSON lines in production) instead of Celery's."""
+def _setup_logging(loglevel: Any = None, logfile: str | None = None, **_: Any) -> None:
+    """Caliber's handler (ids, JSON lines in production) instead of Celery's, writing to
+    --logfile when one is given (as Celery's own would)."""
     settings = get_settings()
-    configure_logging(settings.LOG_LEVEL, json_lines=settings.json_logs)
+    configure_logging(settings.LOG_LEVEL, json_lines=settings.json_logs, logfile=logfile)
 
 
 setup_logging.connect(_setup_logging)
