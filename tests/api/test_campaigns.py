@@ -8,11 +8,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from caliber.api.container import Container
 from caliber.engine.config import Setup
 from caliber.engine.errors import EngineError
+from caliber.scoring.jobs import run_scoring_job
+from tests.api.conftest import run_jobs
+from tests.api.test_scoring import attach, hold_jobs
+from tests.engine.exports import make_export
 
 Auth = Callable[[str], dict[str, str]]
 API = "/api/v1/campaigns"
+EXPORT = make_export("trade_desk", "display", seed=7).encode()
 TD_DISPLAY = {"platform": "trade_desk", "goal": "awareness", "channel": "display"}
 TD_WEIGHTS = {
     "cpm": 0.2,
@@ -52,6 +58,33 @@ def set_status(
     return client.put(
         f"{API}/{campaign_id}/status", json={"status": status, **extra}, headers=headers
     )
+
+
+def campaigns_in(
+    client: TestClient, container: Container, headers: dict[str, str], wanted: list[str]
+) -> list[str]:
+    """New campaigns in each ``wanted`` status, reached as the system reaches them:
+    completed by a scoring run, processing by a start whose job is held (so the
+    container's scoring job stays held afterwards), failed by cancelling a run."""
+    ids = {index: make_campaign(client, headers)["id"] for index in range(len(wanted))}
+    order = sorted(range(len(wanted)), key=lambda i: wanted[i] != "completed")  # jobs first
+    for index in order:
+        status, campaign_id = wanted[index], ids[index]
+        if status == "pending":
+            continue
+        if status != "completed":
+            hold_jobs(container)
+        attach(container, campaign_id, EXPORT)
+        started = client.post(
+            "/api/v1/scoring/start", json={"campaign_id": campaign_id}, headers=headers
+        )
+        assert started.status_code == 202, started.text
+        run_jobs(container)
+        if status == "failed":
+            assert set_status(client, headers, campaign_id, "failed").status_code == 200
+        got = client.get(f"{API}/{campaign_id}", headers=headers).json()["data"]["status"]
+        assert got == status
+    return [ids[index] for index in range(len(wanted))]
 
 
 # --- templates ------------------------------------------------------------------------
@@ -189,11 +222,10 @@ def test_without_a_template_the_setup_is_required(client: TestClient, auth: Auth
     assert got == campaign
 
 
-def test_list_pages_and_filters(client: TestClient, auth: Auth) -> None:
+def test_list_pages_and_filters(client: TestClient, container: Container, auth: Auth) -> None:
     alice = auth("alice")
-    ids = [make_campaign(client, alice, name=f"c{i}")["id"] for i in range(5)]
+    ids = campaigns_in(client, container, alice, ["processing", *["pending"] * 4])
     make_campaign(client, auth("bob"))
-    set_status(client, alice, ids[0], "processing")
 
     body = client.get(API, params={"limit": 2}, headers=alice).json()
     assert [c["id"] for c in body["data"]] == ids[::-1][:2]  # newest first
@@ -228,46 +260,77 @@ def test_campaigns_are_private(client: TestClient, auth: Auth) -> None:
     assert client.get(url).status_code == 401
 
 
-def test_status_machine(client: TestClient, auth: Auth) -> None:
+CLIENT_MOVES = {("processing", "failed"), ("failed", "pending")}
+STATUSES = ["pending", "processing", "completed", "failed"]
+
+
+def test_a_client_may_only_cancel_or_reset(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    """Cancelling a run and resetting a failed campaign are the client's; starting,
+    completing and failing a run are the system's: refused with a 422 naming what is
+    allowed from the campaign's status, which stays as it was."""
     alice = auth("alice")
-    allowed = {
-        ("pending", "processing"),
-        ("processing", "completed"),
-        ("processing", "failed"),
-        ("failed", "pending"),
-    }
-    paths = {  # how to reach each status from pending
-        "pending": [],
-        "processing": ["processing"],
-        "completed": ["processing", "completed"],
-        "failed": ["processing", "failed"],
-    }
-    for source, steps in paths.items():
-        for target in paths:
-            campaign_id = make_campaign(client, alice)["id"]
-            for step in steps:
-                assert set_status(client, alice, campaign_id, step).status_code == 200
-            response = set_status(client, alice, campaign_id, target)
-            expected = 200 if (source, target) in allowed else 409
-            assert response.status_code == expected, (source, target, response.text)
-            if expected == 409:
-                assert response.json()["details"]["current"] == source
+    pairs = [(source, target) for source in STATUSES for target in STATUSES]
+    ids = campaigns_in(client, container, alice, [source for source, _ in pairs])
+    for (source, target), campaign_id in zip(pairs, ids, strict=True):
+        response = set_status(client, alice, campaign_id, target)
+        if (source, target) in CLIENT_MOVES:
+            assert response.status_code == 200, (source, target, response.text)
+            assert response.json()["data"]["status"] == target
+            continue
+        assert response.status_code == 422, (source, target, response.text)
+        body = response.json()
+        allowed = sorted(t for s, t in CLIENT_MOVES if s == source)
+        assert body["details"]["current"] == source
+        assert body["details"]["allowed"] == allowed
+        named = ", ".join(f"'{t}'" for t in allowed) or "none"
+        assert body["message"].endswith(f"allowed from '{source}': {named}"), body
+        assert "a client may only cancel a run in progress" in body["message"]
+        got = client.get(f"{API}/{campaign_id}", headers=alice).json()["data"]["status"]
+        assert got == source
 
 
-def test_status_changes_record_times_and_messages(client: TestClient, auth: Auth) -> None:
+def test_a_client_cannot_complete_a_running_campaign(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    """Marking a processing campaign completed used to discard the running job's result
+    and leave a "completed" campaign without results (409 everywhere, undeletable)."""
     alice = auth("alice")
     campaign_id = make_campaign(client, alice)["id"]
-    started = set_status(client, alice, campaign_id, "processing").json()["data"]
+    attach(container, campaign_id, EXPORT)
+    held = hold_jobs(container)
+    client.post("/api/v1/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    run_jobs(container)
+    refused = set_status(client, alice, campaign_id, "completed")
+    assert refused.status_code == 422
+    assert refused.json()["message"].endswith("allowed from 'processing': 'failed'")
+    # the run itself completes it, with its results
+    run_scoring_job(container, campaign_id=held[0]["campaign_id"], user_id=held[0]["user_id"])
+    results = client.get(f"/api/v1/scoring/results/{campaign_id}", headers=alice)
+    assert results.status_code == 200
+    assert results.json()["total"] > 0
+    assert client.get(f"{API}/{campaign_id}", headers=alice).json()["data"]["status"] == (
+        "completed"
+    )
+
+
+def test_status_changes_record_times_and_messages(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("alice")
+    [campaign_id, other] = campaigns_in(client, container, alice, ["processing", "processing"])
+    started = client.get(f"{API}/{campaign_id}", headers=alice).json()["data"]
     assert started["started_at"] is not None
     failed = set_status(client, alice, campaign_id, "failed", error_message="bad file").json()
     assert failed["data"]["error_message"] == "bad file"
+    assert failed["data"]["current_step"] == "failed"
+    cancelled = set_status(client, alice, other, "failed").json()["data"]
+    assert cancelled["error_message"] == "cancelled by the user"
     retried = set_status(client, alice, campaign_id, "pending").json()["data"]
     assert retried["error_message"] is None
     assert retried["started_at"] is None
-    set_status(client, alice, campaign_id, "processing")
-    done = set_status(client, alice, campaign_id, "completed").json()["data"]
-    assert done["completed_at"] is not None
-    assert done["progress_percentage"] == 100
+    assert retried["progress_percentage"] == 0
 
     bad = set_status(client, alice, campaign_id, "archived")
     assert bad.status_code == 422
@@ -275,11 +338,10 @@ def test_status_changes_record_times_and_messages(client: TestClient, auth: Auth
     assert extra.status_code == 422
 
 
-def test_progress_updates(client: TestClient, auth: Auth) -> None:
+def test_progress_updates(client: TestClient, container: Container, auth: Auth) -> None:
     alice = auth("alice")
-    campaign_id = make_campaign(client, alice)["id"]
+    [campaign_id] = campaigns_in(client, container, alice, ["processing"])
     url = f"{API}/{campaign_id}/progress"
-    set_status(client, alice, campaign_id, "processing")
     body = {"processed_records": 250, "total_records": 1000, "current_step": "scoring"}
     data = client.put(url, json=body, headers=alice).json()["data"]
     assert (data["processed_records"], data["total_records"]) == (250, 1000)
@@ -301,25 +363,20 @@ def test_progress_updates(client: TestClient, auth: Auth) -> None:
     ):
         assert client.put(url, json=bad, headers=alice).status_code == 422, bad
 
-    set_status(client, alice, campaign_id, "completed")
+    set_status(client, alice, campaign_id, "failed")
     final = client.put(url, json={"processed_records": 1}, headers=alice)
     assert final.status_code == 409
 
 
-def test_delete_rules(client: TestClient, auth: Auth) -> None:
+def test_delete_rules(client: TestClient, container: Container, auth: Auth) -> None:
     alice = auth("alice")
-    statuses = {"pending": [], "failed": ["processing", "failed"]}
-    for steps in statuses.values():
-        campaign_id = make_campaign(client, alice)["id"]
-        for step in steps:
-            set_status(client, alice, campaign_id, step)
-        assert client.delete(f"{API}/{campaign_id}", headers=alice).status_code == 200
-        assert client.get(f"{API}/{campaign_id}", headers=alice).status_code == 404
-    for steps in (["processing"], ["processing", "completed"]):
-        campaign_id = make_campaign(client, alice)["id"]
-        for step in steps:
-            set_status(client, alice, campaign_id, step)
+    ids = campaigns_in(client, container, alice, STATUSES)
+    for status, campaign_id in zip(STATUSES, ids, strict=True):
         response = client.delete(f"{API}/{campaign_id}", headers=alice)
-        assert response.status_code == 409
-        assert "cannot be deleted" in response.json()["message"]
+        if status in ("pending", "failed"):
+            assert response.status_code == 200, status
+            assert client.get(f"{API}/{campaign_id}", headers=alice).status_code == 404
+        else:
+            assert response.status_code == 409, status
+            assert "cannot be deleted" in response.json()["message"]
     assert client.delete(f"{API}/not-a-uuid", headers=alice).status_code == 422

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from caliber.core.errors import NotFound
+from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, CampaignTemplate, FileUpload
 
 
@@ -33,6 +35,31 @@ def get_campaign_for_update(
     if campaign is None:
         raise NotFound("campaign not found", campaign_id=str(campaign_id))
     return campaign
+
+
+def update_if_status(
+    session: Session,
+    owner_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    expected: CampaignStatus,
+    **values: Any,
+) -> bool:
+    """Update the campaign only if its status is still ``expected`` (atomic on both
+    backends: SQLite has no row lock, so a read status may have changed by the write)."""
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Campaign)
+            .where(
+                Campaign.id == campaign_id,
+                Campaign.owner_id == owner_id,
+                Campaign.status == expected,
+            )
+            .values(**values, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount == 1
 
 
 def get_template(session: Session, owner_id: uuid.UUID, template_id: uuid.UUID) -> CampaignTemplate:

@@ -16,14 +16,24 @@ from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, CampaignTemplate
 from caliber.engine.config import DEFAULT_MIN_IMPRESSIONS, Setup
 
-# The status machine of a campaign. Re-scoring a completed campaign goes through
-# POST /scoring/start (scoring service), not through this table.
-TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
-    CampaignStatus.PENDING: frozenset({CampaignStatus.PROCESSING}),
-    CampaignStatus.PROCESSING: frozenset({CampaignStatus.COMPLETED, CampaignStatus.FAILED}),
+# The status machine of a campaign: pending → processing → completed | failed, and
+# failed → pending. Only the system starts a run (POST /scoring/start) and only a run
+# that saved its results completes a campaign (or fails it when it cannot), so the
+# status route lets a client make just the two moves that are theirs to make:
+CLIENT_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
+    # cancel the run in progress (its result is discarded; earlier results stay)
+    CampaignStatus.PROCESSING: frozenset({CampaignStatus.FAILED}),
+    # reset a failed campaign, ready to be scored again
     CampaignStatus.FAILED: frozenset({CampaignStatus.PENDING}),
+    CampaignStatus.PENDING: frozenset(),
     CampaignStatus.COMPLETED: frozenset(),
 }
+CLIENT_RULE = (
+    "a client may only cancel a run in progress (processing → failed) or reset a failed "
+    "campaign (failed → pending); scoring starts with POST /scoring/start, and only a "
+    "scoring run completes a campaign"
+)
+CANCELLED = "cancelled by the user"
 UNDELETABLE = frozenset({CampaignStatus.PROCESSING, CampaignStatus.COMPLETED})
 PROGRESS_STATUSES = frozenset({CampaignStatus.PENDING, CampaignStatus.PROCESSING})
 
@@ -187,41 +197,42 @@ def set_template_weights(
 def update_status(
     session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, data: StatusUpdate
 ) -> Campaign:
-    """Move along :data:`TRANSITIONS`; anything else is a conflict."""
+    """A client's move along :data:`CLIENT_TRANSITIONS`; any other is a 422 naming the
+    moves allowed from the current status (409 if the status changed meanwhile)."""
     campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
     current = CampaignStatus(campaign.status)
     target = data.status
-    allowed = TRANSITIONS[current]
+    allowed = sorted(CLIENT_TRANSITIONS[current])
     if target not in allowed:
-        raise Conflict(
-            f"cannot move a campaign from {current} to {target}"
-            + (f"; allowed: {', '.join(sorted(allowed))}" if allowed else ""),
+        choices = ", ".join(f"'{status}'" for status in allowed) or "none"
+        raise InvalidInput(
+            f"{CLIENT_RULE}; allowed from '{current}': {choices}",
+            field="status",
             current=str(current),
             requested=str(target),
-            allowed=sorted(allowed),
+            allowed=[str(status) for status in allowed],
         )
-    now = utcnow()
-    campaign.status = target
-    if target is CampaignStatus.PROCESSING:
-        campaign.started_at = now
-        campaign.completed_at = None
-        campaign.progress_percentage = 0
-        campaign.error_message = None
-    elif target is CampaignStatus.COMPLETED:
-        campaign.completed_at = now
-        campaign.progress_percentage = 100
-        campaign.current_step = "completed"
-    elif target is CampaignStatus.FAILED:
-        campaign.error_message = data.error_message or "marked as failed"
-        campaign.current_step = "failed"
-    else:  # failed -> pending: ready to be scored again
-        campaign.error_message = None
-        campaign.progress_percentage = 0
-        campaign.current_step = None
-        campaign.started_at = None
-        campaign.completed_at = None
-    session.flush()
-    return campaign
+    if target is CampaignStatus.FAILED:  # cancel: the job finds it no longer processing
+        values: dict[str, Any] = {
+            "status": target,
+            "error_message": data.error_message or CANCELLED,
+            "current_step": "failed",
+        }
+    else:  # failed -> pending: ready to be scored again (any results stay readable)
+        values = {
+            "status": target,
+            "error_message": None,
+            "progress_percentage": 0,
+            "current_step": None,
+            "started_at": None,
+        }
+    # guarded on the status read above: a run completing or failing meanwhile wins
+    if not repository.update_if_status(session, owner_id, campaign_id, current, **values):
+        raise Conflict(
+            "this campaign changed state meanwhile; read it again",
+            campaign_id=str(campaign_id),
+        )
+    return repository.get_campaign_for_update(session, owner_id, campaign_id)
 
 
 def update_progress(
