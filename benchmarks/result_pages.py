@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = _rows(campaign_id, args.rows)
             start = time.perf_counter()
             with session_scope(sessions) as session:
-                repository.replace_results(session, campaign_id, rows)
+                run_id = repository.replace_results(session, campaign_id, rows)
             write_s = time.perf_counter() - start
             with sessions() as session:  # as the scoring job does after its bulk write
                 repository.refresh_statistics(session)
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 for label, filters, sort in QUERIES:
                     _, total = repository.results_page(
                         session,
-                        campaign_id,
+                        run_id,
                         filters=filters,
                         sort_by=sort,
                         direction="desc",
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                     ) -> None:
                         repository.results_page(
                             session,
-                            campaign_id,
+                            run_id,
                             filters=f,
                             sort_by=s,
                             direction="desc",
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                     first = _best_ms(partial(page, 0))
                     last = _best_ms(partial(page, offset))
                     figures.append((label, first, last))
-                index_load, index_sort, index_figures = _index_figures(session, campaign_id)
+                index_load, index_sort, index_figures = _index_figures(session, run_id)
         finally:  # leave the database as it was
             with session_scope(sessions) as session:
                 session.execute(delete(User).where(User.id == user_id))
@@ -173,13 +173,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index_figures(
-    session: Any, campaign_id: uuid.UUID, per_page: int = 50
+    session: Any, run_id: uuid.UUID, per_page: int = 50
 ) -> tuple[float, float, list[tuple[str, float, float]]]:
     """Index load (best of 3), sorting every column once, then first and deepest page of
     each query (the query's order cached, as after its first request: a page is a slice
     of it and one lookup of its rows)."""
     frames: list[Any] = []
-    load = _best_ms(lambda: frames.append(pages.load_frame(session, campaign_id)), repeats=3)
+    load = _best_ms(lambda: frames.append(pages.load_frame(session, run_id)), repeats=3)
     index = pages.RunIndex(frames[-1])
     start = time.perf_counter()
     for column in pages.SORTED_COLUMNS:
@@ -191,7 +191,7 @@ def _index_figures(
         deep = max(0, ranks.size - per_page)
 
         def page(at: int, order: Any = ranks) -> None:
-            pages.fetch_rows(session, campaign_id, order[at : at + per_page])
+            pages.fetch_rows(session, run_id, order[at : at + per_page])
 
         figures.append(
             (f"{label} (index)", _best_ms(partial(page, 0)), _best_ms(partial(page, deep)))

@@ -411,6 +411,108 @@ def test_an_engine_error_fails_the_campaign_with_its_message(
     run_jobs(container)
 
 
+READS = ("results", "summary", "whitelist", "blacklist")
+
+
+def read_results(client: TestClient, campaign_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    """Every results read of a campaign: the scoring routes' bodies and headers, the
+    exports, and an analysis (all 200, or the test fails)."""
+    found: dict[str, Any] = {}
+    for path in READS:
+        response = client.get(f"{API}/scoring/{path}/{campaign_id}", headers=headers)
+        assert response.status_code == 200, (path, response.text)
+        found[path] = (response.json(), response.headers)
+    export = f"{API}/reports/export/campaigns/{campaign_id}"
+    for path in ("results/csv", "whitelist/txt", "blacklist/json", "summary/csv"):
+        response = client.get(f"{export}/{path}", headers=headers)
+        assert response.status_code == 200, (path, response.text)
+        found[path] = response.content
+    pdf = client.get(f"{API}/reports/campaigns/{campaign_id}/pdf", headers=headers)
+    assert pdf.status_code == 200, pdf.text
+    explain = client.get(f"{API}/scoring/explain/{campaign_id}", headers=headers)
+    assert explain.status_code == 200, explain.text
+    found["explain"] = explain.json()["data"]
+    return found
+
+
+def test_a_failed_rerun_leaves_the_last_good_results_readable_and_marked(
+    client: TestClient, container: Container, auth: Auth, sample: Path, tmp_path: Path
+) -> None:
+    """Re-scoring with a file that passes the start check but fails in the run: every
+    read still answers the previous run's results, marked stale with the failed run's
+    error, until a good run replaces them."""
+    from tests.api.test_notifications import negative_impressions
+
+    alice = auth("alice")
+    campaign_id = scored_campaign(client, container, alice, sample.read_bytes())
+    before = read_results(client, campaign_id, alice)
+    first = before["summary"][0]["run"]
+    assert first["stale"] is False
+    assert first["latest_status"] == "completed"
+    assert before["results"][1]["x-results-stale"] == "false"
+    assert before["results"][1]["x-results-completed-at"] == first["completed_at"]
+
+    attach(container, campaign_id, negative_impressions())
+    start = {"campaign_id": campaign_id}
+    assert client.post(f"{API}/scoring/start", json=start, headers=alice).status_code == 202
+    run_jobs(container)
+    progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
+    assert progress["status"] == "failed"
+    assert progress["error_message"]
+
+    after = read_results(client, campaign_id, alice)
+    for path in READS:
+        body, headers = after[path]
+        assert body["data"] == before[path][0]["data"], path
+        assert body["run"] == {
+            **first,
+            "stale": True,
+            "latest_status": "failed",
+            "latest_error": progress["error_message"],
+        }, path
+        assert headers["x-results-stale"] == "true"
+        assert headers["x-results-completed-at"] == first["completed_at"]
+    assert after["whitelist/txt"] == before["whitelist/txt"]
+    listed = [json.loads(found["blacklist/json"]) for found in (before, after)]
+    assert [{k: v for k, v in x.items() if k != "generated_at"} for x in listed] == [
+        {k: v for k, v in listed[0].items() if k != "generated_at"}
+    ] * 2
+    assert after["results/csv"].count(b"\n") == before["results/csv"].count(b"\n")
+    assert after["explain"] == before["explain"]
+    campaign = client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"]
+    assert campaign["completed_at"] == first["completed_at"]  # of the results it holds
+    assert campaign["campaign_level_score"] == before["summary"][0]["data"]["campaign_level_score"]
+
+    # a run in progress: still the previous results, stale while it runs
+    other = tmp_path / "other.csv"
+    write_sample(other, "trade_desk", "display", rows=400, seed=99)
+    attach(container, campaign_id, other.read_bytes())
+    held = hold_jobs(container)
+    assert client.post(f"{API}/scoring/start", json=start, headers=alice).status_code == 202
+    run_jobs(container)
+    during = client.get(f"{API}/scoring/results/{campaign_id}", headers=alice).json()
+    assert during["data"] == before["results"][0]["data"]
+    assert (during["run"]["stale"], during["run"]["latest_status"]) == (True, "processing")
+    assert during["run"]["latest_error"] is None
+
+    # a good run replaces them, and only its rows remain
+    run_scoring_job(container, campaign_id=held[0]["campaign_id"], user_id=held[0]["user_id"])
+    replaced = client.get(f"{API}/scoring/results/{campaign_id}", headers=alice)
+    body = replaced.json()
+    assert body["total"] != before["results"][0]["total"]
+    assert body["run"]["stale"] is False
+    assert body["run"]["run_id"] != first["run_id"]
+    assert body["run"]["completed_at"] > first["completed_at"]
+    assert replaced.headers["x-results-stale"] == "false"
+    with session_scope(container.sessions) as session:
+        runs = session.scalars(
+            select(ScoringResult.run_id)
+            .where(ScoringResult.campaign_id == uuid.UUID(campaign_id))
+            .distinct()
+        ).all()
+    assert [str(r) for r in runs] == [body["run"]["run_id"]]
+
+
 @pytest.mark.parametrize(
     ("data", "named"),
     [
@@ -716,14 +818,14 @@ def test_the_encoded_lists_equal_the_models(
         user_id = session.scalar(select(Campaign.owner_id).where(Campaign.id == cid))
         assert user_id is not None
         for kind in ("whitelist", "blacklist"):
-            encoded = json.loads(
-                scoring_results.optimization_list_json(session, user_id, cid, kind)
-            )
+            answer = scoring_results.optimization_list_json(session, user_id, cid, kind)
+            encoded = json.loads(answer.body)
             model = scoring_results.optimization_list(session, user_id, cid, kind)
             assert encoded == {
                 "success": True,
                 "data": model.model_dump(mode="json"),
                 "message": None,
+                "run": answer.run.to_dict(),
             }
             assert set(odd) & set(model.domains)
             impressions = [e["impressions"] for e in encoded["data"]["entries"]]

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import os
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Uuid,
+    column,
+    insert,
+    inspect,
+    table,
+    text,
+)
 from sqlalchemy.engine import make_url
 
 from caliber.db.base import Base
@@ -92,10 +109,139 @@ def test_result_page_indexes_exist(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert indexes["ix_scoring_results_status_score"] == [
-        "campaign_id",
+        "run_id",
         "quality_status",
         "score",
         "rank",
     ]
-    assert indexes["ix_scoring_results_score"] == ["campaign_id", "score", "rank"]
-    assert indexes["ix_scoring_results_impressions"] == ["campaign_id", "impressions", "rank"]
+    assert indexes["ix_scoring_results_score"] == ["run_id", "score", "rank"]
+    assert indexes["ix_scoring_results_impressions"] == ["run_id", "impressions", "rank"]
+    assert indexes["ix_scoring_results_campaign_run"] == ["campaign_id", "run_id"]
+
+
+_USERS = table(
+    "users",
+    column("id", Uuid),
+    column("firebase_uid", String),
+    column("is_active", Boolean),
+    column("created_at", DateTime),
+    column("updated_at", DateTime),
+)
+_CAMPAIGNS = table(
+    "campaigns",
+    *(column(name, Uuid) for name in ("id", "owner_id")),
+    *(column(name, String) for name in ("name", "platform", "goal", "channel", "status")),
+    column("ctr_sensitivity", Boolean),
+    column("min_impressions", Float),
+    column("progress_percentage", Integer),
+    column("config_snapshot", JSON),
+    column("summary", JSON),
+    column("created_at", DateTime),
+    column("updated_at", DateTime),
+)
+_RESULTS = table(
+    "scoring_results",
+    *(column(name, Uuid) for name in ("id", "campaign_id")),
+    *(column(name, Integer) for name in ("rank", "percentile_rank")),
+    *(column(name, String) for name in ("domain", "quality_status")),
+    *(column(name, Float) for name in ("impressions", "score")),
+    column("is_outlier", Boolean),
+    *(column(name, JSON) for name in ("outlier_flags", "metrics", "score_breakdown")),
+)
+
+
+def _seed_0004(connection: Connection) -> dict[str, uuid.UUID]:
+    """A user with a completed campaign (two rows), a failed one whose re-run had
+    started over its old rows (one row), and a processing one: the 0004 schema."""
+    ids = {name: uuid.uuid4() for name in ("user", "completed", "failed", "processing")}
+    now = datetime.now(UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    connection.execute(
+        insert(_USERS).values(id=ids["user"], firebase_uid="u", is_active=True, **stamps)
+    )
+    for name in ("completed", "failed", "processing"):
+        connection.execute(
+            insert(_CAMPAIGNS).values(
+                id=ids[name],
+                owner_id=ids["user"],
+                name=name,
+                platform="trade_desk",
+                goal="awareness",
+                channel="display",
+                status=name,
+                ctr_sensitivity=False,
+                min_impressions=250.0,
+                progress_percentage=0,
+                config_snapshot={"file_upload_id": name},
+                summary={"row_count": 2} if name == "completed" else None,
+                **stamps,
+            )
+        )
+    for campaign, rank in (("completed", 1), ("completed", 2), ("failed", 1)):
+        connection.execute(
+            insert(_RESULTS).values(
+                id=uuid.uuid4(),
+                campaign_id=ids[campaign],
+                rank=rank,
+                percentile_rank=50,
+                domain=f"d{rank}",
+                quality_status="good",
+                impressions=1000.0,
+                score=50.0,
+                is_outlier=False,
+                outlier_flags=[],
+                metrics={},
+                score_breakdown={},
+            )
+        )
+    return ids
+
+
+def _uuid(value: object) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def test_0005_keeps_completed_results_as_their_first_run_and_back(fresh_url: str) -> None:
+    upgrade(fresh_url, "0004")
+    engine = build_engine(fresh_url)
+    try:
+        with engine.begin() as connection:
+            ids = _seed_0004(connection)
+        upgrade(fresh_url)
+        with engine.connect() as connection:
+            campaigns = {
+                _uuid(row.id): row
+                for row in connection.execute(
+                    text("SELECT id, results_run_id, run_snapshot FROM campaigns")
+                )
+            }
+            rows = connection.execute(
+                text("SELECT campaign_id, run_id, rank FROM scoring_results ORDER BY rank")
+            ).all()
+        completed = campaigns[ids["completed"]]
+        assert _uuid(completed.results_run_id) == ids["completed"]
+        assert campaigns[ids["failed"]].results_run_id is None
+        assert campaigns[ids["processing"]].results_run_id is None
+        # a run in flight still finds the file it was started with
+        snapshot = campaigns[ids["processing"]].run_snapshot
+        found = json.loads(snapshot) if isinstance(snapshot, str) else snapshot
+        assert found == {"file_upload_id": "processing"}
+        # the completed campaign's rows are its run; the failed one's hidden rows are gone
+        assert [(_uuid(r.campaign_id), _uuid(r.run_id), r.rank) for r in rows] == [
+            (ids["completed"], ids["completed"], 1),
+            (ids["completed"], ids["completed"], 2),
+        ]
+        assert pending_differences(engine) == []
+
+        downgrade(fresh_url, "0004")
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT campaign_id FROM scoring_results")).all()
+            columns = {c["name"] for c in inspect(connection).get_columns("campaigns")}
+            users = connection.execute(text("SELECT count(*) FROM users")).scalar()
+            campaigns_left = connection.execute(text("SELECT count(*) FROM campaigns")).scalar()
+        assert [_uuid(r.campaign_id) for r in kept] == [ids["completed"]] * 2
+        assert "results_run_id" not in columns
+        assert "run_snapshot" not in columns
+        assert (users, campaigns_left) == (1, 3)  # nothing cascaded away
+    finally:
+        engine.dispose()

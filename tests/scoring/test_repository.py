@@ -27,10 +27,11 @@ PG_URL = os.environ.get("CALIBER_TEST_DATABASE_URL")
 REQUIRE_SERVICES = os.environ.get("CALIBER_REQUIRE_SERVICES") == "1"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Stored:
     sessions: sessionmaker[Session]
     campaign_id: uuid.UUID
+    run_id: uuid.UUID  # the campaign's results (a replace makes a new run)
     rows: list[dict[str, Any]]  # as inserted, in rank order
 
 
@@ -141,8 +142,8 @@ def stored(engine: Engine, template_rows: list[dict[str, Any]]) -> Iterator[Stor
     user_id, campaign_id = new_campaign(sessions, "scale")
     rows = _for(campaign_id, template_rows)
     with session_scope(sessions) as session:
-        assert repository.replace_results(session, campaign_id, rows) == ROWS
-    yield Stored(sessions, campaign_id, rows)
+        run_id = repository.replace_results(session, campaign_id, rows)
+    yield Stored(sessions, campaign_id, run_id, rows)
     with session_scope(sessions) as session:
         session.execute(delete(User).where(User.id == user_id))
 
@@ -174,13 +175,13 @@ def _page(
 ) -> tuple[list[str], int]:
     with session_scope(stored.sessions) as session:
         if via == "index":
-            index = pages.RunIndex(pages.load_frame(session, stored.campaign_id))
+            index = pages.RunIndex(pages.load_frame(session, stored.run_id))
             ranks = pages.ordered_ranks(index, filters or ResultFilters(), sort_by, direction)
-            found = pages.fetch_rows(session, stored.campaign_id, ranks[offset : offset + limit])
+            found = pages.fetch_rows(session, stored.run_id, ranks[offset : offset + limit])
             return [r.domain for r in found], int(ranks.size)
         rows, total = repository.results_page(
             session,
-            stored.campaign_id,
+            stored.run_id,
             filters=filters or ResultFilters(),
             sort_by=sort_by,
             direction=direction,
@@ -266,7 +267,7 @@ def test_rows_round_trip(stored: Stored) -> None:
     with session_scope(stored.sessions) as session:
         first, _ = repository.results_page(
             session,
-            stored.campaign_id,
+            stored.run_id,
             filters=ResultFilters(),
             sort_by="score",
             direction="desc",
@@ -289,7 +290,7 @@ def test_rows_round_trip(stored: Stored) -> None:
 
 def test_list_frame_rebuilds_the_lists(stored: Stored) -> None:
     with session_scope(stored.sessions) as session:
-        frame = repository.list_frame(session, stored.campaign_id, "domain")
+        frame = repository.list_frame(session, stored.run_id, "domain")
     assert frame.height == ROWS
     assert frame["domain"].to_list() == [r["domain"] for r in stored.rows]
     lists = build_lists(frame, "domain", 1000)
@@ -301,8 +302,12 @@ def test_list_frame_rebuilds_the_lists(stored: Stored) -> None:
 def test_replacing_is_idempotent(stored: Stored) -> None:
     again = _for(stored.campaign_id, stored.rows)  # same names, new ids
     with session_scope(stored.sessions) as session:
-        repository.replace_results(session, stored.campaign_id, again)
-    assert _count(stored.sessions, stored.campaign_id) == ROWS
+        run_id = repository.replace_results(session, stored.campaign_id, again)
+        assert run_id != stored.run_id
+        campaign = session.get(Campaign, stored.campaign_id)
+        assert campaign is not None
+        assert campaign.results_run_id == run_id
+    assert _count(stored.sessions, stored.campaign_id) == ROWS  # the replaced run is gone
     with session_scope(stored.sessions) as session:
         ids = set(
             session.scalars(
@@ -311,6 +316,7 @@ def test_replacing_is_idempotent(stored: Stored) -> None:
         )
     assert ids == {r["id"] for r in again}
     stored.rows[:] = again  # later tests read the current rows
+    stored.run_id = run_id
 
 
 def test_the_page_index_reads_every_value_exactly(engine: Engine) -> None:
@@ -334,9 +340,9 @@ def test_the_page_index_reads_every_value_exactly(engine: Engine) -> None:
     rows[2]["spend"] = 1e-300
     try:
         with session_scope(sessions) as session:
-            repository.replace_results(session, campaign_id, rows)
+            run_id = repository.replace_results(session, campaign_id, rows)
         with session_scope(sessions) as session:
-            frame = pages.load_frame(session, campaign_id)
+            frame = pages.load_frame(session, run_id)
         assert frame.columns == list(pages.SCHEMA)
         assert frame.height == len(rows)
         for got, want in zip(frame.iter_rows(named=True), rows, strict=True):
@@ -411,10 +417,10 @@ def test_names_sort_by_code_point_on_every_backend_and_path(collated_engine: Eng
     sessions = session_factory(collated_engine)
     user_id, campaign_id = new_campaign(sessions, "names")
     rows = named_rows(campaign_id, names)
-    stored = Stored(sessions, campaign_id, rows)
     try:
         with session_scope(sessions) as session:
-            repository.replace_results(session, campaign_id, rows)
+            run_id = repository.replace_results(session, campaign_id, rows)
+        stored = Stored(sessions, campaign_id, run_id, rows)
         for direction in ("asc", "desc"):
             expected = sorted(names, reverse=direction == "desc")
             for via in ("sql", "index"):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -87,6 +88,17 @@ class FileUpload(UUIDPrimaryKey, Timestamps, Base):
 
 
 class Campaign(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
+    """A campaign, its latest scoring run, and the results it holds.
+
+    The latest run (``status``, ``progress_percentage``, ``current_step``,
+    ``started_at``, ``error_message``, ``total_records``, ``processed_records``,
+    ``run_snapshot``: the setup and file it scores) and the results (``results_run_id``:
+    which rows of ``scoring_results`` are the campaign's, with the ``completed_at``,
+    ``config_snapshot``, ``summary``, ``campaign_level_score``, ``data_quality_report``
+    and ``column_mapping`` of the run that wrote them) are kept apart: a run that is in
+    progress or failed leaves the previous results readable until another one succeeds.
+    """
+
     __tablename__ = "campaigns"
     __table_args__ = (Index("ix_campaigns_owner_status", "owner_id", "status", "created_at"),)
 
@@ -105,6 +117,8 @@ class Campaign(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
     file_upload_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("file_uploads.id", ondelete="SET NULL"), index=True
     )
+    run_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    results_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     config_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     data_quality_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     column_mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -117,20 +131,29 @@ class Campaign(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
 
 
 class ScoringResult(UUIDPrimaryKey, Base):
-    """One row per campaign and domain / supply vendor (the dimension value)."""
+    """One row per scoring run and domain / supply vendor (the dimension value).
+
+    A run writes its rows under a new ``run_id`` (on SQLite in short transactions, so
+    other writers are never locked out for long); they become the campaign's results
+    when ``campaigns.results_run_id`` points at them, in one short transaction, and the
+    rows of earlier runs are deleted afterwards. Reads go by run, never by campaign
+    alone, so nobody sees a half-written run."""
 
     __tablename__ = "scoring_results"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "domain"),
+        UniqueConstraint("run_id", "domain"),
         # result pages: filter by status, sort by score / impressions; rank (unique per
-        # campaign) is the tiebreak, so every page is an index range
-        Index("ix_scoring_results_status_score", "campaign_id", "quality_status", "score", "rank"),
-        Index("ix_scoring_results_score", "campaign_id", "score", "rank"),
-        Index("ix_scoring_results_impressions", "campaign_id", "impressions", "rank"),
-        UniqueConstraint("campaign_id", "rank"),
+        # run) is the tiebreak, so every page is an index range
+        Index("ix_scoring_results_status_score", "run_id", "quality_status", "score", "rank"),
+        Index("ix_scoring_results_score", "run_id", "score", "rank"),
+        Index("ix_scoring_results_impressions", "run_id", "impressions", "rank"),
+        UniqueConstraint("run_id", "rank"),
+        # the campaign's runs: removing replaced and abandoned ones, ON DELETE CASCADE
+        Index("ix_scoring_results_campaign_run", "campaign_id", "run_id"),
     )
 
     campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    run_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     rank: Mapped[int] = mapped_column(Integer)  # 1 = best, the engine's result order
     domain: Mapped[str] = mapped_column(String(512))
     impressions: Mapped[float] = mapped_column(Float)

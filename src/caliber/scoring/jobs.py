@@ -2,8 +2,10 @@
 
 Idempotent: it acts only on a campaign of ``user_id`` that is ``processing``, so a
 redelivered or stale job does nothing. Each step is its own short transaction (this
-module is the job's edge and owns them); the results are replaced, and the campaign
-marked completed, in one transaction at the end.
+module is the job's edge and owns them); the result is saved by
+:mod:`caliber.scoring.saving` under a new run id and becomes the campaign's results, and
+the campaign completed, in one short transaction at the end (until then, and if the run
+fails, the previous results stay readable).
 
 Steps (``current_step``): queued → loading_data → preprocessing → scoring → saving →
 completed, or failed with a readable ``error_message``.
@@ -25,13 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from caliber.campaigns import repository as campaign_repository
 from caliber.core.errors import CaliberError, InvalidInput, NotFound, UpstreamUnavailable
-from caliber.db.base import utcnow
 from caliber.db.models import CampaignStatus
 from caliber.db.session import session_scope
 from caliber.engine import pipeline
 from caliber.engine.config import Setup
 from caliber.engine.errors import EngineError
-from caliber.scoring import repository
+from caliber.scoring import repository, saving
 from caliber.scoring import service as scoring_service
 from caliber.storage.base import Storage
 
@@ -43,8 +44,7 @@ GENERIC_FAILURE = (
 )
 MISSING_FILE = "the campaign's file is missing from storage; upload it again"
 STEP_LOADING = "loading_data"
-STEP_SAVING = "saving"
-STEP_COMPLETED = "completed"
+STEP_SAVING = saving.STEP_SAVING
 # The engine's progress steps, as the campaign's current_step.
 ENGINE_STEPS = {
     "reading": STEP_LOADING,
@@ -99,8 +99,15 @@ def run_scoring_job(
             _set_step(services, uid, cid, ENGINE_STEPS.get(step, "scoring"), _ENGINE_START + share)
 
         result = pipeline.score(data, job.setup, filename=job.filename, progress=progress)
-        with session_scope(services.sessions) as session:
-            stored = store_result(session, uid, cid, result)
+        run_id = uuid.uuid4()
+        stored = saving.save_run(
+            services.sessions,
+            uid,
+            cid,
+            run_id,
+            result_rows(result, cid, run_id),
+            completion(result),
+        )
         if not stored:
             logger.info("campaign %s left processing during scoring; result discarded", cid)
         else:
@@ -150,7 +157,7 @@ def claim_job(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> 
     if campaign.status != CampaignStatus.PROCESSING:
         return None
     # the file the run was started with, even if another was attached since
-    file_id = (campaign.config_snapshot or {}).get("file_upload_id") or campaign.file_upload_id
+    file_id = (campaign.run_snapshot or {}).get("file_upload_id") or campaign.file_upload_id
     if file_id is None:
         scoring_service.fail(session, owner_id, campaign_id, "no file is attached; upload one")
         return None
@@ -160,42 +167,42 @@ def claim_job(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> 
         scoring_service.fail(session, owner_id, campaign_id, "the file was deleted; upload again")
         return None
     scoring_service.set_step(session, owner_id, campaign_id, STEP_LOADING, _ENGINE_START)
-    setup = scoring_service.campaign_setup(campaign)
+    setup = scoring_service.run_setup(campaign)
     return JobInput(setup, upload.storage_key, upload.original_filename)
 
 
 def store_result(
     session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, result: pipeline.ScoringResult
 ) -> bool:
-    """Replace the campaign's rows with ``result`` and mark it completed, in the
-    session's transaction. False (nothing written) if it is no longer processing."""
-    # first, so that this transaction holds the row (PostgreSQL) or database (SQLite)
-    # write lock before anything else: a concurrent status change waits or loses
-    if not scoring_service.set_step(session, owner_id, campaign_id, STEP_SAVING, 90):
+    """Save ``result`` as the campaign's results and mark it completed, all in the
+    session's transaction (the job itself saves through :func:`saving.save_run`). False
+    (nothing written) if it is no longer processing."""
+    run_id = uuid.uuid4()
+    rows = result_rows(result, campaign_id, run_id)
+    stored = saving.store_run(session, owner_id, campaign_id, run_id, rows, completion(result))
+    if stored is None:
         return False
-    repository.replace_results(session, campaign_id, result_rows(result, campaign_id))
-    report = result.report
-    scoring_service.update_if_processing(
-        session,
-        owner_id,
-        campaign_id,
-        status=CampaignStatus.COMPLETED,
-        progress_percentage=100,
-        current_step=STEP_COMPLETED,
-        completed_at=utcnow(),
-        error_message=None,
-        summary=json_safe(result.summary()),
-        campaign_level_score=result.campaign["campaign_level_score"],
-        data_quality_report=json_safe(report.to_dict()),
-        column_mapping=dict(report.column_mapping),
-        total_records=report.rows_read,
-        processed_records=report.rows_read,
-    )
+    repository.delete_runs(session, campaign_id, stored)
     return True
 
 
-def result_rows(result: pipeline.ScoringResult, campaign_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The engine's result rows as ``scoring_results`` rows (keys of
+def completion(result: pipeline.ScoringResult) -> dict[str, Any]:
+    """What the campaign records of a successful run, beside its rows."""
+    report = result.report
+    return {
+        "summary": json_safe(result.summary()),
+        "campaign_level_score": result.campaign["campaign_level_score"],
+        "data_quality_report": json_safe(report.to_dict()),
+        "column_mapping": dict(report.column_mapping),
+        "total_records": report.rows_read,
+        "processed_records": report.rows_read,
+    }
+
+
+def result_rows(
+    result: pipeline.ScoringResult, campaign_id: uuid.UUID, run_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The engine's result rows as ``scoring_results`` rows of run ``run_id`` (keys of
     :data:`repository.COLUMNS`); rank = position in the engine's order."""
     dimension = result.dimension
     metrics = result.metric_names
@@ -218,6 +225,7 @@ def result_rows(result: pipeline.ScoringResult, campaign_id: uuid.UUID) -> list[
             {
                 "id": uuid.uuid4(),
                 "campaign_id": campaign_id,
+                "run_id": run_id,
                 "rank": rank,
                 "domain": row[dimension],
                 "impressions": float(row["impressions"]),

@@ -1,6 +1,6 @@
 """Result pages from a per-run index held in memory.
 
-A run's rows never change (a new run gets a new completion time, hence new keys), so
+A run's rows never change (a new run has a new run id, hence new keys), so
 each API process keeps, per run, the narrow columns pages sort and filter on (the
 *index*: rank, score, impressions, spend, CPM, CTR, conversion rate, percentile, name,
 status), each column's ascending order (sorted in the background once the index is
@@ -26,7 +26,6 @@ import threading
 import uuid
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -56,8 +55,9 @@ SCHEMA: dict[str, type[pl.DataType]] = {
 
 @dataclass(frozen=True)
 class RunKey:
-    campaign_id: uuid.UUID
-    completed_at: datetime | None
+    """A run's rows: ``scoring_results.run_id`` (a new run has a new id)."""
+
+    run_id: uuid.UUID
 
 
 # every sortable column (score too: ascending; descending is rank order), most used first
@@ -150,7 +150,7 @@ class PageIndex:
         return row_count <= self.max_rows
 
     def run(self, session: Session, run: RunKey) -> RunIndex:
-        return self._runs.get_or_make(run, lambda: RunIndex(load_frame(session, run.campaign_id)))
+        return self._runs.get_or_make(run, lambda: RunIndex(load_frame(session, run.run_id)))
 
     def frame(self, session: Session, run: RunKey) -> pl.DataFrame:
         return self.run(session, run).frame
@@ -174,14 +174,14 @@ class PageIndex:
         self._orders.clear()
 
 
-def load_frame(session: Session, campaign_id: uuid.UUID) -> pl.DataFrame:
+def load_frame(session: Session, run_id: uuid.UUID) -> pl.DataFrame:
     """The run's narrow columns, in rank order. On PostgreSQL as CSV through COPY, parsed
     by polars (a 200k-row run in a fraction of the time, and without holding the GIL for
     200,000 Python tuples, which would stall every other request of the process)."""
     table = ScoringResult.__table__
     query = (
         select(*(table.c[name] for name in SCHEMA))
-        .where(table.c.campaign_id == campaign_id)
+        .where(table.c.run_id == run_id)
         .order_by(table.c.rank)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -234,8 +234,8 @@ def _predicate(filters: ResultFilters) -> pl.Expr:
     return found
 
 
-def fetch_rows(session: Session, campaign_id: uuid.UUID, ranks: np.ndarray) -> list[Row[Any]]:
-    """The rows of ``ranks``, in that order (one lookup by the (campaign, rank) key); plain
+def fetch_rows(session: Session, run_id: uuid.UUID, ranks: np.ndarray) -> list[Row[Any]]:
+    """The rows of ``ranks``, in that order (one lookup by the (run, rank) key); plain
     rows, not ORM objects (read-only, and a third of the cost)."""
     wanted = [int(r) for r in ranks]
     if not wanted:
@@ -244,9 +244,7 @@ def fetch_rows(session: Session, campaign_id: uuid.UUID, ranks: np.ndarray) -> l
     found = {
         row.rank: row
         for row in session.execute(
-            select(*table.columns).where(
-                table.c.campaign_id == campaign_id, table.c.rank.in_(wanted)
-            )
+            select(*table.columns).where(table.c.run_id == run_id, table.c.rank.in_(wanted))
         ).all()
     }
     return [found[rank] for rank in wanted if rank in found]

@@ -1,8 +1,11 @@
-"""Scoring-result queries: the bulk replace of a campaign's rows, result pages, and the
-columns the optimization lists are rebuilt from.
+"""Scoring-result queries: writing a run's rows, removing replaced runs, result pages,
+and the columns the optimization lists are rebuilt from.
 
 Callers scope by owner first (the campaign is fetched through the owner-scoped campaign
-repository); every query here is then keyed by that campaign's id.
+repository); every read here is then keyed by the run that campaign points at
+(``campaigns.results_run_id``), never by the campaign alone: while a new run is being
+written, or an old one removed, the campaign's id also matches rows that are not its
+results.
 """
 
 from __future__ import annotations
@@ -15,10 +18,20 @@ from operator import itemgetter
 from typing import Any, Literal, cast
 
 import polars as pl
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select, text
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from caliber.db.models import ScoringResult
+from caliber.db.models import Campaign, ScoringResult
 
 SortColumn = Literal[
     "score",
@@ -38,6 +51,7 @@ TABLE = cast(Table, ScoringResult.__table__)
 COLUMNS: tuple[str, ...] = (
     "id",
     "campaign_id",
+    "run_id",
     "rank",
     "domain",
     "impressions",
@@ -56,7 +70,6 @@ COLUMNS: tuple[str, ...] = (
 )
 _JSON_COLUMNS = ("outlier_flags", "metrics", "score_breakdown")
 assert COLUMNS[-len(_JSON_COLUMNS) :] == _JSON_COLUMNS  # COPY writes them last, serialized
-_SQLITE_BATCH = 5_000
 _NULLABLE_SORTS = frozenset({"spend", "cpm", "ctr", "conversion_rate"})
 
 
@@ -80,20 +93,80 @@ class ResultFilters:
         return found
 
 
-def replace_results(
-    session: Session, campaign_id: uuid.UUID, rows: Sequence[dict[str, Any]]
-) -> int:
-    """Delete the campaign's rows and insert ``rows`` (keys: :data:`COLUMNS`), in the
-    session's transaction: COPY on PostgreSQL, batched executemany elsewhere."""
-    session.execute(delete(ScoringResult).where(ScoringResult.campaign_id == campaign_id))
+def writes_in_batches(session: Session) -> bool:
+    """Whether a run's rows are written in several short transactions (SQLite, whose one
+    write lock would otherwise shut every other writer out for the whole save) or in the
+    run's single transaction (PostgreSQL: its row locks and MVCC let other users write
+    meanwhile, and one COPY is fastest)."""
+    return session.get_bind().dialect.name != "postgresql"
+
+
+def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert ``rows`` (keys: :data:`COLUMNS`) in the session's transaction: COPY on
+    PostgreSQL, executemany elsewhere."""
     if not rows:
         return 0
     if session.get_bind().dialect.name == "postgresql":
         _copy_rows(session, rows)
     else:
-        for start in range(0, len(rows), _SQLITE_BATCH):
-            session.execute(insert(TABLE), list(rows[start : start + _SQLITE_BATCH]))
+        session.execute(insert(TABLE), list(rows))
     return len(rows)
+
+
+def count_run(session: Session, run_id: uuid.UUID) -> int:
+    found = session.scalar(
+        select(func.count()).select_from(ScoringResult).where(ScoringResult.run_id == run_id)
+    )
+    return found or 0
+
+
+def run_ids(session: Session, campaign_id: uuid.UUID, *, exclude: uuid.UUID) -> list[uuid.UUID]:
+    """The runs the campaign has rows of, but ``exclude``: the one it points at before a
+    switch, and any that were abandoned (a crash mid-save)."""
+    found = session.scalars(
+        select(ScoringResult.run_id)
+        .where(ScoringResult.campaign_id == campaign_id, ScoringResult.run_id != exclude)
+        .distinct()
+    )
+    return list(found)
+
+
+def delete_runs(
+    session: Session,
+    campaign_id: uuid.UUID,
+    runs: Sequence[uuid.UUID],
+    *,
+    limit: int | None = None,
+) -> int:
+    """Delete the campaign's rows of ``runs``, at most ``limit`` of them (a short
+    transaction on SQLite); how many were deleted."""
+    where: list[ColumnElement[bool]] = [
+        ScoringResult.campaign_id == campaign_id,
+        ScoringResult.run_id.in_(list(runs)),
+    ]
+    if limit is not None:
+        chosen = select(ScoringResult.id).where(*where).limit(limit).scalar_subquery()
+        where = [ScoringResult.id.in_(chosen)]
+    statement = delete(ScoringResult).where(*where)
+    result = cast(
+        CursorResult[Any], session.execute(statement.execution_options(synchronize_session=False))
+    )
+    return int(result.rowcount or 0)
+
+
+def replace_results(
+    session: Session, campaign_id: uuid.UUID, rows: Sequence[dict[str, Any]]
+) -> uuid.UUID:
+    """``rows`` (any ``run_id`` replaced) as the campaign's results under a new run, and
+    every other run's rows deleted, in the session's one transaction: a seed for tests
+    and benchmarks (the scoring job saves through :mod:`caliber.scoring.saving`)."""
+    run_id = uuid.uuid4()
+    insert_rows(session, [{**row, "run_id": run_id} for row in rows])
+    session.execute(
+        update(Campaign).where(Campaign.id == campaign_id).values(results_run_id=run_id)
+    )
+    delete_runs(session, campaign_id, run_ids(session, campaign_id, exclude=run_id))
+    return run_id
 
 
 def _copy_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -111,7 +184,7 @@ def _copy_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 def results_page(
     session: Session,
-    campaign_id: uuid.UUID,
+    run_id: uuid.UUID,
     *,
     filters: ResultFilters,
     sort_by: SortColumn,
@@ -123,9 +196,9 @@ def results_page(
     """One page of rows matching ``filters`` and the number matching (counted unless the
     caller knows it). Ties are broken by engine rank (reversed in descending sorts); rows
     with no value to sort on come last; names compare by code point on every backend."""
-    where = [ScoringResult.campaign_id == campaign_id, *filters.clauses()]
+    where = [ScoringResult.run_id == run_id, *filters.clauses()]
     if total is None:
-        total = count_results(session, campaign_id, filters)
+        total = count_results(session, run_id, filters)
     if sort_by == "score" and direction == "desc":
         # rank is the engine's order: score desc, impressions desc, name asc
         order = [ScoringResult.rank.asc()]
@@ -137,7 +210,7 @@ def results_page(
         if sort_by in _NULLABLE_SORTS:
             key = key.nulls_last()  # (NOT NULL columns skip it: it would defeat the index)
         # ties follow the sort's direction, so each sort is one index range scanned
-        # forward or backward ((campaign_id, column, rank)); mixed directions sort in full
+        # forward or backward ((run_id, column, rank)); mixed directions sort in full
         tiebreak = ScoringResult.rank.desc() if direction == "desc" else ScoringResult.rank.asc()
         order = [key, tiebreak]
     # two steps: the page's ranks first (narrow: an index-only walk where an index
@@ -154,15 +227,15 @@ def results_page(
         row.rank: row
         for row in session.scalars(
             select(ScoringResult).where(
-                ScoringResult.campaign_id == campaign_id, ScoringResult.rank.in_(ranks)
+                ScoringResult.run_id == run_id, ScoringResult.rank.in_(ranks)
             )
         )
     }
     return [found[rank] for rank in ranks if rank in found], total
 
 
-def count_results(session: Session, campaign_id: uuid.UUID, filters: ResultFilters) -> int:
-    where = [ScoringResult.campaign_id == campaign_id, *filters.clauses()]
+def count_results(session: Session, run_id: uuid.UUID, filters: ResultFilters) -> int:
+    where = [ScoringResult.run_id == run_id, *filters.clauses()]
     return session.scalar(select(func.count()).select_from(ScoringResult).where(*where)) or 0
 
 
@@ -176,7 +249,7 @@ def refresh_statistics(session: Session) -> None:
         connection.execute(text(f"VACUUM (ANALYZE) {TABLE.name}"))
 
 
-def list_frame(session: Session, campaign_id: uuid.UUID, dimension: str) -> pl.DataFrame:
+def list_frame(session: Session, run_id: uuid.UUID, dimension: str) -> pl.DataFrame:
     """The columns the engine's ``build_lists`` reads, in rank order, as a polars frame."""
     rows = session.execute(
         select(
@@ -186,7 +259,7 @@ def list_frame(session: Session, campaign_id: uuid.UUID, dimension: str) -> pl.D
             ScoringResult.percentile_rank,
             ScoringResult.quality_status,
         )
-        .where(ScoringResult.campaign_id == campaign_id)
+        .where(ScoringResult.run_id == run_id)
         .order_by(ScoringResult.rank)
     ).all()
     schema = {
@@ -199,12 +272,10 @@ def list_frame(session: Session, campaign_id: uuid.UUID, dimension: str) -> pl.D
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
-def all_results(session: Session, campaign_id: uuid.UUID) -> list[ScoringResult]:
-    """Every row of the campaign in rank order (exports, audits)."""
+def all_results(session: Session, run_id: uuid.UUID) -> list[ScoringResult]:
+    """Every row of the run in rank order (exports, audits)."""
     return list(
         session.scalars(
-            select(ScoringResult)
-            .where(ScoringResult.campaign_id == campaign_id)
-            .order_by(ScoringResult.rank)
+            select(ScoringResult).where(ScoringResult.run_id == run_id).order_by(ScoringResult.rank)
         )
     )

@@ -1,17 +1,22 @@
-"""Reads of a completed run's results: result pages, the summary, the optimization
-lists and the results frame. Never commits.
+"""Reads of a campaign's results (its last successful run's): result pages, the
+summary, the optimization lists and the results frame. Never commits.
 
-A run's rows never change (a new run has a new completion time), so pages, counts and
-lists are computed once per run, query and process, and kept encoded: a page is served
-from the run index of :mod:`caliber.scoring.pages` (or by SQL beyond its budget), and
-lists are rebuilt from the stored rows by the engine's own ``build_lists``, so they
-equal what ``caliber score`` writes for the same file and setup.
+A run's rows never change (a new run has a new run id), so pages, counts and lists are
+computed once per run, query and process, and kept encoded: a page is served from the
+run index of :mod:`caliber.scoring.pages` (or by SQL beyond its budget), and lists are
+rebuilt from the stored rows by the engine's own ``build_lists``, so they equal what
+``caliber score`` writes for the same file and setup.
+
+Each answer says which run it comes from (``run`` beside ``data``, and the headers of
+:meth:`~caliber.scoring.service.ResultsRun.headers`): while a newer run is in progress,
+or after one failed, the results are the previous run's, marked ``stale``.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
@@ -26,7 +31,15 @@ from caliber.engine.score import contribution_column
 from caliber.scoring import pages, repository
 from caliber.scoring.repository import ResultFilters, SortColumn, SortDirection
 from caliber.scoring.schemas import ListType, OptimizationListOut
-from caliber.scoring.service import campaign_setup, completed_campaign
+from caliber.scoring.service import ResultsRun, campaign_setup, completed_campaign, results_run
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response body (the envelope, encoded) and the run its results come from."""
+
+    body: bytes
+    run: ResultsRun
 
 
 def results_page_json(
@@ -39,12 +52,12 @@ def results_page_json(
     direction: SortDirection = "desc",
     page: int = 1,
     per_page: int = 50,
-) -> bytes:
+) -> Answer:
     """The page in its response envelope (``Page[ResultRow]``), encoded once per run,
     query and page: a run's pages never change, and the first pages of a campaign are
     read over and over."""
     campaign = _page_campaign(session, owner_id, campaign_id, filters)
-    key = (campaign.id, campaign.completed_at, filters, sort_by, direction, page, per_page)
+    key = (campaign.results_run_id, filters, sort_by, direction, page, per_page)
 
     def encode() -> bytes:
         rows, total = _read_page(session, campaign, filters, sort_by, direction, page, per_page)
@@ -60,7 +73,13 @@ def results_page_json(
         }
         return _dumps(envelope)
 
-    return _page_bodies.get_or_make(key, encode)
+    return _answer(_page_bodies.get_or_make(key, encode), results_run(campaign))
+
+
+def _answer(cached: bytes, run: ResultsRun) -> Answer:
+    """The cached envelope with its ``run`` (which is not cached with it: a run's pages
+    stay the same when a later run starts or fails, its marker does not)."""
+    return Answer(cached[:-1] + b',"run":' + _dumps(run.to_dict()) + b"}", run)
 
 
 def _dumps(value: Any) -> bytes:
@@ -107,14 +126,14 @@ def _read_page(
 ) -> tuple[list[dict[str, Any]], int]:
     offset = (page - 1) * per_page
     row_count = _row_count(campaign)
+    run_id = _run_id(campaign)
     if row_count is not None and pages.index().serves(row_count):
-        run = pages.RunKey(campaign.id, campaign.completed_at)
-        ranks = pages.index().ranks(session, run, filters, sort_by, direction)
-        found = pages.fetch_rows(session, campaign.id, ranks[offset : offset + per_page])
+        ranks = pages.index().ranks(session, pages.RunKey(run_id), filters, sort_by, direction)
+        found = pages.fetch_rows(session, run_id, ranks[offset : offset + per_page])
         return [result_row(r) for r in found], int(ranks.size)
     rows, total = repository.results_page(
         session,
-        campaign.id,
+        run_id,
         filters=filters,
         sort_by=sort_by,
         direction=direction,
@@ -125,14 +144,19 @@ def _read_page(
     return [result_row(r) for r in rows], total
 
 
+def _run_id(campaign: Campaign) -> uuid.UUID:
+    assert campaign.results_run_id is not None  # completed_campaign checked it
+    return campaign.results_run_id
+
+
 def _row_count(campaign: Campaign) -> int | None:
     summary = campaign.summary or {}
     count = summary.get("row_count")
     return int(count) if isinstance(count, int | float) else None
 
 
-# Results never change between runs, so counts and lists are kept per run (keyed by the
-# run's completion time) in a small per-process cache.
+# Results never change within a run, so counts and lists are kept per run (keyed by the
+# run's id) in a small per-process cache.
 _runs: RunCache[Any] = RunCache(256)
 
 
@@ -142,10 +166,9 @@ def _known_total(session: Session, campaign: Campaign, filters: ResultFilters) -
     row_count = _row_count(campaign)
     if filters == ResultFilters() and row_count is not None:
         return row_count
-    key = ("count", campaign.id, campaign.completed_at, filters)
-    return int(
-        _runs.get_or_make(key, lambda: repository.count_results(session, campaign.id, filters))
-    )
+    run_id = _run_id(campaign)
+    key = ("count", run_id, filters)
+    return int(_runs.get_or_make(key, lambda: repository.count_results(session, run_id, filters)))
 
 
 def result_row(row: Any) -> dict[str, Any]:
@@ -177,10 +200,13 @@ def _whole(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def get_summary(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[str, Any]:
+def get_summary(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID
+) -> tuple[dict[str, Any], ResultsRun]:
+    """The engine's summary of the campaign's results, and the run it comes from."""
     campaign = completed_campaign(session, owner_id, campaign_id)
     assert campaign.summary is not None
-    return {"campaign_id": str(campaign.id), **campaign.summary}
+    return {"campaign_id": str(campaign.id), **campaign.summary}, results_run(campaign)
 
 
 def optimization_list(
@@ -203,12 +229,12 @@ def optimization_list_json(
     campaign_id: uuid.UUID,
     list_type: ListType,
     min_impressions: float | None = None,
-) -> bytes:
+) -> Answer:
     """:func:`optimization_list` in its response envelope, encoded once per run, list
     and threshold. A 200k-row campaign's list is ~50,000 entries (~7 MB of JSON): polars
     writes them straight from the frame (not 50,000 dicts, let alone models)."""
     campaign = completed_campaign(session, owner_id, campaign_id)
-    key = (campaign.id, campaign.completed_at, list_type, min_impressions)
+    key = (campaign.results_run_id, list_type, min_impressions)
 
     def encode() -> bytes:
         chosen, dimension, payload = _list_payload(session, campaign, list_type, min_impressions)
@@ -230,7 +256,7 @@ def optimization_list_json(
         data = _dumps(payload)  # {...}: the entries go in before its closing brace
         return b'{"success":true,"data":%s,"entries":%s},"message":null}' % (data[:-1], entries)
 
-    return _list_bodies.get_or_make(key, encode)
+    return _answer(_list_bodies.get_or_make(key, encode), results_run(campaign))
 
 
 def _list_payload(
@@ -242,7 +268,7 @@ def _list_payload(
     dimension = str(setup.resolve().level)
     threshold = setup.min_impressions if min_impressions is None else min_impressions
     lists = _runs.get_or_make(
-        ("lists", campaign.id, campaign.completed_at, threshold),
+        ("lists", campaign.results_run_id, threshold),
         lambda: build_lists(
             _list_frame(session, campaign, dimension),
             dimension,
@@ -309,8 +335,8 @@ def _list_frame(session: Session, campaign: Campaign, dimension: str) -> pl.Data
     it is (or can be) held in memory, else from the database."""
     row_count = _row_count(campaign)
     if row_count is None or not pages.index().serves(row_count):
-        return repository.list_frame(session, campaign.id, dimension)
-    frame = pages.index().frame(session, pages.RunKey(campaign.id, campaign.completed_at))
+        return repository.list_frame(session, _run_id(campaign), dimension)
+    frame = pages.index().frame(session, pages.RunKey(_run_id(campaign)))
     return frame.select(
         pl.col("domain").alias(dimension),
         "score",
@@ -330,7 +356,7 @@ def results_frame(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID)
     head = ["impressions", "spend", "cpm", "ctr", "conversions", "conversion_rate"]
     extra = [m for m in metrics if m not in head]
     records: list[dict[str, Any]] = []
-    for row in repository.all_results(session, campaign.id):
+    for row in repository.all_results(session, _run_id(campaign)):
         stored = row.metrics or {}
         values = stored.get("values", {})
         normalized = stored.get("normalized", {})

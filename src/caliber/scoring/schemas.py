@@ -37,6 +37,9 @@ class StartOut(BaseModel):
 
 
 class ProgressOut(BaseModel):
+    """The latest run's progress; ``completed_at`` is when the results the campaign holds
+    were completed (a run in progress or failed leaves the previous ones)."""
+
     campaign_id: uuid.UUID
     status: CampaignStatus
     progress_percentage: int
@@ -46,6 +49,19 @@ class ProgressOut(BaseModel):
     started_at: UTCDateTime | None
     completed_at: UTCDateTime | None
     error_message: str | None
+
+
+class ResultsRunOut(BaseModel):
+    """Which run the results of an answer come from (``run``, beside ``data``)."""
+
+    run_id: uuid.UUID
+    completed_at: UTCDateTime | None = Field(description="when that run completed")
+    stale: bool = Field(
+        description="a later run is in progress, failed or was reset: these results are "
+        "the last successful run's until another one succeeds"
+    )
+    latest_status: CampaignStatus = Field(description="the status of the latest run")
+    latest_error: str | None = Field(description="why the latest run failed, when it did")
 
 
 class ResultRow(BaseModel):

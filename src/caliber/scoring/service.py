@@ -1,9 +1,11 @@
 """Scoring rules: starting a run, the guarded status updates of a run, its progress and
-the completed-run check every read of its results goes through
-(:mod:`caliber.scoring.results`). Never commits.
+the check every read of results goes through (:func:`completed_campaign`, used by
+:mod:`caliber.scoring.results`, the analytics and the reports). Never commits.
 
 What is stored is what the engine produced: one row per result row in the engine's
 order (``rank``), the engine's ``summary()``, its processing report and column mapping.
+A campaign's results are those of its last successful run: a run in progress, or one
+that failed, leaves them readable (marked by :func:`results_run`) until another succeeds.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -98,13 +101,10 @@ def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID)
                 progress_percentage=0,
                 current_step=STEP_QUEUED,
                 started_at=utcnow(),
-                completed_at=None,
                 error_message=None,
-                config_snapshot=snapshot,
-                summary=None,
-                campaign_level_score=None,
-                data_quality_report=None,
-                column_mapping=None,
+                # the run's own setup and file; the results held so far (their snapshot,
+                # summary, report and completion time) stay until this run succeeds
+                run_snapshot=snapshot,
                 total_records=None,
                 processed_records=None,
                 updated_at=utcnow(),
@@ -146,9 +146,16 @@ def setup_from_snapshot(snapshot: Mapping[str, Any]) -> Setup:
 
 
 def campaign_setup(campaign: Campaign) -> Setup:
-    """The setup the campaign's results were (or will be) produced with."""
+    """The setup the campaign's results were produced with (its own setup before any)."""
     if campaign.config_snapshot:
         return setup_from_snapshot(campaign.config_snapshot)
+    return campaign_service.setup_of(campaign)
+
+
+def run_setup(campaign: Campaign) -> Setup:
+    """The setup the campaign's latest run was started with (what a job scores with)."""
+    if campaign.run_snapshot:
+        return setup_from_snapshot(campaign.run_snapshot)
     return campaign_service.setup_of(campaign)
 
 
@@ -242,9 +249,11 @@ def get_progress(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) 
 
 
 def completed_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
-    """The owner's campaign if its scoring completed; 409 otherwise."""
+    """The owner's campaign if it holds results, those of its last successful run,
+    whatever its latest run is doing (processing, failed: :func:`results_run` says so);
+    409 if no run has succeeded yet. Every read of results goes through here."""
     campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
-    if campaign.status != CampaignStatus.COMPLETED or campaign.summary is None:
+    if campaign.results_run_id is None or campaign.summary is None:
         raise Conflict(
             f"this campaign has no scoring results yet (status: {campaign.status}); "
             "start scoring and wait until it completes",
@@ -252,3 +261,52 @@ def completed_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.
             status=campaign.status,
         )
     return campaign
+
+
+@dataclass(frozen=True)
+class ResultsRun:
+    """Which run a campaign's results come from, and whether a later run exists that
+    they do not reflect (``stale``: it is in progress, failed or was reset)."""
+
+    run_id: uuid.UUID
+    completed_at: datetime | None
+    stale: bool
+    latest_status: str
+    latest_error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": str(self.run_id),
+            "completed_at": None if self.completed_at is None else _iso(self.completed_at),
+            "stale": self.stale,
+            "latest_status": self.latest_status,
+            "latest_error": self.latest_error,
+        }
+
+    def headers(self) -> dict[str, str]:
+        """The same, for responses that are files (and every other results response)."""
+        headers = {RESULTS_STALE_HEADER: "true" if self.stale else "false"}
+        if self.completed_at is not None:
+            headers[RESULTS_COMPLETED_HEADER] = _iso(self.completed_at)
+        return headers
+
+
+RESULTS_COMPLETED_HEADER = "X-Results-Completed-At"
+RESULTS_STALE_HEADER = "X-Results-Stale"
+
+
+def results_run(campaign: Campaign) -> ResultsRun:
+    """The run behind the results of a campaign :func:`completed_campaign` returned."""
+    assert campaign.results_run_id is not None
+    stale = campaign.status != CampaignStatus.COMPLETED
+    return ResultsRun(
+        run_id=campaign.results_run_id,
+        completed_at=campaign.completed_at,
+        stale=stale,
+        latest_status=str(campaign.status),
+        latest_error=campaign.error_message if stale else None,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

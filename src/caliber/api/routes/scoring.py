@@ -22,9 +22,11 @@ from caliber.scoring.schemas import (
     OptimizationListRequest,
     ProgressOut,
     ResultRow,
+    ResultsRunOut,
     StartOut,
     StartScoring,
 )
+from caliber.scoring.service import RESULTS_COMPLETED_HEADER, RESULTS_STALE_HEADER
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -33,6 +35,33 @@ MAX_PAGE = 10_000_000
 MAX_PER_PAGE = 100
 Score = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)]
 MinImpressions = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
+
+
+# Results answers say which run they come from: ``run`` in the body, and headers.
+class ResultsPage(Page[ResultRow]):
+    run: ResultsRunOut
+
+
+class SummaryEnvelope(Envelope[dict[str, Any]]):
+    run: ResultsRunOut
+
+
+class ListEnvelope(Envelope[OptimizationListOut]):
+    run: ResultsRunOut
+
+
+RESULTS_HEADERS: dict[str, Any] = {
+    RESULTS_COMPLETED_HEADER: {
+        "description": "when the run these results come from completed",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    RESULTS_STALE_HEADER: {
+        "description": "true while a later run is in progress, or after it failed: the "
+        "results are the last successful run's",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+}
+RESULTS_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"headers": RESULTS_HEADERS}}
 
 
 @router.post("/start", status_code=202, response_model=Envelope[StartOut])
@@ -62,7 +91,7 @@ def start(
         status=campaign.status,
         job_id=job_id,
         started_at=campaign.started_at,
-        config_used=campaign.config_snapshot or {},
+        config_used=campaign.run_snapshot or {},
     )
     return ok(data, "scoring started")
 
@@ -84,7 +113,7 @@ def progress(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> 
     return ok(data)
 
 
-@router.get("/results/{campaign_id}", response_model=Page[ResultRow])
+@router.get("/results/{campaign_id}", response_model=ResultsPage, responses=RESULTS_RESPONSES)
 def results(
     campaign_id: uuid.UUID,
     user: CurrentUser,
@@ -99,7 +128,7 @@ def results(
     min_impressions: MinImpressions = None,
 ) -> Any:
     filters = ResultFilters(quality_status, min_score, max_score, min_impressions)
-    body = scoring_results.results_page_json(
+    answer = scoring_results.results_page_json(
         session,
         user.id,
         campaign_id,
@@ -109,20 +138,24 @@ def results(
         page=page_number,
         per_page=per_page,
     )
-    return Response(content=body, media_type="application/json")
+    return _json(answer)
 
 
-@router.get("/summary/{campaign_id}", response_model=Envelope[dict[str, Any]])
-def summary(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
-    return ok(scoring_results.get_summary(session, user.id, campaign_id))
+@router.get("/summary/{campaign_id}", response_model=SummaryEnvelope, responses=RESULTS_RESPONSES)
+def summary(
+    campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep, response: Response
+) -> Any:
+    data, run = scoring_results.get_summary(session, user.id, campaign_id)
+    response.headers.update(run.headers())
+    return {**ok(data), "run": run.to_dict()}
 
 
-@router.post("/optimization-list", response_model=Envelope[OptimizationListOut])
+@router.post("/optimization-list", response_model=ListEnvelope, responses=RESULTS_RESPONSES)
 def optimization_list(body: OptimizationListRequest, user: CurrentUser, session: SessionDep) -> Any:
     return _list(session, user.id, body.campaign_id, body.list_type, body.min_impressions)
 
 
-@router.get("/whitelist/{campaign_id}", response_model=Envelope[OptimizationListOut])
+@router.get("/whitelist/{campaign_id}", response_model=ListEnvelope, responses=RESULTS_RESPONSES)
 def whitelist(
     campaign_id: uuid.UUID,
     user: CurrentUser,
@@ -132,7 +165,7 @@ def whitelist(
     return _list(session, user.id, campaign_id, "whitelist", min_impressions)
 
 
-@router.get("/blacklist/{campaign_id}", response_model=Envelope[OptimizationListOut])
+@router.get("/blacklist/{campaign_id}", response_model=ListEnvelope, responses=RESULTS_RESPONSES)
 def blacklist(
     campaign_id: uuid.UUID,
     user: CurrentUser,
@@ -150,7 +183,12 @@ def _list(
     min_impressions: float | None,
 ) -> Response:
     """The list's envelope, encoded once per run (see ``optimization_list_json``)."""
-    body = scoring_results.optimization_list_json(
-        session, owner_id, campaign_id, list_type, min_impressions
+    return _json(
+        scoring_results.optimization_list_json(
+            session, owner_id, campaign_id, list_type, min_impressions
+        )
     )
-    return Response(content=body, media_type="application/json")
+
+
+def _json(answer: scoring_results.Answer) -> Response:
+    return Response(answer.body, media_type="application/json", headers=answer.run.headers())
