@@ -571,3 +571,33 @@ def test_heavy_requests_in_flight_are_limited_per_user(
     # both slots were given back once the responses were sent
     assert limiter.in_flight(alice_id) == 0
     assert client.get(f"{exports}/whitelist/txt", headers=alice).status_code == 200
+
+
+def test_a_score_range_upside_down_is_a_422_naming_it(
+    client: TestClient, scored: tuple[str, dict[str, str]]
+) -> None:
+    """It was an empty file (or an export that rendered one)."""
+    campaign_id, alice = scored
+    download = client.get(
+        f"{API}/reports/export/campaigns/{campaign_id}/results/csv",
+        params={"min_score": 80, "max_score": 20},
+        headers=alice,
+    )
+    queued = client.post(
+        f"{API}/reports/exports",
+        json={
+            "campaign_id": campaign_id,
+            "format": "results_csv",
+            "options": {"min_score": 80, "max_score": 20},
+        },
+        headers=alice,
+    )
+    for response in (download, queued):
+        assert response.status_code == 422, response.text
+        assert "min_score (80) must not exceed max_score (20)" in response.json()["message"]
+    same = client.get(
+        f"{API}/reports/export/campaigns/{campaign_id}/results/csv",
+        params={"min_score": 50, "max_score": 50},
+        headers=alice,
+    )
+    assert same.status_code == 200

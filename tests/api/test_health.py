@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -89,3 +91,87 @@ def test_ready_checks_redis_when_configured(settings: Settings, free_tcp_port: i
     with TestClient(create_app(up, Container.build(up))) as client:
         body = client.get("/ready").json()
     assert body["data"]["checks"]["redis"] == "ok"
+
+
+# --- HTTP methods: OPTIONS and undeclared methods get the path's complete Allow ------------
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+
+
+def _concrete(path: str) -> str:
+    """A URL of the documented ``path``: ids as UUIDs, other parameters as plain words
+    that no literal segment spells."""
+    path = path.replace("{kind}", "whitelist")
+    path = re.sub(r"\{[a-z_]*id\}", "8a2f4c3e-5b1d-4e6f-9a7b-0c1d2e3f4a5b", path)
+    return re.sub(r"\{[a-z_]+\}", "word1", path)
+
+
+def _documented_methods(document: dict[str, Any]) -> dict[str, set[str]]:
+    """URL -> every method the document declares for it (two documented paths can be one
+    URL: GET /ai/insights/{campaign_id} and DELETE /ai/insights/{insight_id})."""
+    found: dict[str, set[str]] = {}
+    for path, operations in document["paths"].items():
+        found.setdefault(_concrete(path), set()).update(m.upper() for m in operations)
+    return found
+
+
+def _allow(response: Any) -> set[str]:
+    return {m.strip() for m in response.headers["allow"].split(",")}
+
+
+def test_options_and_undeclared_methods_name_every_method_of_the_path(
+    client: TestClient,
+) -> None:
+    documented = _documented_methods(client.app.openapi())  # type: ignore[attr-defined]
+    assert len(documented) > 50
+    for url, methods in documented.items():
+        expected = methods | {"OPTIONS"}
+        options = client.options(url)
+        assert options.status_code == 204, (url, options.text)
+        assert _allow(options) == expected, url
+        assert options.content == b""
+        for method in set(METHODS) - methods:
+            refused = client.request(method, url)
+            assert refused.status_code == 405, (method, url, refused.text)
+            assert _allow(refused) == expected, (method, url)
+            if method != "HEAD":
+                assert refused.json()["error"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "allow"),
+    [
+        # each reached a route of another method whose path parameter matched: 422
+        ("DELETE", "/api/v1/campaigns/statistics", {"GET", "OPTIONS"}),
+        ("DELETE", "/api/v1/campaigns/templates", {"GET", "POST", "OPTIONS"}),
+        ("GET", "/api/v1/ai/insights/generate", {"POST", "OPTIONS"}),
+        ("DELETE", "/api/v1/ai/insights/types", {"GET", "OPTIONS"}),
+        # answered 405 naming only the first route's methods
+        ("PATCH", "/api/v1/ai/insights/8a2f4c3e-5b1d-4e6f-9a7b-0c1d2e3f4a5b", None),
+    ],
+)
+def test_an_undeclared_method_is_a_405_not_a_422(
+    client: TestClient, method: str, url: str, allow: set[str] | None
+) -> None:
+    response = client.request(method, url)
+    assert response.status_code == 405, response.text
+    assert _allow(response) == (allow or {"GET", "DELETE", "OPTIONS"})
+    assert response.json()["error"] == "method_not_allowed"
+    assert method in response.json()["message"]
+
+
+def test_a_cors_preflight_is_still_answered_by_cors(settings: Settings) -> None:
+    with_cors = settings.model_copy(update={"BACKEND_CORS_ORIGINS": ["https://app.example"]})
+    with TestClient(create_app(with_cors, Container.build(with_cors))) as client:
+        preflight = client.options(
+            "/api/v1/campaigns",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+        plain = client.options("/api/v1/campaigns")  # no preflight: the methods
+        assert plain.status_code == 204
+        assert _allow(plain) == {"GET", "POST", "OPTIONS"}

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from caliber.api import errors
 from caliber.api.bodies import BodyGuardMiddleware
 from caliber.api.container import Container
+from caliber.api.methods import AllowedMethodsMiddleware
 from caliber.api.middleware import RequestIdMiddleware
 from caliber.api.routes import (
     ai,
@@ -127,6 +128,8 @@ def create_app(
         min_rate=settings.UPLOAD_MIN_RATE,
         grace=settings.UPLOAD_RATE_GRACE,
     )
+    # OPTIONS and undeclared methods: 204 / 405 with the path's complete Allow
+    app.add_middleware(AllowedMethodsMiddleware, routes=app.routes)
     if settings.BACKEND_CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,

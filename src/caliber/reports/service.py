@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caliber.core.errors import Conflict
+from caliber.core.errors import Conflict, InvalidInput
 from caliber.db.base import utcnow
 from caliber.db.models import AIInsight, Campaign
 from caliber.reports import dsp, formats
@@ -61,13 +61,32 @@ class ExportOptions(BaseModel):
     # lists: eligibility (default: the campaign's own); results: a filter
     min_impressions: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     quality_status: Literal["good", "moderate", "poor"] | None = None
-    min_score: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
-    max_score: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    min_score: float | None = Field(
+        default=None, ge=0, le=100, allow_inf_nan=False, description="at most max_score"
+    )
+    max_score: float | None = Field(
+        default=None, ge=0, le=100, allow_inf_nan=False, description="at least min_score"
+    )
     include_results: bool = True
     include_insights: bool = False
     include_charts: bool = True
     include_details: bool = True
     entries: Literal["web", "apps"] = "web"  # DSP text lists: web domains or app ids
+
+    @model_validator(mode="after")
+    def _scores_in_order(self) -> ExportOptions:
+        check_score_range(self.min_score, self.max_score)
+        return self
+
+
+def check_score_range(min_score: float | None, max_score: float | None) -> None:
+    """min_score <= max_score when both are given (a 422 naming them otherwise: the
+    empty file they would give is never what was meant)."""
+    if min_score is not None and max_score is not None and min_score > max_score:
+        raise InvalidInput(
+            f"min_score ({min_score:g}) must not exceed max_score ({max_score:g})",
+            field="min_score",
+        )
 
 
 @dataclass

@@ -27,7 +27,12 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 ListKind = Literal["whitelist", "blacklist"]
-Score = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)]
+MinScore = Annotated[
+    float | None, Query(ge=0, le=100, allow_inf_nan=False, description="at most max_score")
+]
+MaxScore = Annotated[
+    float | None, Query(ge=0, le=100, allow_inf_nan=False, description="at least min_score")
+]
 MinImpressions = Annotated[
     float | None,
     Query(ge=0, allow_inf_nan=False, description="lists: eligibility; results: a filter"),
@@ -61,8 +66,8 @@ def results_csv(
     session: SessionDep,
     container: ContainerDep,
     quality_status: QualityStatus | None = None,
-    min_score: Score = None,
-    max_score: Score = None,
+    min_score: MinScore = None,
+    max_score: MaxScore = None,
     min_impressions: MinImpressions = None,
 ) -> Response:
     """Every scored row (filtered as the results route), streamed."""
