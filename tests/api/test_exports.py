@@ -87,6 +87,8 @@ def test_results_csv_has_every_row_and_honours_filters(
     campaign_id, alice = scored
     response = _get(client, f"/export/campaigns/{campaign_id}/results/csv", alice)
     assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["x-results-stale"] == "false"  # the latest run's results
+    assert response.headers["x-results-completed-at"].endswith("Z")
     assert response.headers["content-disposition"].endswith(
         "-results-" + response.headers["content-disposition"][-13:]
     )
@@ -432,14 +434,16 @@ def test_the_export_task_retries_outages_but_not_bad_state(
     assert _state(container, export_id).error_message == exports_module.GENERIC_FAILURE
     monkeypatch.undo()
 
-    # the campaign no longer has results (re-scoring): the export fails with the reason
+    # a re-run in progress leaves the results readable: they are exported, marked stale
     export_id, [job] = _held_export(client, container, campaign_id, alice)
-    with session_scope(container.sessions) as session:
-        session.execute(
-            update(Campaign)
-            .where(Campaign.id == uuid.UUID(campaign_id))
-            .values(status="processing")
-        )
+    _set_campaign(container, campaign_id, status="processing")
+    assert _run(container, job, transient=True) == "completed"
+    direct = _get(client, f"/export/campaigns/{campaign_id}/whitelist/txt", alice)
+    assert direct.headers["x-results-stale"] == "true"
+
+    # the campaign has no results (no run of it succeeded): the export fails with the reason
+    export_id, [job] = _held_export(client, container, campaign_id, alice)
+    _set_campaign(container, campaign_id, results_run_id=None, summary=None)
     assert _run(container, job, transient=True) == "failed"
     failed = _state(container, export_id)
     assert failed.error_message is not None
@@ -447,6 +451,13 @@ def test_the_export_task_retries_outages_but_not_bad_state(
     download = client.get(f"{API}/reports/exports/{export_id}/download", headers=alice)
     assert download.status_code == 409
     assert "no scoring results yet" in download.json()["message"]
+
+
+def _set_campaign(container: Container, campaign_id: str, **values: Any) -> None:
+    with session_scope(container.sessions) as session:
+        session.execute(
+            update(Campaign).where(Campaign.id == uuid.UUID(campaign_id)).values(**values)
+        )
 
 
 # --- large exports: streamed, and at most HEAVY_REQUESTS_PER_USER in flight per user -----
@@ -458,9 +469,11 @@ def _stored_rows(container: Container, campaign_id: str) -> list[dict[str, Any]]
     """The campaign's stored rows as the exports read them before they were made fast:
     ORM objects, one dict per row (the reference the fast path must equal)."""
     with container.sessions() as session:
+        campaign = session.get(Campaign, uuid.UUID(campaign_id))
+        assert campaign is not None
         rows = session.scalars(
             select(ScoringResult)
-            .where(ScoringResult.campaign_id == uuid.UUID(campaign_id))
+            .where(ScoringResult.run_id == campaign.results_run_id)
             .order_by(ScoringResult.rank)
         ).all()
         return [
@@ -509,6 +522,17 @@ def test_results_csv_and_campaign_json_stream_the_same_bytes_as_before(
     expected = csv_bytes(RESULT_COLUMNS, [result_row(facts, row, when) for row in stored])
     assert body == expected
     assert len(stored) > 300
+
+    # rows of another run of the campaign (one being written) are never exported
+    with session_scope(container.sessions) as session:
+        some = session.scalars(
+            select(ScoringResult).where(ScoringResult.campaign_id == uuid.UUID(campaign_id))
+        ).first()
+        assert some is not None
+        copied = {c.key: getattr(some, c.key) for c in ScoringResult.__table__.columns}
+        session.add(ScoringResult(**{**copied, "id": uuid.uuid4(), "run_id": uuid.uuid4()}))
+    again = client.get(f"{path}/results/csv", headers=alice).content
+    assert again.count(b"\r\n") == body.count(b"\r\n")
 
     full = client.get(f"{path}/data/json", headers=alice)
     assert full.status_code == 200

@@ -81,12 +81,10 @@ def campaign_facts(campaign: Campaign) -> CampaignFacts:
     )
 
 
-def _frame(session: Session, campaign_id: uuid.UUID) -> pl.DataFrame:
+def _frame(session: Session, run_id: uuid.UUID) -> pl.DataFrame:
     columns = [getattr(ScoringResult, name) for name in _LINE_COLUMNS]
     rows = session.execute(
-        select(*columns)
-        .where(ScoringResult.campaign_id == campaign_id)
-        .order_by(ScoringResult.rank)
+        select(*columns).where(ScoringResult.run_id == run_id).order_by(ScoringResult.rank)
     ).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=_SCHEMA, orient="row")
 
@@ -141,7 +139,7 @@ def report_data(
     owner's, 409 if not completed)."""
     campaign = scoring_service.completed_campaign(session, owner_id, campaign_id)
     setup = scoring_service.campaign_setup(campaign)
-    frame = _frame(session, campaign.id)
+    frame = _frame(session, results_run_id(campaign))
     threshold = setup.min_impressions if min_impressions is None else min_impressions
     lists = build_lists(
         frame, "domain", threshold, setup.whitelist_quantile, setup.blacklist_quantile
@@ -177,8 +175,16 @@ def campaign_insights(
     return tuple(Insight(r.insight_type, r.content, r.created_at) for r in rows)
 
 
+def results_run_id(campaign: Campaign) -> uuid.UUID:
+    """The run whose rows are the campaign's results (``completed_campaign`` checked it
+    has one): reads go by it, never by the campaign, which may also have rows of a run
+    being written or removed."""
+    assert campaign.results_run_id is not None
+    return campaign.results_run_id
+
+
 def result_batches(
-    session: Session, campaign_id: uuid.UUID, filters: ResultFilters, batch: int = 2000
+    session: Session, run_id: uuid.UUID, filters: ResultFilters, batch: int = 2000
 ) -> Iterator[Sequence[Row[Any]]]:
     """Every (filtered) result row in rank order as tuples of
     :data:`formats.STORED_RESULT_FIELDS`, ``batch`` rows at a time (streamed from the
@@ -186,7 +192,7 @@ def result_batches(
     objects: on a 300,000-row campaign those cost more than writing the file."""
     query = (
         select(*(getattr(ScoringResult, name) for name in formats.STORED_RESULT_FIELDS))
-        .where(ScoringResult.campaign_id == campaign_id, *filters.clauses())
+        .where(ScoringResult.run_id == run_id, *filters.clauses())
         .order_by(ScoringResult.rank)
         .execution_options(yield_per=batch)
     )

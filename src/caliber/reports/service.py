@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -24,7 +24,12 @@ from caliber.db.base import utcnow
 from caliber.db.models import AIInsight, Campaign
 from caliber.reports import dsp, formats
 from caliber.reports.data import CampaignFacts, ReportData
-from caliber.reports.gather import campaign_facts, report_data, result_batches
+from caliber.reports.gather import (
+    campaign_facts,
+    report_data,
+    result_batches,
+    results_run_id,
+)
 from caliber.scoring import service as scoring_service
 from caliber.scoring.repository import ResultFilters
 
@@ -91,11 +96,14 @@ def check_score_range(min_score: float | None, max_score: float | None) -> None:
 
 @dataclass
 class Rendered:
-    """A rendered export: the bytes (or a stream of them) and how to name them."""
+    """A rendered export: the bytes (or a stream of them), how to name them, and the
+    headers that say which run its results come from (``X-Results-Completed-At``,
+    ``X-Results-Stale``: a later run is in progress or failed)."""
 
     filename: str
     content_type: str
     body: bytes | Iterator[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
 
     def read(self) -> bytes:
         return self.body if isinstance(self.body, bytes) else b"".join(self.body)
@@ -113,12 +121,16 @@ def _name(facts: CampaignFacts, kind: str, ext: str, when: datetime) -> str:
 
 
 def _results_csv(
-    sessions: SessionFactory, facts: CampaignFacts, filters: ResultFilters, now: datetime
+    sessions: SessionFactory,
+    facts: CampaignFacts,
+    run_id: uuid.UUID,
+    filters: ResultFilters,
+    now: datetime,
 ) -> Iterator[bytes]:
-    """Streams with its own session, so a large campaign never sits in memory at once."""
-    campaign_id = uuid.UUID(facts.id)
+    """Streams with its own session, so a large campaign never sits in memory at once
+    (its one query reads one snapshot: rows of a run replaced meanwhile stay readable)."""
     with sessions() as session:
-        yield from formats.results_csv(facts, result_batches(session, campaign_id, filters), now)
+        yield from formats.results_csv(facts, result_batches(session, run_id, filters), now)
 
 
 def _require_domains(facts: CampaignFacts) -> None:
@@ -189,7 +201,7 @@ def _campaign_json(
         return
     yield (text[: text.rindex("}")].rstrip() + ',\n  "scoring_results": [').encode("utf-8")
     with sessions() as own:
-        batches = result_batches(own, campaign.id, ResultFilters())
+        batches = result_batches(own, results_run_id(campaign), ResultFilters())
         separator, pending = "\n    ", []
         for item in formats.results_json_items(batches):
             pending.append(separator + item)
@@ -215,7 +227,22 @@ def render(
     options = options or ExportOptions()
     now = now or utcnow()
     campaign = scoring_service.completed_campaign(session, owner_id, campaign_id)
+    rendered = _render(session, sessions, owner_id, campaign, fmt, options, now)
+    rendered.headers.update(scoring_service.results_run(campaign).headers())
+    return rendered
+
+
+def _render(
+    session: Session,
+    sessions: SessionFactory,
+    owner_id: uuid.UUID,
+    campaign: Campaign,
+    fmt: str,
+    options: ExportOptions,
+    now: datetime,
+) -> Rendered:
     facts = campaign_facts(campaign)
+    campaign_id = campaign.id
     if fmt == "results_csv":
         filters = ResultFilters(
             quality_status=options.quality_status,
@@ -224,7 +251,9 @@ def render(
             min_impressions=options.min_impressions,
         )
         return Rendered(
-            _name(facts, "results", "csv", now), CSV, _results_csv(sessions, facts, filters, now)
+            _name(facts, "results", "csv", now),
+            CSV,
+            _results_csv(sessions, facts, results_run_id(campaign), filters, now),
         )
     kind, _, tail = fmt.partition("_")
     if tail in ("txt", "trade_desk", "dv360"):

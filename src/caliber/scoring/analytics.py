@@ -4,7 +4,8 @@ The engine does the work (``caliber.engine.analytics``); this module loads the s
 results as the engine's frame once per campaign run, and keeps each analysis it answers
 per run and parameters: a run's results never change, and on a 300,000-row campaign an
 outlier detection takes seconds to tens of seconds. Both caches are per process and keyed
-by the run's completion time, so a re-scored campaign is never served stale figures; the
+by the run whose results the campaign holds, so a re-scored campaign is never served the
+last run's figures; the
 cache makes concurrent askers of the same analysis wait for the first one's answer
 instead of computing it again.
 """
@@ -41,7 +42,7 @@ _answers: RunCache[dict[str, Any]] = RunCache(512, weight=_encoded_size, max_wei
 def _run_key(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Hashable:
     """The campaign's run (404 / 409 first): every key of an answer starts with it."""
     campaign = scoring_service.completed_campaign(session, owner_id, campaign_id)
-    return (campaign.id, campaign.completed_at)
+    return scoring_service.results_run(campaign).run_id
 
 
 def _answer(key: Hashable, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def scored_frame(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) 
             higher_is_better={m.name: m.higher_is_better for m in resolved.metrics},
         )
 
-    return _frames.get_or_make((campaign.id, campaign.completed_at), load)
+    return _frames.get_or_make(scoring_service.results_run(campaign).run_id, load)
 
 
 def explain(

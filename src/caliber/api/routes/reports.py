@@ -41,7 +41,10 @@ EXPORT = "/export/campaigns/{campaign_id}"
 
 
 def _attachment(rendered: Rendered) -> Response:
-    headers = {"Content-Disposition": f'attachment; filename="{rendered.filename}"'}
+    headers = {
+        **rendered.headers,
+        "Content-Disposition": f'attachment; filename="{rendered.filename}"',
+    }
     if isinstance(rendered.body, bytes):
         return Response(rendered.body, media_type=rendered.content_type, headers=headers)
     return StreamingResponse(rendered.body, media_type=rendered.content_type, headers=headers)
