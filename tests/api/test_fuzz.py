@@ -343,3 +343,38 @@ def test_a_nul_character_is_never_a_server_error(
         if on_postgres:
             assert response.status_code == 422, response.text
             assert response.json()["error"] == "invalid_input"
+
+
+def _parameter(path: str, name: str) -> dict[str, Any]:
+    [found] = [p for p in DOCUMENT["paths"][path]["get"]["parameters"] if p["name"] == name]
+    schema: dict[str, Any] = found["schema"]
+    schema = next((s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"), schema)
+    return {**schema, "description": found.get("description") or schema.get("description", "")}
+
+
+def _property(model: str, name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = DOCUMENT["components"]["schemas"][model]["properties"][name]
+    inner = next((s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"), schema)
+    return {**inner, "description": schema.get("description") or inner.get("description", "")}
+
+
+def test_the_document_carries_the_values_and_ranges_the_api_enforces() -> None:
+    """What the API refuses is in the document, so clients and the fuzzer know it."""
+    for model in ("CampaignCreate", "TemplateCreate"):
+        assert _property(model, "platform")["enum"] == ["trade_desk", "pulsepoint"]
+        assert _property(model, "goal")["enum"] == ["awareness", "action"]
+        assert _property(model, "channel")["enum"] == ["display", "ctv", "video", "audio"]
+        assert _property(model, "min_impressions")["minimum"] == 0
+    results = f"{API}/scoring/results/{{campaign_id}}"
+    page, per_page = _parameter(results, "page"), _parameter(results, "per_page")
+    assert page["minimum"] == 1
+    assert (per_page["minimum"], per_page["maximum"]) == (1, 100)
+    export = f"{API}/reports/export/campaigns/{{campaign_id}}/results/csv"
+    for where in (_parameter(results, "min_score"), _parameter(export, "min_score")):
+        assert (where["minimum"], where["maximum"]) == (0, 100)
+    low, high = _parameter(export, "min_score"), _parameter(export, "max_score")
+    assert "at most max_score" in low["description"]
+    assert "at least min_score" in high["description"]
+    assert "at most max_score" in _property("ExportOptions", "min_score")["description"]
+    contamination = _parameter(f"{API}/scoring/outliers/{{campaign_id}}", "contamination")
+    assert (contamination["exclusiveMinimum"], contamination["maximum"]) == (0, 0.5)

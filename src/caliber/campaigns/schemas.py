@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -16,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     Strict,
     StringConstraints,
     computed_field,
@@ -23,12 +25,37 @@ from pydantic import (
 )
 
 from caliber.db.models import CampaignStatus
-from caliber.engine.config import Setup
+from caliber.engine.config import Channel, Goal, Platform, Setup
 from caliber.engine.errors import EngineError
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
 SetupValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+def _documented(values: type[StrEnum], what: str) -> Any:
+    """A setup value, its accepted values in the OpenAPI document (the engine checks
+    them, case-insensitively, so a 422 names every accepted one and the supported
+    combinations)."""
+    accepted: list[JsonValue] = [v.value for v in values]
+    return Field(
+        json_schema_extra={"enum": accepted},
+        description=f"the {what}: one of {', '.join(v.value for v in values)} (not every "
+        "combination exists: `caliber configs` lists them, and a 422 names them)",
+    )
+
+
+PlatformValue = Annotated[SetupValue, _documented(Platform, "platform")]
+GoalValue = Annotated[SetupValue, _documented(Goal, "campaign goal")]
+ChannelValue = Annotated[SetupValue, _documented(Channel, "channel")]
+# documented here, checked by the engine (its message names the value)
+MinImpressions = Annotated[
+    float,
+    Field(
+        json_schema_extra={"minimum": 0},
+        description="rows with fewer impressions are not scored (>= 0; default 250)",
+    ),
+]
 # Strict: ``true`` or ``"0.5"`` are not weights; the engine checks names, signs and the sum.
 Weights = Annotated[
     dict[Annotated[str, StringConstraints(max_length=64)], Annotated[float, Strict()]],
@@ -60,11 +87,11 @@ class TemplateCreate(_Input):
 
     name: Name
     description: Description | None = None
-    platform: SetupValue
-    goal: SetupValue
-    channel: SetupValue
+    platform: PlatformValue
+    goal: GoalValue
+    channel: ChannelValue
     ctr_sensitivity: bool = False
-    min_impressions: float = 250
+    min_impressions: MinImpressions = 250
     custom_weights: Weights | None = None
 
 
@@ -86,11 +113,11 @@ class CampaignCreate(_Input):
     name: Name
     description: Description | None = None
     template_id: uuid.UUID | None = None
-    platform: SetupValue | None = None
-    goal: SetupValue | None = None
-    channel: SetupValue | None = None
+    platform: PlatformValue | None = None
+    goal: GoalValue | None = None
+    channel: ChannelValue | None = None
     ctr_sensitivity: bool | None = None
-    min_impressions: float | None = None
+    min_impressions: MinImpressions | None = None
     custom_weights: Weights | None = None
 
     @model_validator(mode="after")
@@ -114,7 +141,9 @@ class CampaignCreate(_Input):
 
 
 class StatusUpdate(_Input):
-    """pending → processing → completed | failed, and failed → pending to retry."""
+    """A client's status change: cancel a run in progress (processing → failed) or reset
+    a failed campaign (failed → pending). Runs start with ``POST /scoring/start`` and
+    only a run completes a campaign; any other change is a 422 naming the allowed ones."""
 
     status: CampaignStatus
     error_message: Annotated[str, StringConstraints(max_length=2000)] | None = None
