@@ -46,8 +46,8 @@ _HUGE = float(2**63)
 
 
 # How long a SQLite writer waits for the write lock before giving up (a 503). Writes
-# hold it briefly (the scoring job saves in batches of about a tenth of a second), so
-# this only matters when something else holds it far too long.
+# hold it briefly (the scoring job saves in batches of about 0.25 s), so this only
+# matters when something else holds it far too long.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Literal, cast
 
+import orjson
 import polars as pl
 from sqlalchemy import (
     ColumnElement,
@@ -108,9 +109,39 @@ def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
         return 0
     if session.get_bind().dialect.name == "postgresql":
         _copy_rows(session, rows)
+    elif session.get_bind().dialect.paramstyle == "qmark":
+        _executemany_rows(session, rows)
     else:
         session.execute(insert(TABLE), list(rows))
     return len(rows)
+
+
+def _executemany_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """One executemany of ready-made values (SQLite): each column's own bind processor,
+    the JSON columns written by orjson. Two thirds of an ORM-level insert of these rows
+    went to building their parameters one by one, the stdlib JSON encoder most of it."""
+    connection = session.connection()
+    plain = COLUMNS[: -len(_JSON_COLUMNS)]
+    processors = [TABLE.c[name].type.bind_processor(connection.dialect) for name in plain]
+    pick = itemgetter(*plain)
+    statement = (
+        f"INSERT INTO {TABLE.name} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    )
+    values = [
+        (
+            *(v if f is None else f(v) for f, v in zip(processors, pick(row), strict=True)),
+            *(_json_text(row[c]) for c in _JSON_COLUMNS),
+        )
+        for row in rows
+    ]
+    connection.exec_driver_sql(statement, values)
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits: the standard library writes it exactly
+        return json.dumps(value)
 
 
 def count_run(session: Session, run_id: uuid.UUID) -> int:
