@@ -3,11 +3,11 @@
 removed. Readers go by the campaign's pointer, so they see the previous results until
 the switch and the new ones after it, never a half-written run.
 
-- **PostgreSQL**: the rows (one COPY) and the switch are one transaction. That blocks
-  nobody: the rows are new (their unique keys carry the new run id, so no other
-  writer's keys can collide with them), MVCC lets every reader see the committed
-  results meanwhile, and the only row locked is this campaign's, which only a change
-  of this campaign's status waits for.
+- **PostgreSQL**: the rows (one COPY), the switch and the removal of the replaced rows
+  are one transaction. That blocks nobody: the rows are new (their unique keys carry
+  the new run id, so no other writer's keys can collide with them), MVCC lets every
+  reader see the committed results meanwhile, and the only row locked is this
+  campaign's, which only a change of this campaign's status waits for.
 - **SQLite** has one write lock for the whole database, so the rows are written in
   batches of about 0.25 s, each its own transaction, with a pause of 0.1 s after each:
   another user's write waits for one batch at most, not for the save.
@@ -81,10 +81,11 @@ def save_run(
     if not batched:
         with session_scope(sessions) as session:
             replaced = store_run(session, owner_id, campaign_id, run_id, rows, completion)
-        if replaced is None:
-            return False
-        _remove_runs(sessions, campaign_id, replaced, batched=False)
-        return True
+            if replaced is not None:
+                # in the same transaction: it blocks nobody either, and no reader ever
+                # sees the campaign's rows of two runs at once
+                repository.delete_runs(session, campaign_id, replaced)
+        return replaced is not None
     try:
         _write_batches(sessions, owner_id, campaign_id, rows)
         with sessions() as session:  # listed before the switch: later runs are not ours
@@ -98,7 +99,7 @@ def save_run(
     except BaseException:
         _discard(sessions, campaign_id, run_id)
         raise
-    _remove_runs(sessions, campaign_id, replaced, batched=True)
+    _remove_runs(sessions, campaign_id, replaced)
     return True
 
 
@@ -200,11 +201,10 @@ def _remove_runs(
     campaign_id: uuid.UUID,
     runs: Sequence[uuid.UUID],
     *,
-    batched: bool,
     wait: bool = True,
 ) -> None:
     """Delete the rows of ``runs`` (never the campaign's results: the caller lists runs
-    it replaced or abandoned), on SQLite in batches as the rows were written. An
+    it replaced or abandoned) in batches, as the rows were written (SQLite). An
     optimisation: a failure is logged, never raised."""
     if not runs:
         return
@@ -215,9 +215,8 @@ def _remove_runs(
         while True:
             started = time.monotonic()
             with session_scope(sessions) as session:
-                limit = size if batched else None
-                deleted = repository.delete_runs(session, campaign_id, runs, limit=limit)
-            if limit is None or deleted < limit:
+                deleted = repository.delete_runs(session, campaign_id, runs, limit=size)
+            if deleted < size:
                 return
             size = _next_size(size, time.monotonic() - started)
             time.sleep(PAUSE_SECONDS)
@@ -229,4 +228,4 @@ def _remove_runs(
 
 def _discard(sessions: sessionmaker[Session], campaign_id: uuid.UUID, run_id: uuid.UUID) -> None:
     """Remove what an abandoned run wrote (it was never the campaign's results)."""
-    _remove_runs(sessions, campaign_id, [run_id], batched=True, wait=False)
+    _remove_runs(sessions, campaign_id, [run_id], wait=False)
