@@ -95,13 +95,11 @@ def _facts(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def _metric_averages(
-    session: Session, campaign_id: uuid.UUID, metrics: list[str]
-) -> dict[str, Any]:
+def _metric_averages(session: Session, run_id: uuid.UUID, metrics: list[str]) -> dict[str, Any]:
     sums: dict[str, float] = dict.fromkeys(metrics, 0.0)
     counts: dict[str, int] = dict.fromkeys(metrics, 0)
     for stored in session.scalars(
-        select(ScoringResult.metrics).where(ScoringResult.campaign_id == campaign_id)
+        select(ScoringResult.metrics).where(ScoringResult.run_id == run_id)
     ):
         values = (stored or {}).get("values", {})
         for metric in metrics:
@@ -112,10 +110,10 @@ def _metric_averages(
     return {m: (sums[m] / counts[m] if counts[m] else None) for m in metrics}
 
 
-def _outliers(session: Session, campaign_id: uuid.UUID, rows: int) -> dict[str, Any]:
+def _outliers(session: Session, run_id: uuid.UUID, rows: int) -> dict[str, Any]:
     flagged = session.execute(
         select(ScoringResult)
-        .where(ScoringResult.campaign_id == campaign_id, ScoringResult.is_outlier.is_(True))
+        .where(ScoringResult.run_id == run_id, ScoringResult.is_outlier.is_(True))
         .order_by(ScoringResult.rank)
     ).scalars()
     count = 0
@@ -147,23 +145,35 @@ def _outliers(session: Session, campaign_id: uuid.UUID, rows: int) -> dict[str, 
 def campaign_context(
     session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> dict[str, Any]:
-    """The campaign's context (404 for another user's campaign)."""
+    """The campaign's context (404 for another user's campaign). The scored figures are
+    those of the results the campaign holds (its last successful run), also while a later
+    run is in progress or after it failed: ``results`` says which run and whether a later
+    one exists that they do not reflect."""
     campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
     context: dict[str, Any] = {"campaign": _facts(campaign), "scored": False}
-    if campaign.status != CampaignStatus.COMPLETED or not campaign.summary:
+    run_id = campaign.results_run_id
+    if run_id is None or not campaign.summary:
         return context
     # the scored figures do not change within a run: built once per run and process
     scored = _scored_parts.get_or_make(
-        (campaign.id, campaign.completed_at),
-        lambda: _scored_figures(session, owner_id, campaign),
+        (campaign.id, run_id), lambda: _scored_figures(session, owner_id, campaign, run_id)
     )
-    return {**context, "scored": True, **scored}
+    results = {
+        "run_id": str(run_id),
+        "completed_at": None
+        if campaign.completed_at is None
+        else campaign.completed_at.isoformat(),
+        "stale": campaign.status != CampaignStatus.COMPLETED,
+    }
+    return {**context, "scored": True, "results": results, **scored}
 
 
 _scored_parts: RunCache[dict[str, Any]] = RunCache(64)
 
 
-def _scored_figures(session: Session, owner_id: uuid.UUID, campaign: Campaign) -> dict[str, Any]:
+def _scored_figures(
+    session: Session, owner_id: uuid.UUID, campaign: Campaign, run_id: uuid.UUID
+) -> dict[str, Any]:
     data = report_data(session, owner_id, campaign.id, with_insights=False)
     summary = dict(data.summary)
     summary["top_performers"] = [_row(r) for r in summary.get("top_performers") or []]
@@ -174,10 +184,10 @@ def _scored_figures(session: Session, owner_id: uuid.UUID, campaign: Campaign) -
         "summary": summary,
         "weights": data.weights,
         "directions": data.directions,
-        "metric_averages": _metric_averages(session, campaign.id, list(data.weights)),
+        "metric_averages": _metric_averages(session, run_id, list(data.weights)),
         "whitelist": _list(data.whitelist, data, "whitelist_min_score"),
         "blacklist": _list(data.blacklist, data, "blacklist_max_score"),
-        "outliers": _outliers(session, campaign.id, data.total_rows),
+        "outliers": _outliers(session, run_id, data.total_rows),
         "data_quality": {
             "rows_read": quality.get("rows_read"),
             "rows_scored": quality.get("rows_scored"),
@@ -187,12 +197,14 @@ def _scored_figures(session: Session, owner_id: uuid.UUID, campaign: Campaign) -
     }
 
 
-def find_domain(session: Session, campaign_id: uuid.UUID, name: str) -> ScoringResult | None:
-    """The campaign's row named ``name`` (case and a leading ``www.`` ignored)."""
+def find_domain(session: Session, context: dict[str, Any], name: str) -> ScoringResult | None:
+    """The row named ``name`` (case and a leading ``www.`` ignored) among the results a
+    scored :func:`campaign_context` describes."""
     wanted = name.strip().lower().removeprefix("www.")
+    run_id = uuid.UUID(context["results"]["run_id"])
     return session.scalars(
         select(ScoringResult).where(
-            ScoringResult.campaign_id == campaign_id, func.lower(ScoringResult.domain) == wanted
+            ScoringResult.run_id == run_id, func.lower(ScoringResult.domain) == wanted
         )
     ).first()
 

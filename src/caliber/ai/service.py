@@ -136,7 +136,7 @@ class Analyst:
                     missing=["domain"],
                 )
             if context.get("scored"):
-                row = find_domain(session, uuid.UUID(context["campaign"]["id"]), name)
+                row = find_domain(session, context, name)
                 if row is None:
                     raise NotFound(f"{name.strip()!r} is not among this campaign's scored rows")
                 values["domain"] = domain_context(context, row)
@@ -354,7 +354,7 @@ class Analyst:
         history = [{"role": m.role, "content": m.content} for m in earlier]
         if context is not None and context.get("scored"):
             for candidate in _DOMAIN_LIKE.findall(message):
-                row = find_domain(session, uuid.UUID(context["campaign"]["id"]), candidate)
+                row = find_domain(session, context, candidate)
                 if row is not None:
                     context["domain"] = domain_context(context, row)
                     break
