@@ -172,6 +172,11 @@ def test_a_cors_preflight_is_still_answered_by_cors(settings: Settings) -> None:
         )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+        simple = client.get("/api/v1/auth/optional", headers={"Origin": "https://app.example"})
+        exposed = {
+            h.strip().lower() for h in simple.headers["access-control-expose-headers"].split(",")
+        }
+        assert {"x-request-id", "x-results-stale", "retry-after"} <= exposed
         plain = client.options("/api/v1/campaigns")  # no preflight: the methods
         assert plain.status_code == 204
         assert _allow(plain) == {"GET", "POST", "OPTIONS"}

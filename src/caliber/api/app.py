@@ -68,6 +68,17 @@ def _warn_about_dev_sign_in(settings: Settings) -> None:
         )
 
 
+# Response headers a cross-origin web app may read: the request id to quote in a support
+# request, which results a page holds, when to retry, and a download's file name.
+EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "X-Results-Completed-At",
+    "X-Results-Stale",
+    "Retry-After",
+    "Content-Disposition",
+]
+
+
 def create_app(
     settings: Settings | None = None,
     container: Container | None = None,
@@ -137,6 +148,8 @@ def create_app(
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],
+            # what a browser app on another origin reads of a response besides the body
+            expose_headers=EXPOSED_HEADERS,
         )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.ALLOWED_HOSTS or ["*"])
     app.add_middleware(RequestIdMiddleware, settings=settings)
