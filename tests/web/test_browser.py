@@ -478,6 +478,28 @@ def test_dashboard_lists_the_scored_campaign_and_tablet_layout(
     assert dev.dialogs == []
 
 
+def test_a_failed_rerun_keeps_the_results_on_screen_marked(
+    dev: Shared, dev_server: Server, tmp_path: Path
+) -> None:
+    from tests.api.test_notifications import negative_impressions
+
+    page = dev.page
+    page.goto(f"{dev_server.base}/app/campaigns/{dev.campaign_id}")
+    expect(page.locator("#results-count")).to_have_text("Showing 1–25 of 74 rows")
+    bad = tmp_path / "next-week.csv"
+    bad.write_bytes(negative_impressions())  # passes the start check, fails in the run
+    page.locator("#file-input").set_input_files(bad)
+    expect(page.locator(".file-info")).to_contain_text("Uploaded next-week.csv")
+    page.get_by_role("button", name="Score again").click()
+    expect(page.locator("#progress-status")).to_contain_text("failed", timeout=60_000)
+    expect(page.locator("#stale-results")).to_contain_text("the latest run failed")
+    expect(page.locator("#results-count")).to_have_text("Showing 1–25 of 74 rows")
+    page.reload()
+    expect(page.locator("#stale-results")).to_contain_text("the latest run failed")
+    expect(page.locator(".completed .stat").first).to_contain_text("Campaign score")
+    page.screenshot(path=dev.shots / "10-stale-results.png", full_page=True)
+
+
 # ---- token sign-in: isolation and hostile names ---------------------------------------
 
 

@@ -68,7 +68,7 @@ export async function campaignPage(root, id, ctx) {
   const fileInput = h("input", { type: "file", id: "file-input", accept: EXTENSIONS.map((e) => `.${e}`).join(","), class: "sr-only" });
   const fileInfo = h("p", { class: "file-info", role: "status" }, campaign.file_upload_id ? "A file is attached. Upload another to replace it." : "No file yet.");
   const uploadError = h("p", { class: "form-error", role: "alert", id: "upload-error" });
-  const startBtn = h("button", { type: "button", class: "btn primary", id: "start-scoring", disabled: !campaign.file_upload_id }, campaign.status === "completed" ? "Score again" : "Start scoring");
+  const startBtn = h("button", { type: "button", class: "btn primary", id: "start-scoring", disabled: !campaign.file_upload_id }, campaign.status === "completed" || campaign.completed_at ? "Score again" : "Start scoring");
   const drop = h(
     "div",
     { class: "dropzone", id: "dropzone" },
@@ -192,6 +192,7 @@ export async function campaignPage(root, id, ctx) {
       }
       if (p.status === "failed" || p.status === "pending") {
         startBtn.disabled = !campaign.file_upload_id;
+        if (holdsResults) renderCompleted(); // the last good results, now marked stale
         return;
       }
       await sleep(700);
@@ -203,13 +204,16 @@ export async function campaignPage(root, id, ctx) {
   const ai = h("div");
   replace(root, head, h("div", { class: "two-col" }, uploadCard, progressCard), results, ai);
 
+  // A campaign keeps the results of its last successful run while a later run is in
+  // progress or after it failed (completed_at is theirs): they stay on screen, marked.
+  const holdsResults = campaign.status === "completed" || Boolean(campaign.completed_at);
   if (campaign.status === "processing") poll();
   else if (campaign.status === "completed") {
     renderProgress({ progress_percentage: 100, status: "completed", current_step: "completed" });
-    renderCompleted();
   } else if (campaign.status === "failed") {
     renderProgress({ progress_percentage: campaign.progress_percentage || 0, status: "failed", error_message: campaign.error_message });
   }
+  if (holdsResults) renderCompleted();
   const assistant = aiPanel(ai, id, ctx, () => campaign.status);
 
   async function renderCompleted() {
@@ -220,14 +224,18 @@ export async function campaignPage(root, id, ctx) {
     const lists = listsSection(id);
     const outliers = h("section", { class: "card", "aria-labelledby": "outliers-title" }, h("h2", { id: "outliers-title" }, "Outliers"), h("p", { class: "muted" }, "Looking for outliers…"));
     replace(results, h("h2", { class: "section-title" }, "Results"), cards, charts, table.el, lists, outliers);
-    let summary;
+    let summary, run;
     try {
-      summary = (await API.get(`/scoring/summary/${encodeURIComponent(id)}`)).data;
+      ({ data: summary, run } = await API.get(`/scoring/summary/${encodeURIComponent(id)}`));
     } catch (err) {
       replace(cards, h("p", { class: "form-error", role: "alert" }, err.message));
       return;
     }
     if (!ctx.alive()) return;
+    if (run?.stale) {
+      const latest = run.latest_status === "failed" ? `failed${run.latest_error ? `: ${run.latest_error}` : ""}` : `is ${run.latest_status}`;
+      results.insertBefore(h("p", { class: "notice", role: "status", id: "stale-results" }, `These are the results of the run completed ${fmt.date(run.completed_at)}; the latest run ${latest}.`), cards);
+    }
     const counts = summary.status_counts || {};
     const stat = (label, value, sub, cls) => h("div", { class: `stat ${cls || ""}` }, h("span", { class: "stat-label" }, label), h("span", { class: "stat-value" }, value), sub ? h("span", { class: "stat-sub" }, sub) : null);
     replace(
