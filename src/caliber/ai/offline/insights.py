@@ -1,7 +1,7 @@
 """The offline analyst: deterministic, data-grounded text when no OpenAI key is configured.
 
 No network, no randomness, no model: every figure comes from the campaign context built by
-:mod:`caliber.ai.context`, formatted by :mod:`caliber.ai.offline_text`. Names and the user's
+:mod:`caliber.ai.context`, formatted by :mod:`caliber.ai.offline.text`. Names and the user's
 message are data: they are shown cleaned and never followed as instructions.
 """
 
@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from caliber.ai.offline_text import (
+from caliber.ai.offline.text import (
     CHANNELS,
     NA,
     advice,
