@@ -6,13 +6,14 @@ import math
 
 import pytest
 
-from caliber.engine.columns import INPUT_COLUMNS, fold_header, map_headers
+from caliber.engine.columns import INPUT_COLUMNS
 from caliber.engine.config import Channel, Goal, Platform, Setup, describe_setups
 from caliber.engine.errors import (
     InvalidParameterError,
     InvalidWeightsError,
     UnsupportedSetupError,
 )
+from caliber.engine.headers import fold_header, map_headers
 
 DOWN = False
 UP = True

@@ -1,6 +1,7 @@
 """Setups and weights (``scoring.md`` §1), the frozen :class:`Setup` a caller passes in,
 and every scoring default, so that ``caliber configs --json`` can show all of it.
-Header aliases and metric recipes live in :mod:`caliber.engine.columns`.
+The input columns and their header aliases live in :mod:`caliber.engine.columns`, the
+metric recipes in :mod:`caliber.engine.metrics`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from caliber.engine.columns import INPUTS, METRICS
+from caliber.engine.columns import INPUTS
 from caliber.engine.errors import (
     InvalidParameterError,
     InvalidWeightsError,
     UnsupportedSetupError,
 )
+from caliber.engine.metrics import METRICS
 
 _E = TypeVar("_E", bound=StrEnum)
 

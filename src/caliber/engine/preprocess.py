@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from caliber.engine.columns import INPUTS, METRICS, Kind, MetricSource, map_headers, plan_sources
+from caliber.engine.columns import INPUTS, Kind
 from caliber.engine.config import CPM_WARNING_THRESHOLD, Platform, ResolvedSetup, Setup
 from caliber.engine.errors import (
     EmptyFileError,
@@ -26,6 +26,8 @@ from caliber.engine.errors import (
     NoScorableRowsError,
     UnreadableFileError,
 )
+from caliber.engine.headers import MetricSource, map_headers, plan_sources
+from caliber.engine.metrics import METRICS
 from caliber.engine.read import Table, is_encoding_error
 from caliber.engine.report import DataWarning, ProcessingReport
 

@@ -31,8 +31,9 @@ from caliber.core.errors import (
 )
 from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, FileUpload
-from caliber.engine.columns import INPUTS, ColumnMapping, map_headers, plan_sources
+from caliber.engine.columns import INPUTS
 from caliber.engine.errors import EngineError, UnreadableFileError
+from caliber.engine.headers import ColumnMapping, map_headers, plan_sources
 from caliber.engine.read import Table, open_table
 from caliber.files import repository
 from caliber.storage.base import Storage
