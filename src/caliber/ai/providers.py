@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from caliber.ai.offline.insights import offline_chat, offline_insight
+from caliber.ai.offline.chat import offline_chat
+from caliber.ai.offline.insights import offline_insight
 from caliber.core.errors import UpstreamUnavailable
 from caliber.core.settings import Settings
 

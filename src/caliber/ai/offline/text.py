@@ -1,4 +1,5 @@
-"""Building blocks of the offline analyst: safe access to a context and number wording.
+"""Building blocks of the offline analyst: safe access to a context, number wording, the
+campaign's facts (unit, platform, weights, directions) and the lists' rule and share.
 
 Pure stdlib. Everything here tolerates missing keys, ``None`` and wrong types: a context
 is data (possibly partial), and names in it are data too, so they are shown cleaned
@@ -33,20 +34,6 @@ MONEY_METRICS = frozenset({"cpm", "ecpm", "cpc", "cpa", "cpcv", "spend"})
 RATE_METRICS = frozenset({"ctr", "vcr"})
 PLATFORMS = {"trade_desk": "The Trade Desk", "pulsepoint": "PulsePoint"}
 CHANNELS = {"display": "display", "ctv": "CTV", "video": "video", "audio": "audio"}
-_VIEW = "set a pre-bid viewability target of at least {a} and drop placements below it"
-_DONE = "favour placements completing above {a}; shorter creatives help"
-_ADVICE = {  # first key found in the metric's name wins
-    "ctr": "for CTR lower than the {a} average, refresh creatives and cut weak placements",
-    "in_view": _VIEW,
-    "viewab": _VIEW,
-    "ad_load": "exclude cluttered pages: rows above the {a} average lose points fast",
-    "refresh": "exclude slots refreshing faster than 15 s; rows above {a} lose points fast",
-    "cpm": "cap bids on rows priced above the {a} average unless their quality earns it",
-    "conversion": "favour rows converting above {a} and check tracking on rows with none",
-    "cpa": "cap bids on rows whose CPA is above the {a} average",
-    "completion": _DONE,
-    "vcr": _DONE,
-}
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f*`#<>\[\]|\\{}]")
 
 
@@ -246,16 +233,6 @@ def low_volume_limit(context: Mapping[str, Any]) -> float:
     return max(float(LOW_VOLUME), 2 * minimum)
 
 
-def advice(metric: str, average: str, higher: bool | None) -> str:
-    """What a buyer can do about one metric (``average`` already formatted)."""
-    m = metric.lower()
-    for fragment, text in _ADVICE.items():
-        if fragment in m:
-            return text.format(a=average)
-    side = ("below", "above") if higher is False else ("above", "below")
-    return f"favour rows {side[0]} the {average} average and cut those well {side[1]} it"
-
-
 def metric_average(context: Mapping[str, Any], metric: str) -> str:
     return fmt_value(metric, as_map(context.get("metric_averages")).get(metric))
 
@@ -274,7 +251,7 @@ def focus_note(context: Mapping[str, Any]) -> str:
     return "\n\n**Your focus** note was received; all figures above come from the stored results."
 
 
-# --- shared text blocks ------------------------------------------------------------------
+# --- the lists ---------------------------------------------------------------------------
 
 
 def list_rule(ctx: Mapping[str, Any], which: str) -> str:
@@ -292,185 +269,3 @@ def list_share(listed: Mapping[str, Any]) -> str:
     if num(listed.get("share_of_spend")) is not None:
         text += f" and {fmt_share(listed.get('share_of_spend'))} of spend"
     return text
-
-
-def top_metric(ctx: Mapping[str, Any]) -> str:
-    ranked = weights(ctx)
-    if not ranked:
-        return ""
-    metric, weight = ranked[0]
-    higher = higher_is_better(ctx, metric)
-    average = metric_average(ctx, metric)
-    return (
-        f"**Work on {label(metric)}**, the largest weight ({fmt_share(weight)}, "
-        f"{direction_text(higher)}; campaign average {average}): "
-        f"{advice(metric, average, higher)}."
-    )
-
-
-def recommendations(ctx: Mapping[str, Any]) -> list[str]:
-    """Actions ordered by impact: block, shift budget, top metric, outliers, data quality."""
-    u, items = unit(ctx), []
-    black, white = sub(ctx, "blacklist"), sub(ctx, "whitelist")
-    if (num(black.get("count")) or 0) > 0:
-        worst = names(row_name(r) for r in rows(black.get("entries"))[:3])
-        items.append(
-            f"**Block the blacklist**: {fmt_count(black.get('count'))} {u} with "
-            f"{list_rule(ctx, 'blacklist')} take {list_share(black)}"
-            + (f"; worst: {worst}." if worst else ".")
-        )
-    if (num(white.get("count")) or 0) > 0:
-        items.append(
-            f"**Move budget to the whitelist**: {fmt_count(white.get('count'))} {u} averaging "
-            f"{fmt_score(white.get('average_score'))} get only {list_share(white)}; "
-            "shift the freed budget there step by step."
-        )
-    if metric := top_metric(ctx):
-        items.append(metric)
-    outliers, flags = sub(ctx, "outliers"), top_flags(ctx)
-    if (num(outliers.get("count")) or 0) > 0:
-        common = f"; most common flag: {label(flags[0][0])}" if flags else ""
-        items.append(
-            f"**Review outliers** before acting: {fmt_count(outliers.get('count'))} {u} "
-            f"({fmt_share(outliers.get('share'))}) have extreme values{common}."
-        )
-    quality = sub(ctx, "data_quality")
-    dropped = num(quality.get("rows_dropped_total")) or 0
-    warnings = [clean(w) for w in as_list(quality.get("warnings")) if clean(w)]
-    if dropped > 0 or warnings:
-        items.append(
-            f"**Check data quality**: {fmt_count(dropped)} of {fmt_count(quality.get('rows_read'))}"
-            f" rows were dropped and {len(warnings)} warning(s) raised; fix the export if key "
-            "rows are missing."
-        )
-    return items
-
-
-def unscored(ctx: Mapping[str, Any], title: str) -> str:
-    status = clean(sub(ctx, "campaign").get("status"), "not scored")
-    step = {
-        "processing": "Scoring is running now: refresh this page when the status is completed.",
-        "failed": (
-            "The last scoring run failed: check the error on the campaign, fix the file "
-            "(missing columns, wrong delimiter, empty rows) and upload it again."
-        ),
-    }.get(status, "Once the file is uploaded, start scoring from the campaign page.")
-    return (
-        f"**{title}: not available yet**\n\n"
-        f"Scoring has not completed for {campaign_name(ctx)} on {platform(ctx)} (status: "
-        f"{status}), so there are no scores, lists or metric figures to analyse yet, and "
-        "none are guessed here.\n\n"
-        "**What to do**\n"
-        f"- Upload the campaign's performance export from {platform(ctx)} (CSV or Excel with "
-        f"impressions, spend and the metric columns, one line per {unit(ctx, plural=False)}).\n"
-        f"- Start scoring: each {unit(ctx, plural=False)} gets a 0-100 score from its metrics, "
-        "weighted for the campaign's goal and channel.\n"
-        f"- {step}\n"
-        "- Then come back: this analysis will show the campaign score, the quality mix, the "
-        "best and worst performers, the whitelist and blacklist and concrete next steps."
-    )
-
-
-def metric_bullet(ctx: Mapping[str, Any], metric: str, part: Mapping[str, Any]) -> str:
-    """``58.62% vs 4.39% average (worse; lower is better)``."""
-    higher = higher_is_better(ctx, metric, part)
-    value, average = num(part.get("value")), num(part.get("campaign_average"))
-    versus = ""
-    if value is not None and average is not None and higher is not None and value != average:
-        versus = "better; " if (value > average) == higher else "worse; "
-    return (
-        f"{fmt_value(metric, value)} vs {fmt_value(metric, average)} average "
-        f"({versus}{direction_text(higher)})"
-    )
-
-
-def domain_text(ctx: Mapping[str, Any], *, brief: bool = False) -> str:
-    d, u = sub(ctx, "domain"), unit(ctx)
-    if not d:
-        return (
-            f"**Row explanation: no {unit(ctx, plural=False)} selected**\n\n"
-            f"Pick a row from {campaign_name(ctx)}'s results to see why it scored what it "
-            "did: its rank, each metric's contribution against the campaign average, and "
-            "whether to keep, monitor or block it."
-        )
-    name = row_name(d)
-    parts = []
-    for metric, raw in as_map(d.get("breakdown")).items():
-        part = as_map(raw)
-        weight, points = num(part.get("weight")), num(part.get("contribution"))
-        if isinstance(metric, str) and weight and weight > 0 and points is not None:
-            parts.append((points / (weight * 100), -weight, metric, points, part))
-    parts.sort(key=lambda p: p[:3])
-    up = sorted((p for p in parts if p[0] >= 0.5), key=lambda p: (-p[0], p[1], p[2]))
-    down = [p for p in parts if p[0] < 0.5]
-    on_black, on_white = d.get("on_blacklist") is True, d.get("on_whitelist") is True
-    where = (
-        "on the blacklist" if on_black else "on the whitelist" if on_white else "on neither list"
-    )
-    verdict = f"{name} is {where}"
-    if lead := (up if on_white else parts)[:1]:
-        _, neg, metric, points, part = lead[0]
-        value = fmt_value(metric, part.get("value"))
-        average = fmt_value(metric, part.get("campaign_average"))
-        weakest = "" if on_black or on_white else "weakest metric, "
-        verdict += (
-            f"{';' if weakest else ':'} its {weakest}{label(metric)} ({value} vs {average} "
-            f"campaign average){',' if weakest else ''} earned {points:.1f} of "
-            f"{-neg * 100:.1f} possible points"
-        )
-    cap = 2 if brief else 4
-    lines = [
-        f"**Why {name} scored {fmt_score(d.get('score'))}**",
-        f"Rank {fmt_count(d.get('rank'))} of {fmt_count(row_count(ctx))} {u}, status "
-        f"{clean(d.get('quality_status'), NA)}, percentile rank "
-        f"{fmt_count(d.get('percentile_rank'))}; {fmt_count(d.get('impressions'))} "
-        f"impressions, {fmt_money(d.get('spend'))} spend.",
-        "",
-        verdict + ".",
-    ]
-    for title, group in (("Pulled it up", up), ("Pulled it down", down)):
-        if group:
-            lines += ["", f"**{title}**"] + [
-                f"- {label(m)}: {metric_bullet(ctx, m, part)}, {pts:.1f} of {-neg * 100:.1f} points"
-                for _, neg, m, pts, part in group[:cap]
-            ]
-    lines += ["", _domain_advice(ctx, d, on_black, on_white)]
-    flags = [label(f) for f in as_list(d.get("flags")) if isinstance(f, str)]
-    if flags and not brief:
-        lines.append(
-            f"**Outlier flags**: {names(flags)}. These values sit outside the campaign's normal "
-            "range (IQR fence); confirm they are real before acting."
-        )
-    return "\n".join(lines)
-
-
-def _domain_advice(
-    ctx: Mapping[str, Any], d: Mapping[str, Any], on_black: bool, on_white: bool
-) -> str:
-    impressions = num(d.get("impressions")) or 0
-    minimum = num(sub(ctx, "campaign").get("min_impressions")) or 0
-    small = impressions < low_volume_limit(ctx)
-    outlier = d.get("is_outlier") is True
-    if on_black:
-        text = "**Recommendation: block.** Add it to the block list"
-        if small:
-            text += f"; with only {fmt_count(impressions)} impressions, rule out a fluke first"
-        if outlier:
-            text += "; it is an outlier, so confirm the flagged values first"
-        return text + "."
-    if on_white:
-        text = "**Recommendation: keep and scale.** Include it in the target list"
-        if small:
-            text += f"; with {fmt_count(impressions)} impressions, scale gradually and re-score"
-        return text + "."
-    if impressions < minimum:
-        return (
-            f"**Recommendation: monitor.** Below the {fmt_count(minimum)}-impression minimum, "
-            "it is not eligible for either list yet."
-        )
-    status = d.get("quality_status")
-    if status == "poor":
-        return "**Recommendation: monitor closely** and cap bids; block it if the next score drops."
-    if status == "good":
-        return "**Recommendation: keep** it running and re-check after the next re-score."
-    return "**Recommendation: monitor**; no action needed until the next re-score."
