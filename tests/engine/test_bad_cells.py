@@ -9,10 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from caliber.engine.cells import MAX_COUNT
 from caliber.engine.config import Channel, Goal, Platform, Setup
+from caliber.engine.dimension import MAX_NAME_LENGTH
 from caliber.engine.errors import NoScorableRowsError, UnreadableFileError
 from caliber.engine.pipeline import ScoringResult, score
-from caliber.engine.preprocess import MAX_COUNT, MAX_NAME_LENGTH
 from caliber.engine.read import open_table
 from tests.engine import workbooks as wb
 

@@ -12,6 +12,7 @@ import polars as pl
 
 from caliber.engine import lists as lists_mod
 from caliber.engine import normalize, outliers, preprocess
+from caliber.engine.cells import MAX_COUNT
 from caliber.engine.config import ResolvedSetup, Setup
 from caliber.engine.read import ReadLimits, Table, null_markers, open_table
 from caliber.engine.report import ProcessingReport
@@ -149,7 +150,7 @@ def _arrange(frame: pl.DataFrame, dimension: str, resolved: ResolvedSetup) -> pl
         for c in ("impressions", "conversions")
         if frame[c].dtype.is_float()
         and bool((frame[c].drop_nulls() % 1 == 0).all())
-        and bool((frame[c].drop_nulls().abs() <= preprocess.MAX_COUNT).all())
+        and bool((frame[c].drop_nulls().abs() <= MAX_COUNT).all())
     ]
     # counts read as text become floats; show them as integers when they are whole (and
     # exact: each count is at most 2**53, but a sum of many may not be)

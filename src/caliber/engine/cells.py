@@ -1,0 +1,216 @@
+"""Cells: a raw cell as a number, and what each column's cells say (``scoring.md`` §2).
+
+A cell of a count, money or rate column becomes a number (spaces, currency signs,
+thousands separators and the percent sign removed) with flags for what the run reports:
+not a number, negative, too large for a count, carrying a percent sign. The flags are
+counted per group of rows (statistics named ``<column>|<stat>``), combined across groups
+and reduced to the run's warnings, which also decide the rate columns given in percent.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from caliber.engine.columns import INPUTS, Kind
+from caliber.engine.config import CPM_WARNING_THRESHOLD
+from caliber.engine.read import Table
+from caliber.engine.report import DataWarning, ProcessingReport
+
+# The largest count a float holds exactly (2**53): a larger "count" (1e19 impressions)
+# is not one anybody measured, and it would not fit the results' integer columns.
+MAX_COUNT = float(2**53)
+# Removed from numeric cells: spaces, currency signs, thousands separators and the percent
+# sign (whether a column is in percent is decided per column, from the raw cells).
+NOISE = [" ", "\t", "\u00a0", "$", "€", "£", ",", "%"]
+
+
+def cell_exprs(name: str, source: str, dtype: pl.DataType) -> list[pl.Expr]:
+    """Per cell: the number (money, separators, percent handled) and its flags.
+
+    Missing markers are already null here (the readers turn them into nulls), so a
+    non-null cell that gives no number is unparseable.
+    """
+    kind = INPUTS[name].kind
+    raw = pl.col(source)
+    if dtype == pl.String:
+        number = raw.str.replace_many(NOISE, [""] * len(NOISE)).cast(pl.Float64, strict=False)
+        percent = raw.str.contains("%", literal=True).fill_null(value=False)
+    else:
+        number = raw.cast(pl.Float64, strict=False)
+        percent = pl.lit(value=False)
+    exprs = [(raw.is_not_null() & number.is_null()).alias(f"{name}|bad")]
+    if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
+        # negative counts and spend are reported and left out, like inf and NaN
+        usable = number.is_finite() & (number >= 0)
+        exprs.append((number < 0).fill_null(value=False).alias(f"{name}|neg"))
+        if kind is Kind.COUNT:  # and so are counts too large to be counts
+            usable = usable & (number <= MAX_COUNT)
+            exprs.append((number > MAX_COUNT).fill_null(value=False).alias(f"{name}|huge"))
+    else:
+        usable = number.is_finite()
+        exprs.append(percent.alias(f"{name}|pct"))
+    exprs.append(pl.when(usable).then(number).alias(name))
+    return exprs
+
+
+def cell_stats(name: str) -> list[pl.Expr]:
+    """The statistics of column ``name``'s cells over a group of rows."""
+    value = pl.col(name)
+    kind = INPUTS[name].kind
+    stats = [pl.col(f"{name}|bad").sum().alias(f"{name}|bad")]
+    if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
+        stats.append(pl.col(f"{name}|neg").sum().alias(f"{name}|neg"))
+    if kind is Kind.COUNT:
+        stats.append(pl.col(f"{name}|huge").sum().alias(f"{name}|huge"))
+    if kind is Kind.MONEY_RATE:
+        stats.append((value > CPM_WARNING_THRESHOLD).sum().alias(f"{name}|high"))
+    if kind is Kind.RATE:
+        stats += [
+            pl.col(f"{name}|pct").any().alias(f"{name}|pct"),
+            value.max().alias(f"{name}|max"),
+            ((value < 0) | (value > 1)).sum().alias(f"{name}|out1"),
+            ((value < 0) | (value > 100)).sum().alias(f"{name}|out100"),
+        ]
+    return stats
+
+
+def missing_impressions() -> pl.Expr:
+    """Rows of a group with no impressions value at all (neither negative nor too large)."""
+    imps = pl.col("impressions")
+    unset = imps.is_null() & ~pl.col("impressions|neg") & ~pl.col("impressions|huge")
+    return unset.sum().alias("impressions|missing")
+
+
+def combine(column: str) -> pl.Expr:
+    """How a level-1 statistic combines across raw spellings of one dimension value."""
+    if column.endswith("|pct"):
+        return pl.col(column).any()
+    if column.endswith("|max"):
+        return pl.col(column).max()
+    return pl.col(column).sum()
+
+
+def cell_warnings(
+    kept: pl.DataFrame, inputs: list[str], header_of: dict[str, str], report: ProcessingReport
+) -> set[str]:
+    """Reduce the per-group cell statistics; warn; return the rate columns in percent."""
+    wanted = [c for c in kept.columns if "|" in c and c.split("|")[1] not in _NOT_STATS]
+    totals = kept.select(
+        pl.col(c).any()
+        if c.endswith("|pct")
+        else pl.col(c).max()
+        if c.endswith("|max")
+        else pl.col(c).sum()
+        for c in wanted
+    ).row(0, named=True)
+    percent: set[str] = set()
+    for name in inputs:
+        header = header_of[name]
+        kind = INPUTS[name].kind
+        bad = int(totals[f"{name}|bad"])
+        if bad:
+            report.warnings.append(
+                DataWarning(
+                    "unparseable_values",
+                    f"{bad} cell(s) of '{header}' are not numbers and were treated as missing",
+                    header,
+                    bad,
+                )
+            )
+        negatives = int(totals.get(f"{name}|neg") or 0)
+        if negatives:
+            report.warnings.append(
+                DataWarning(
+                    "negative_counts",
+                    f"{negatives} negative value(s) in '{header}' were treated as missing",
+                    header,
+                    negatives,
+                )
+            )
+        high = int(totals.get(f"{name}|high") or 0)
+        if high:
+            report.warnings.append(
+                DataWarning(
+                    "cpm_above_1000",
+                    f"{high} value(s) of '{header}' are above {CPM_WARNING_THRESHOLD:,.0f}",
+                    header,
+                    high,
+                )
+            )
+        if kind is Kind.RATE:
+            maximum = totals[f"{name}|max"]
+            in_percent = bool(totals[f"{name}|pct"]) or (maximum is not None and maximum > 1)
+            if in_percent:
+                percent.add(name)
+                report.percent_columns.append(header)
+            outside = int(totals[f"{name}|out100" if in_percent else f"{name}|out1"])
+            if outside:
+                report.warnings.append(
+                    DataWarning(
+                        "rate_out_of_range",
+                        f"{outside} value(s) of '{header}' lie outside [0, 1] after "
+                        "percent conversion",
+                        header,
+                        outside,
+                    )
+                )
+    missing = int(totals["impressions|missing"])
+    if missing:
+        report.warnings.append(
+            DataWarning(
+                "missing_impressions",
+                f"{missing} row(s) have no impressions value and add nothing to weighted "
+                "means or volume",
+                header_of["impressions"],
+                missing,
+            )
+        )
+    return percent
+
+
+_NOT_STATS = {"sum", "n", "wsum", "w"}
+
+
+def warn_huge_counts(
+    table: Table,
+    position: int,
+    header: str,
+    kept: pl.DataFrame,
+    name: str,
+    report: ProcessingReport,
+) -> None:
+    """Counts above :data:`MAX_COUNT` were left out: say how many, and the first one's
+    value and row (found by a second scan of that one column, only when there is one)."""
+    count = int(kept[f"{name}|huge"].sum() or 0)
+    if not count:
+        return
+    source = f"c{position}"
+    scan = table.scan([position])
+    dtype = scan.collect_schema()[source]
+    raw = pl.col(source)
+    if dtype == pl.String:
+        number = raw.str.replace_many(NOISE, [""] * len(NOISE)).cast(pl.Float64, strict=False)
+    else:
+        number = raw.cast(pl.Float64, strict=False)
+    first = (
+        scan.with_row_index("__row")
+        .filter(number > MAX_COUNT)
+        .select("__row", raw.cast(pl.String))
+        .head(1)
+        .collect()
+    )
+    where = ""
+    if first.height:
+        index, text = first.row(0)
+        where = (
+            f"; the first is {str(text).strip()[:40]!r} in row {index + 2} (the header is row 1)"
+        )
+    report.warnings.append(
+        DataWarning(
+            "count_too_large",
+            f"{count} value(s) of '{header}' are above {MAX_COUNT:,.0f} (the largest count a "
+            f"number holds exactly) and were treated as missing{where}",
+            header,
+            count,
+        )
+    )
