@@ -24,6 +24,14 @@ MAX_COUNT = float(2**53)
 NOISE = [" ", "\t", "\u00a0", "$", "€", "£", ",", "%"]
 
 
+def parse_number(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A cell as a float: text without :data:`NOISE`, numbers as they are; null when the
+    cell gives no number."""
+    if dtype == pl.String:
+        return raw.str.replace_many(NOISE, [""] * len(NOISE)).cast(pl.Float64, strict=False)
+    return raw.cast(pl.Float64, strict=False)
+
+
 def cell_exprs(name: str, source: str, dtype: pl.DataType) -> list[pl.Expr]:
     """Per cell: the number (money, separators, percent handled) and its flags.
 
@@ -32,11 +40,10 @@ def cell_exprs(name: str, source: str, dtype: pl.DataType) -> list[pl.Expr]:
     """
     kind = INPUTS[name].kind
     raw = pl.col(source)
+    number = parse_number(raw, dtype)
     if dtype == pl.String:
-        number = raw.str.replace_many(NOISE, [""] * len(NOISE)).cast(pl.Float64, strict=False)
         percent = raw.str.contains("%", literal=True).fill_null(value=False)
     else:
-        number = raw.cast(pl.Float64, strict=False)
         percent = pl.lit(value=False)
     exprs = [(raw.is_not_null() & number.is_null()).alias(f"{name}|bad")]
     if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
@@ -82,7 +89,8 @@ def missing_impressions() -> pl.Expr:
 
 
 def combine(column: str) -> pl.Expr:
-    """How a level-1 statistic combines across raw spellings of one dimension value."""
+    """How a per-group column (a statistic or a sum) combines across groups: across the
+    raw spellings of one name, and over all kept names for the warnings."""
     if column.endswith("|pct"):
         return pl.col(column).any()
     if column.endswith("|max"):
@@ -95,14 +103,7 @@ def cell_warnings(
 ) -> set[str]:
     """Reduce the per-group cell statistics; warn; return the rate columns in percent."""
     wanted = [c for c in kept.columns if "|" in c and c.split("|")[1] not in _NOT_STATS]
-    totals = kept.select(
-        pl.col(c).any()
-        if c.endswith("|pct")
-        else pl.col(c).max()
-        if c.endswith("|max")
-        else pl.col(c).sum()
-        for c in wanted
-    ).row(0, named=True)
+    totals = kept.select(combine(c) for c in wanted).row(0, named=True)
     percent: set[str] = set()
     for name in inputs:
         header = header_of[name]
@@ -188,10 +189,7 @@ def warn_huge_counts(
     scan = table.scan([position])
     dtype = scan.collect_schema()[source]
     raw = pl.col(source)
-    if dtype == pl.String:
-        number = raw.str.replace_many(NOISE, [""] * len(NOISE)).cast(pl.Float64, strict=False)
-    else:
-        number = raw.cast(pl.Float64, strict=False)
+    number = parse_number(raw, dtype)
     first = (
         scan.with_row_index("__row")
         .filter(number > MAX_COUNT)
