@@ -26,7 +26,7 @@ from caliber.api.container import Container
 from caliber.core.errors import PayloadTooLarge
 from caliber.core.settings import Settings
 from caliber.db.models import Campaign, CampaignStatus, FileUpload, User
-from caliber.files import service
+from caliber.files import checks, reading, service
 from caliber.storage.s3 import S3Storage
 from tests.engine import workbooks as wb
 from tests.storage import create_bucket, moto_server
@@ -541,19 +541,19 @@ def test_path_like_names_are_metadata_only(
     ],
 )
 def test_safe_filename(raw: str | None, clean: str) -> None:
-    assert service.safe_filename(raw) == clean
+    assert checks.safe_filename(raw) == clean
 
 
 def test_sniff_names_what_it_finds() -> None:
-    assert service.sniff(b"PK\x03\x04rest") == "xlsx"
-    assert service.sniff(OLE) == "xls"
-    assert service.sniff(PNG) == "a PNG image"
-    assert service.sniff("Domäne,Impressions\n".encode()) == "text"
-    assert service.sniff("Domäne,Impressions\n".encode("cp1252")) == "text"
-    assert service.sniff(codecs.BOM_UTF16_BE + "a,b\n".encode("utf-16-be")) == "text"
-    assert service.sniff("a,b\n".encode("utf-16-le")) == "binary data"  # NULs without a BOM
+    assert checks.sniff(b"PK\x03\x04rest") == "xlsx"
+    assert checks.sniff(OLE) == "xls"
+    assert checks.sniff(PNG) == "a PNG image"
+    assert checks.sniff("Domäne,Impressions\n".encode()) == "text"
+    assert checks.sniff("Domäne,Impressions\n".encode("cp1252")) == "text"
+    assert checks.sniff(codecs.BOM_UTF16_BE + "a,b\n".encode("utf-16-be")) == "text"
+    assert checks.sniff("a,b\n".encode("utf-16-le")) == "binary data"  # NULs without a BOM
     # a UTF-8 character cut at the end of the sniffed head is still text
-    assert service.sniff("ab,é".encode()[:-1]) == "text"
+    assert checks.sniff("ab,é".encode()[:-1]) == "text"
 
 
 # --------------------------------------------------------------------------- list, preview
@@ -603,7 +603,7 @@ def test_preview_cuts_long_cells(client: TestClient, alice: dict[str, str]) -> N
     data = "\n".join(",".join(r) for r in [HEADER, *rows]).encode()
     file = uploaded(client, alice, data=data)
     preview = client.get(f"{API}/reports/files/{file['id']}/preview", headers=alice).json()["data"]
-    assert preview["rows"][1][5] == "n" * service.PREVIEW_MAX_CELL + "…"
+    assert preview["rows"][1][5] == "n" * reading.PREVIEW_MAX_CELL + "…"
     assert preview["rows"][0][5] is None
     assert preview["cells_cut"] == 1
 

@@ -26,7 +26,7 @@ from caliber.core.errors import Conflict, InvalidInput, NotFound
 from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, FileUpload
 from caliber.engine.config import Setup
-from caliber.files import service as files_service
+from caliber.files import reading as file_reading
 from caliber.storage.base import Storage
 
 # A completed campaign may be scored again (its results are replaced when the new run
@@ -48,7 +48,7 @@ def preflight(
     if campaign.file_upload_id is None or campaign.status not in STARTABLE:
         return  # start_scoring explains these
     try:
-        verdict = files_service.validate(
+        verdict = file_reading.validate(
             session, storage, owner_id, campaign.file_upload_id, campaign.id
         )
     except NotFound as exc:

@@ -29,6 +29,7 @@ from caliber.core.errors import Conflict, NotFound, UpstreamUnavailable
 from caliber.core.logging import configure_logging, task_id_var
 from caliber.core.settings import get_settings
 from caliber.db.session import build_engine, session_factory, session_scope
+from caliber.files import reading as file_reading
 from caliber.files import service as files_service
 from caliber.jobs import names
 from caliber.jobs.broker import is_embedded
@@ -206,7 +207,7 @@ def validate_file(
     """The engine's verdict on an uploaded file (as ``GET /reports/files/{id}/validate``)."""
     with svc.sessions() as session:
         try:
-            verdict = files_service.validate(
+            verdict = file_reading.validate(
                 session,
                 svc.storage,
                 uuid.UUID(user_id),

@@ -14,7 +14,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
 from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
 from caliber.api.responses import ok, page
-from caliber.files import service
+from caliber.files import reading, service
 from caliber.files.schemas import AssignCampaign, file_json
 
 router = APIRouter()
@@ -103,10 +103,10 @@ def preview_file(
     container: ContainerDep,
     session: SessionDep,
     user: CurrentUser,
-    rows: Annotated[int, Query(ge=1, le=service.PREVIEW_MAX_ROWS)] = 10,
+    rows: Annotated[int, Query(ge=1, le=reading.PREVIEW_MAX_ROWS)] = 10,
 ) -> dict[str, Any]:
     """The headers and the first ``rows`` rows, every cell as text (missing: null)."""
-    return ok(service.preview(session, container.storage, user.id, file_id, rows))
+    return ok(reading.preview(session, container.storage, user.id, file_id, rows))
 
 
 @router.get("/reports/files/{file_id}/validate")
@@ -119,7 +119,7 @@ def validate_file(
 ) -> dict[str, Any]:
     """Whether the file can be scored (by ``campaign_id``, else the campaign it is
     assigned to); an unreadable file is ``valid: false`` with the reason, not an error."""
-    result = service.validate(session, container.storage, user.id, file_id, campaign_id)
+    result = reading.validate(session, container.storage, user.id, file_id, campaign_id)
     return ok(result, result["message"])
 
 
