@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from caliber.engine.analytics.base import ScoredFrame
+from caliber.engine.analytics.compare import compare
 from caliber.engine.analytics.explain import (
     EXPLAIN_METHODS,
     CampaignExplanation,
     RowExplanation,
-    compare,
     explain_campaign,
     explain_row,
     metric_label,

@@ -114,7 +114,7 @@ def explain_domain(
 def compare(
     session: Session, owner_id: uuid.UUID, before: uuid.UUID, after: uuid.UUID
 ) -> dict[str, Any]:
-    from caliber.engine.analytics.explain import compare as run  # noqa: PLC0415
+    from caliber.engine.analytics.compare import compare as run  # noqa: PLC0415
 
     def make() -> dict[str, Any]:
         first = scored_frame(session, owner_id, before)

@@ -1,4 +1,5 @@
-"""Why a campaign, a row or a change between two exports scored as it did.
+"""Why a campaign or one of its rows scored as it did (what changed between two exports
+is :mod:`caliber.engine.analytics.compare`).
 
 * ``exact`` (default, no model; the score is linear so it decomposes exactly): campaign
   importance of a metric = weight x population standard deviation of its normalized values
@@ -17,25 +18,27 @@ imported only by the model-based methods."""
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
 from caliber.engine.analytics.base import MIN_ROWS, ScoredFrame
+from caliber.engine.analytics.matrices import (
+    EPS,
+    Array,
+    CampaignArrays,
+    campaign_arrays,
+    row_key,
+)
 from caliber.engine.errors import InvalidParameterError
-from caliber.engine.score import PERCENTILE, SCORE, STATUS, STATUSES
-
-Array = npt.NDArray[np.float64]
+from caliber.engine.score import PERCENTILE, STATUS
 
 EXPLAIN_METHODS = ("exact", "shap", "feature_importance", "correlation")
 ROW_METHODS = ("exact", "shap")
 SHAP_ROWS = 500  # rows whose SHAP values are averaged for the campaign importance
-_EPS = 1e-9
 _LABELS = {
     "ctr": "CTR",
     "cpm": "CPM",
@@ -52,7 +55,9 @@ def metric_label(name: str) -> str:
     return _LABELS.get(name, name.replace("_", " "))
 
 
-class _Serializable:
+class Serializable:
+    """A frozen result dataclass that turns itself into JSON-able values."""
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (nested results as dicts, sequences as tuples)."""
         result: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
@@ -60,7 +65,7 @@ class _Serializable:
 
 
 @dataclass(frozen=True)
-class MetricImportance(_Serializable):
+class MetricImportance(Serializable):
     metric: str
     importance: float
     share: float  # of the total importance; sums to 1 (all 0 when nothing matters)
@@ -69,7 +74,7 @@ class MetricImportance(_Serializable):
 
 
 @dataclass(frozen=True)
-class CampaignExplanation(_Serializable):
+class CampaignExplanation(Serializable):
     method: str
     importances: tuple[MetricImportance, ...]  # most important first
     rows_used: int
@@ -81,7 +86,7 @@ class CampaignExplanation(_Serializable):
 
 
 @dataclass(frozen=True)
-class MetricAttribution(_Serializable):
+class MetricAttribution(Serializable):
     metric: str
     value: float | None  # raw value; None when missing
     normalized: float | None  # None when the raw value is missing (the engine scores 0)
@@ -92,7 +97,7 @@ class MetricAttribution(_Serializable):
 
 
 @dataclass(frozen=True)
-class RowExplanation(_Serializable):
+class RowExplanation(Serializable):
     name: str
     score: float  # the row's (rounded) score
     campaign_average_score: float  # mean unrounded score (sum of contributions)
@@ -104,74 +109,6 @@ class RowExplanation(_Serializable):
     drivers_down: tuple[str, ...]
     sentence: str
     confidence: str  # "high" | "medium" | "low"
-
-
-@dataclass(frozen=True)
-class MetricChange(_Serializable):
-    metric: str
-    before: float | None  # impression-weighted campaign average of the raw metric
-    after: float | None
-    change: float | None
-    normalized_before: float | None
-    normalized_after: float | None
-    effect_on_score: float | None  # mean contribution after - before (= weight x change)
-
-
-@dataclass(frozen=True)
-class Comparison(_Serializable):
-    score_before: float  # impression-weighted: sum(score x imps) / sum(imps)
-    score_after: float
-    change: float
-    mean_score_before: float
-    mean_score_after: float
-    changes: tuple[MetricChange, ...]  # by |effect_on_score|, largest first
-    drivers: tuple[str, ...]  # fewest metrics covering 80% of the total |effect|
-    status_counts_before: dict[str, int]
-    status_counts_after: dict[str, int]
-    common_rows: int
-    only_before: int
-    only_after: int
-    summary: str
-
-
-@dataclass(frozen=True)
-class _Campaign:
-    metrics: list[str]
-    weights: Array  # (k,)
-    normalized: Array  # (n, k), missing -> 0
-    contributions: Array  # (n, k)
-    score: Array  # (n,) the score column
-    raw: Array  # (n, k) raw values, NaN when missing
-    missing: npt.NDArray[np.bool_]  # (n, k) raw value absent or not finite
-
-
-def _matrix(frame: pl.DataFrame, columns: Sequence[str]) -> Array:
-    values = frame.select(pl.col(c).cast(pl.Float64).fill_null(0.0) for c in columns)
-    out = values.to_numpy().astype(np.float64).reshape(frame.height, len(columns))
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def _prepare(data: ScoredFrame, metrics: Sequence[str] | None = None) -> _Campaign:
-    data.require_rows()
-    names, frame = list(metrics or data.metrics), data.frame
-    absent = [data.normalized(m) for m in names if data.normalized(m) not in frame.columns]
-    if not names or absent:
-        msg = f"the results frame lacks normalized metric columns: {', '.join(absent) or 'all'}"
-        raise InvalidParameterError(msg, field="metrics")
-    weights = np.array([float(data.weights[m]) for m in names], dtype=np.float64)
-    normalized = _matrix(frame, [data.normalized(m) for m in names])
-    parts = [data.contribution(m) for m in names]
-    has_parts = all(c in frame.columns for c in parts)
-    contributions = _matrix(frame, parts) if has_parts else normalized * weights
-    has_score = SCORE in frame.columns
-    score = _matrix(frame, [SCORE])[:, 0] if has_score else contributions.sum(axis=1).round(2)
-    raw = frame.select(
-        (pl.col(m) if m in frame.columns else pl.lit(None)).cast(pl.Float64).alias(m) for m in names
-    )
-    values = raw.to_numpy().astype(np.float64).reshape(frame.height, len(names))
-    missing = ~np.isfinite(values)
-    raw_values = np.where(missing, np.nan, values)
-    return _Campaign(names, weights, normalized, contributions, score, raw_values, missing)
 
 
 def _check(method: str, allowed: Sequence[str], seed: int, max_rows: int) -> None:
@@ -189,7 +126,7 @@ def _check(method: str, allowed: Sequence[str], seed: int, max_rows: int) -> Non
 
 
 def _surrogate(
-    camp: _Campaign, seed: int, max_rows: int
+    camp: CampaignArrays, seed: int, max_rows: int
 ) -> tuple[Any, npt.NDArray[np.int64], float, list[str]]:
     """The seeded forest, the rows it was fitted on, its out-of-bag R^2 and notes."""
     from sklearn.ensemble import RandomForestRegressor
@@ -219,16 +156,14 @@ def _shap(model: Any, x: Array) -> Array:
     return np.nan_to_num(np.asarray(values, dtype=np.float64).reshape(x.shape))
 
 
-def _join(parts: Sequence[str]) -> str:
+def join_words(parts: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
-def _signed(metric: str, value: float) -> str:
+def signed(metric: str, value: float) -> str:
+    """A metric and its signed effect, for sentences: 'CTR (+3.2)'."""
     return f"{metric_label(metric)} ({value:+.1f})"
-
-
-def _key(name: str) -> str:
-    return name.strip().lower().removeprefix("www.")
 
 
 def explain_campaign(
@@ -236,12 +171,12 @@ def explain_campaign(
 ) -> CampaignExplanation:
     """Rank the metrics by how much they drive score differences across the campaign."""
     _check(method, EXPLAIN_METHODS, seed, max_rows)
-    camp = _prepare(data)
+    camp = campaign_arrays(data)
     n, spread = camp.score.size, camp.normalized.std(axis=0)
     notes = [
         f"{metric_label(m)} does not vary across the campaign: importance 0"
         for m, s in zip(camp.metrics, spread, strict=True)
-        if s <= _EPS
+        if s <= EPS
     ]
     fit: float | None = None
     rows_used = n
@@ -249,7 +184,7 @@ def explain_campaign(
         importance = camp.contributions.std(axis=0)
     elif method == "correlation":
         importance = _abs_pearson(camp.normalized, camp.score, spread)
-        if camp.score.std() <= _EPS:
+        if camp.score.std() <= EPS:
             notes.append("every row has the same score: no metric correlates with it")
     else:
         model, rows, fit, more = _surrogate(camp, seed, max_rows)
@@ -283,10 +218,10 @@ def explain_campaign(
 def _abs_pearson(x: Array, y: Array, spread: Array) -> Array:
     """|Pearson r| of each column of x with y; 0 for a constant column or score."""
     y_spread = float(y.std())
-    if y_spread <= _EPS:
+    if y_spread <= EPS:
         return np.zeros(x.shape[1])
     covariance = ((x - x.mean(axis=0)) * (y - y.mean())[:, None]).mean(axis=0)
-    r: Array = np.abs(covariance) / (np.where(spread > _EPS, spread, np.inf) * y_spread)
+    r: Array = np.abs(covariance) / (np.where(spread > EPS, spread, np.inf) * y_spread)
     return np.clip(r, 0.0, 1.0)
 
 
@@ -302,7 +237,7 @@ def _campaign_summary(method: str, ranked: Sequence[MetricImportance], fit: floa
     top = [f"{metric_label(i.metric)} ({i.share:.0%})" for i in ranked[:2] if i.share > 0]
     if not top:
         return "No metric varies across the campaign, so none explains the scores."
-    text = f"{_LEADS[method]} {_join(top)}."
+    text = f"{_LEADS[method]} {join_words(top)}."
     if fit is not None and fit < 0.7:
         text += f" The model fits the scores poorly (R^2 {fit:.2f}): read this with care."
     return text
@@ -313,9 +248,9 @@ def explain_row(
 ) -> RowExplanation:
     """Why one domain or supply vendor scored as it did, against the campaign average."""
     _check(method, ROW_METHODS, seed, max_rows)
-    camp = _prepare(data)
+    camp = campaign_arrays(data)
     names = [str(v) for v in data.frame[data.dimension].to_list()]
-    i = next((r for r, v in enumerate(names) if _key(v) == _key(name)), None)
+    i = next((r for r, v in enumerate(names) if row_key(v) == row_key(name)), None)
     if i is None:
         raise InvalidParameterError(f"{name} is not among the scored rows", field="name")
     average = float(camp.contributions.sum(axis=1).mean())
@@ -346,8 +281,8 @@ def explain_row(
         key=lambda a: -abs(a.attribution),
     )
     score, status, rank = float(camp.score[i]), str(row.get(STATUS) or ""), row.get(PERCENTILE)
-    up = tuple(a.metric for a in items if a.attribution > _EPS)
-    down = tuple(a.metric for a in items if a.attribution < -_EPS)
+    up = tuple(a.metric for a in items if a.attribution > EPS)
+    down = tuple(a.metric for a in items if a.attribution < -EPS)
     sentence = _row_sentence(names[i], score, average, items)
     return RowExplanation(
         names[i], score, average, status, int(rank or 0), method, tuple(items), up, down,
@@ -359,8 +294,8 @@ def _row_sentence(
     name: str, score: float, average: float, items: Sequence[MetricAttribution]
 ) -> str:
     diff = score - average
-    ups = [a for a in items if a.attribution > _EPS]
-    downs = [a for a in items if a.attribution < -_EPS]
+    ups = [a for a in items if a.attribution > EPS]
+    downs = [a for a in items if a.attribution < -EPS]
     if abs(diff) < 0.05:
         head = f"{name} scored {score:.1f}, in line with the campaign average of {average:.1f}"
     else:
@@ -372,119 +307,8 @@ def _row_sentence(
     parts = []
     if main:
         lead = "mostly thanks to" if diff >= 0 else "mostly because of"
-        parts.append(f"{lead} {_join([_signed(a.metric, a.attribution) for a in main[:2]])}")
+        parts.append(f"{lead} {join_words([signed(a.metric, a.attribution) for a in main[:2]])}")
     if counter:
         lead = "held back by" if diff >= 0 else "partly offset by"
-        parts.append(f"{lead} {_signed(counter[0].metric, counter[0].attribution)}")
+        parts.append(f"{lead} {signed(counter[0].metric, counter[0].attribution)}")
     return f"{head}, {', '.join(parts)}."
-
-
-def _row_weights(frame: pl.DataFrame) -> Array:
-    """Impressions (equal weights when the frame has none)."""
-    if "impressions" not in frame.columns:
-        return np.ones(frame.height)
-    imps = np.clip(_matrix(frame, ["impressions"])[:, 0], 0.0, None)
-    return imps if imps.sum() > 0 else np.ones(frame.height)
-
-
-def _mean(values: Array, weights: Array) -> Array:
-    """Weighted column means."""
-    result: Array = weights @ values / weights.sum()
-    return result
-
-
-def _raw_means(camp: _Campaign, weights: Array) -> list[float | None]:
-    """Weighted mean of each raw metric over the rows that have it."""
-    present = np.where(camp.missing, 0.0, weights[:, None])
-    sums, totals = (np.nan_to_num(camp.raw) * present).sum(axis=0), present.sum(axis=0)
-    return [float(s / t) if t > 0 else None for s, t in zip(sums, totals, strict=True)]
-
-
-def _status_counts(frame: pl.DataFrame) -> dict[str, int]:
-    found = frame[STATUS].cast(pl.String).fill_null("unknown") if STATUS in frame.columns else ()
-    return {**dict.fromkeys(STATUSES, 0), **Counter[str](found)}
-
-
-def compare(before: ScoredFrame, after: ScoredFrame) -> Comparison:
-    """What changed between two scored exports of a campaign and which metrics moved the
-    impression-weighted campaign score. Each export is normalized on its own range; the
-    effects (changes in impression-weighted mean contribution) add up to the score change."""
-    before.require_rows()
-    after.require_rows()
-    only_b = sorted(set(before.metrics) - set(after.metrics))
-    only_a = sorted(set(after.metrics) - set(before.metrics))
-    if only_b or only_a:
-        raise InvalidParameterError(
-            "the two campaigns score different metrics: only before: "
-            f"{', '.join(only_b) or 'none'}; only after: {', '.join(only_a) or 'none'}",
-            field="metrics",
-        )
-    if before.dimension != after.dimension:
-        msg = f"cannot compare {before.dimension} rows with {after.dimension} rows"
-        raise InvalidParameterError(msg, field="dimension")
-    cb, ca = _prepare(before), _prepare(after, before.metrics)
-    wb, wa = _row_weights(before.frame), _row_weights(after.frame)
-    nb, na = _mean(cb.normalized, wb), _mean(ca.normalized, wa)
-    effects = _mean(ca.contributions, wa) - _mean(cb.contributions, wb)
-    changes: list[MetricChange] = []
-    for j, (rb, ra) in enumerate(zip(_raw_means(cb, wb), _raw_means(ca, wa), strict=True)):
-        delta = None if rb is None or ra is None else ra - rb
-        items = (float(nb[j]), float(na[j]), float(effects[j]))
-        changes.append(MetricChange(cb.metrics[j], rb, ra, delta, *items))
-    changes.sort(key=lambda c: -abs(c.effect_on_score or 0.0))
-    drivers = _drivers(changes)
-    score_b, score_a = (
-        float(_mean(cb.score[:, None], wb)[0]),
-        float(_mean(ca.score[:, None], wa)[0]),
-    )
-    keys_b = {_key(str(v)) for v in before.frame[before.dimension].to_list()}
-    keys_a = {_key(str(v)) for v in after.frame[after.dimension].to_list()}
-    counts = (len(keys_b & keys_a), len(keys_b - keys_a), len(keys_a - keys_b))
-    summary = _compare_summary(score_b, score_a, changes, drivers, counts)
-    means = float(cb.score.mean()), float(ca.score.mean())
-    statuses = _status_counts(before.frame), _status_counts(after.frame)
-    return Comparison(
-        score_b, score_a, score_a - score_b, *means, tuple(changes), drivers, *statuses, *counts,
-        summary,
-    )  # fmt: skip
-
-
-def _drivers(changes: Sequence[MetricChange]) -> tuple[str, ...]:
-    """Fewest metrics (largest |effect| first) covering 80% of the total |effect|; none
-    when nothing moved."""
-    effects = [abs(c.effect_on_score or 0.0) for c in changes]
-    total, covered, picked = sum(effects), 0.0, []
-    for change, effect in zip(changes, effects, strict=True):
-        if total <= _EPS or covered >= 0.8 * total - _EPS:
-            break
-        picked.append(change.metric)
-        covered += effect
-    return tuple(picked)
-
-
-def _compare_summary(
-    before: float,
-    after: float,
-    changes: Sequence[MetricChange],
-    drivers: Sequence[str],
-    counts: tuple[int, int, int],
-) -> str:
-    change, (common, gone, new) = after - before, counts
-    if abs(change) < 0.05:
-        text = f"The campaign score held steady at {after:.1f} ({change:+.1f})"
-    else:
-        verb = "rose" if change > 0 else "fell"
-        text = f"The campaign score {verb} from {before:.1f} to {after:.1f} ({change:+.1f})"
-    effects = {c.metric: c.effect_on_score or 0.0 for c in changes}
-    along = [_signed(m, effects[m]) for m in drivers if effects[m] * change >= 0]
-    against = [_signed(m, effects[m]) for m in drivers if effects[m] * change < 0]
-    if along:
-        text += f", driven by {_join(along)}"
-    if against:
-        text += f"{',' if along else ''} partly offset by {_join(against)}"
-    text += "."
-    if gone or new:
-        text += (
-            f" {common:,} rows appear in both exports, {gone:,} only before and {new:,} only after."
-        )
-    return text
