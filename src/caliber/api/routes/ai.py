@@ -17,7 +17,7 @@ from caliber.ai.schemas import (
     WhitelistInsightRequest,
 )
 from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
-from caliber.api.responses import Envelope, ok
+from caliber.core.envelope import Envelope, ok
 
 router = APIRouter()
 Data = Envelope[dict[str, Any]]

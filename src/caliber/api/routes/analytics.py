@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from caliber.api.deps import CurrentUser, SessionDep
 from caliber.api.heavy import HeavyRequest
-from caliber.api.responses import Envelope, ok
 from caliber.campaigns.schemas import Weights
+from caliber.core.envelope import Envelope, ok
 from caliber.scoring import analytics
 
 router = APIRouter()

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 
 from caliber.api.deps import ContainerDep, CurrentUser, OptionalUser, SessionDep, claims_for_token
 from caliber.api.errors import ErrorBody
-from caliber.api.responses import Envelope, ok
 from caliber.auth.schemas import LoginRequest, ProfileUpdate, UserOut
 from caliber.auth.service import get_or_create_user, update_profile
+from caliber.core.envelope import Envelope, ok
 from caliber.core.errors import Unauthenticated
 
 router = APIRouter()

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from caliber.api.deps import CurrentUser, SessionDep
-from caliber.api.responses import Envelope, Page, ok, page
 from caliber.campaigns import service as campaign_service
 from caliber.campaigns import statistics
 from caliber.campaigns.schemas import (
@@ -22,6 +21,7 @@ from caliber.campaigns.schemas import (
     TemplateOut,
     WeightsUpdate,
 )
+from caliber.core.envelope import Envelope, Page, ok, page
 from caliber.db.models import CampaignStatus
 
 router = APIRouter()

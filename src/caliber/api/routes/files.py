@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
 from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
-from caliber.api.responses import ok, page
+from caliber.core.envelope import ok, page
 from caliber.files import reading, service
 from caliber.files.schemas import AssignCampaign, file_json
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from caliber.api.deps import CurrentUser, SessionDep
-from caliber.api.responses import Envelope, Page, ok, page
+from caliber.core.envelope import Envelope, Page, ok, page
 from caliber.notifications import service
 
 router = APIRouter()

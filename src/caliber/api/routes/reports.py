@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
 from caliber.api.heavy import HeavyRequest
-from caliber.api.responses import Envelope, ok
+from caliber.core.envelope import Envelope, ok
 from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import GENERATE_EXPORT
 from caliber.reports import exports

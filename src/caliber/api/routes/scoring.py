@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
-from caliber.api.responses import Envelope, Page, ok
+from caliber.core.envelope import Envelope, Page, ok
 from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import SCORE_CAMPAIGN
 from caliber.scoring import results as scoring_results
