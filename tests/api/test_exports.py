@@ -25,8 +25,9 @@ from caliber.db.session import session_scope
 from caliber.jobs.names import GENERATE_EXPORT
 from caliber.reports import dsp
 from caliber.reports import exports as exports_module
+from caliber.reports.csv_writer import CHUNK_SIZE, csv_bytes
 from caliber.reports.exports import run_export
-from caliber.reports.formats import CHUNK_SIZE, RESULT_COLUMNS, csv_bytes, result_row
+from caliber.reports.formats import RESULT_COLUMNS, result_row
 from caliber.reports.gather import campaign_facts
 from caliber.worker.tasks import WorkerServices, cleanup_exports
 from tests.api.conftest import run_jobs

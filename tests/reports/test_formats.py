@@ -1,4 +1,5 @@
-"""CSV safety, CSV/JSON export rows, DSP-ready lists and file names (formats.py, dsp.py)."""
+"""CSV safety, CSV/JSON export rows, DSP-ready lists and file names (cells.py, csv_writer.py,
+formats.py, dsp.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from caliber.reports.cells import FORMULA_PREFIXES, is_plain_number, json_cell, safe_cell
+from caliber.reports.csv_writer import BOM, CHUNK_SIZE, csv_bytes, iter_csv, results_csv
 from caliber.reports.data import (
     CampaignFacts,
     ListSnapshot,
@@ -31,26 +34,17 @@ from caliber.reports.dsp import (
     trade_desk_bid_list,
 )
 from caliber.reports.formats import (
-    BOM,
-    CHUNK_SIZE,
-    FORMULA_PREFIXES,
     LIST_COLUMNS,
     OPTIMIZATION_COLUMNS,
     RESULT_COLUMNS,
     STORED_RESULT_FIELDS,
     SUMMARY_COLUMNS,
-    csv_bytes,
     export_filename,
-    is_plain_number,
     iso_utc,
-    iter_csv,
-    json_cell,
     list_json,
     list_rows,
     optimization_rows,
     result_row,
-    results_csv,
-    safe_cell,
     summary_row,
 )
 

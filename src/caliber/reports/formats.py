@@ -1,36 +1,21 @@
-"""CSV and JSON exports of a scored campaign: pure functions of :mod:`caliber.reports.data`.
-
-Every CSV cell goes through :func:`safe_cell`, which keeps spreadsheets from running a cell
-as a formula (CSV/formula injection): a text cell whose first character, or first
-character after leading whitespace, is ``= + - @`` tab, CR or LF gets a ``'`` in front,
-unless the whole cell is a plain number such as ``-1.5``. JSON is not a spreadsheet and is
-never altered. The DSP-ready lists live in :mod:`caliber.reports.dsp`.
+"""What each export of a scored campaign holds: column sets, CSV rows, the list JSON and
+the campaign JSON's result items, and file names. Pure functions of
+:mod:`caliber.reports.data`. The CSV files are written by :mod:`caliber.reports.csv_writer`
+(every cell through :mod:`caliber.reports.cells`); the DSP-ready lists live in
+:mod:`caliber.reports.dsp`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from caliber.reports.data import CampaignFacts, ListSnapshot, ReportData
-
-FORMULA_PREFIXES = frozenset("=+-@\t\r\n")
-"""Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection)."""
-
-CHUNK_SIZE = 64 * 1024
-BOM = "\ufeff".encode()
-
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "campaign_name",
@@ -102,129 +87,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 """The one-row campaign summary CSV."""
 
 
-# --------------------------------------------------------------------------- cells
-
-
-def is_plain_number(text: str) -> bool:
-    """True when ``text`` is exactly a decimal number literal (no spaces, no inf/nan)."""
-    return _NUMBER.fullmatch(text) is not None
-
-
-def neutralise(text: str) -> str:
-    """Prefix ``'`` to text a spreadsheet would run as a formula (see the module doc)."""
-    if not text or is_plain_number(text):
-        return text
-    if text[0] in FORMULA_PREFIXES or text.lstrip()[:1] in FORMULA_PREFIXES:
-        return "'" + text
-    return text
-
-
-def format_float(value: float) -> str:
-    """Shortest text that reads back as the same float, written without an exponent for
-    magnitudes a spreadsheet shows plainly (``1e-05`` -> ``0.00001``); NaN/inf -> ``""``."""
-    if not math.isfinite(value):
-        return ""
-    text = repr(value)
-    if "e" in text and -20 <= Decimal(text).adjusted() <= 20:
-        return format(Decimal(text), "f")
-    return text
-
-
-def safe_cell(value: object) -> str:
-    """One CSV cell as inert text: None -> "", bools -> true/false, numbers unchanged,
-    dict/list -> compact JSON, text neutralised against formula injection."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return format_float(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Mapping | list | tuple):
-        text = json.dumps(
-            value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str
-        )
-        return neutralise(text)
-    return neutralise(str(value))
-
-
-# --------------------------------------------------------------------------- CSV
-
-
-def iter_csv(
-    columns: Sequence[str], rows: Iterable[Sequence[object]], *, bom: bool = True
-) -> Iterator[bytes]:
-    """RFC 4180 CSV (CRLF, minimal quoting, quotes doubled) in UTF-8 chunks of about
-    64 KiB, the first starting with a BOM unless ``bom=False``; every cell, the header's
-    too, through :func:`safe_cell`."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([safe_cell(name) for name in columns])
-    prefix = BOM if bom else b""
-    for row in rows:
-        writer.writerow([safe_cell(cell) for cell in row])
-        if buffer.tell() >= CHUNK_SIZE:
-            yield prefix + buffer.getvalue().encode("utf-8", errors="replace")
-            prefix = b""
-            buffer.seek(0)
-            buffer.truncate()
-    yield prefix + buffer.getvalue().encode("utf-8", errors="replace")
-
-
-def csv_bytes(
-    columns: Sequence[str], rows: Iterable[Sequence[object]], *, bom: bool = True
-) -> bytes:
-    """The whole CSV of :func:`iter_csv` at once."""
-    return b"".join(iter_csv(columns, rows, bom=bom))
-
-
-_compact_json = json.JSONEncoder(
-    separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str
-).encode
-# anything but plain JSON types goes to the standard library (orjson writes dates, enums
-# and subclasses its own way, and raises for them with these options and no default)
-_ORJSON_OPTIONS = (
-    orjson.OPT_SORT_KEYS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-)
-
-
-def json_cell(value: dict[str, Any] | list[Any]) -> str:
-    """A dict or list read from a JSON column as the compact JSON text of
-    :func:`safe_cell` (keys sorted; never a formula: it starts with ``{`` or ``[``).
-
-    orjson writes it about five times faster than the standard library and the same text
-    (UTF-8, keys sorted by code point, the shortest round-tripping float digits), except
-    for floats under 1e-4 in magnitude (``0.00001`` / ``1e-7`` where Python writes
-    ``1e-05`` / ``1e-07``) and NaN (``null``): any text that may hold one of those (an
-    ``e-``, a ``0.0000`` or a ``null`` anywhere, strings included) is written again by
-    the standard library, as is a value orjson refuses."""
-    try:
-        text = orjson.dumps(value, option=_ORJSON_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError included: a type or integer it refuses
-        return _compact_json(value)
-    if b"e-" in text or b"0.0000" in text or b"null" in text:
-        return _compact_json(value)
-    return text.decode()
-
-
-def _typed_cell(value: object) -> str:
-    """:func:`safe_cell`, the types of stored results first."""
-    kind = type(value)
-    if kind is float:
-        return format_float(value)  # type: ignore[arg-type]
-    if value is None:
-        return ""
-    if kind is dict or kind is list:
-        return json_cell(value)  # type: ignore[arg-type]
-    return safe_cell(value)
-
-
 STORED_RESULT_FIELDS: tuple[str, ...] = (
     "domain",
     "score",
@@ -240,78 +102,9 @@ STORED_RESULT_FIELDS: tuple[str, ...] = (
     "score_breakdown",
     "outlier_flags",
 )
-"""The stored columns of a result row that :func:`results_csv` and
+"""The stored columns of a result row that
+:func:`~caliber.reports.csv_writer.results_csv` and
 :func:`results_json_items` read, in this order (the JSON columns as loaded values)."""
-
-
-def results_csv(
-    campaign: CampaignFacts,
-    batches: Iterable[Iterable[Sequence[Any]]],
-    generated_at: datetime,
-    *,
-    bom: bool = True,
-) -> Iterator[bytes]:
-    """The results CSV of stored rows (tuples of :data:`STORED_RESULT_FIELDS`, in
-    batches), in chunks of about 64 KiB: byte for byte what :func:`iter_csv` writes of
-    :func:`result_row`, several times faster (a 300,000-row campaign is written row by
-    row in Python, so the cells that are the same on every row are made once, and each
-    cell goes straight to the conversion of its stored type)."""
-    head = [safe_cell(v) for v in (campaign.name, campaign.platform, campaign.goal)]
-    head.append(safe_cell(campaign.channel))
-    exported = safe_cell(iso_utc(generated_at))
-    cell = _typed_cell
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([safe_cell(name) for name in RESULT_COLUMNS])
-    prefix = BOM if bom else b""
-    for batch in batches:
-        lines = []
-        for (
-            domain,
-            score,
-            status,
-            percentile,
-            impressions,
-            spend,
-            cpm,
-            ctr,
-            conversions,
-            conversion_rate,
-            metrics,
-            breakdown,
-            flags,
-        ) in batch:
-            stored = metrics or {}
-            lines.append(
-                [
-                    *head,
-                    cell(domain),
-                    cell(score),
-                    cell(status),
-                    cell(percentile),
-                    cell(impressions),
-                    cell(spend),
-                    cell(cpm),
-                    cell(ctr),
-                    cell(conversions),
-                    cell(conversion_rate),
-                    cell(stored.get("values", {})),
-                    cell(stored.get("normalized", {})),
-                    cell(breakdown or {}),
-                    cell(list(flags or [])),
-                    exported,
-                ]
-            )
-            if len(lines) == 32:
-                writer.writerows(lines)
-                lines.clear()
-                if buffer.tell() >= CHUNK_SIZE:
-                    yield prefix + buffer.getvalue().encode("utf-8", errors="replace")
-                    prefix = b""
-                    buffer.seek(0)
-                    buffer.truncate()
-        writer.writerows(lines)
-    yield prefix + buffer.getvalue().encode("utf-8", errors="replace")
 
 
 _plain_json = json.JSONEncoder(ensure_ascii=False).encode

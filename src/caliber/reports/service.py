@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from caliber.core.errors import Conflict, InvalidInput
 from caliber.db.base import utcnow
 from caliber.db.models import AIInsight, Campaign
-from caliber.reports import dsp, formats
+from caliber.reports import csv_writer, dsp, formats
 from caliber.reports.data import CampaignFacts, ReportData
 from caliber.reports.gather import (
     campaign_facts,
@@ -130,7 +130,7 @@ def _results_csv(
     """Streams with its own session, so a large campaign never sits in memory at once
     (its one query reads one snapshot: rows of a run replaced meanwhile stay readable)."""
     with sessions() as session:
-        yield from formats.results_csv(facts, result_batches(session, run_id, filters), now)
+        yield from csv_writer.results_csv(facts, result_batches(session, run_id, filters), now)
 
 
 def _require_domains(facts: CampaignFacts) -> None:
@@ -274,11 +274,11 @@ def _render(
         )
         return Rendered(_name(facts, "report", "pdf", now), PDF, body)
     if fmt == "summary_csv":
-        body = formats.csv_bytes(formats.SUMMARY_COLUMNS, [formats.summary_row(data, now)])
+        body = csv_writer.csv_bytes(formats.SUMMARY_COLUMNS, [formats.summary_row(data, now)])
         return Rendered(_name(facts, "summary", "csv", now), CSV, body)
     if fmt == "optimization_lists_csv":
         rows = formats.optimization_rows(data.whitelist, data.blacklist, facts, now)
-        body = formats.csv_bytes(formats.OPTIMIZATION_COLUMNS, rows)
+        body = csv_writer.csv_bytes(formats.OPTIMIZATION_COLUMNS, rows)
         return Rendered(_name(facts, "optimization-lists", "csv", now), CSV, body)
     if fmt == "campaign_json":
         return Rendered(
@@ -288,7 +288,7 @@ def _render(
         )
     snapshot = data.whitelist if kind == "whitelist" else data.blacklist
     if tail == "csv":
-        body = formats.csv_bytes(formats.LIST_COLUMNS, formats.list_rows(snapshot, facts, now))
+        body = csv_writer.csv_bytes(formats.LIST_COLUMNS, formats.list_rows(snapshot, facts, now))
         return Rendered(_name(facts, kind, "csv", now), CSV, body)
     if tail == "json":
         body = _json_bytes(formats.list_json(snapshot, facts, now))
