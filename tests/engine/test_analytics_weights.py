@@ -16,15 +16,13 @@ from hypothesis import strategies as st
 
 from caliber.engine import pipeline
 from caliber.engine.analytics.base import ScoredFrame
+from caliber.engine.analytics.sensitivity import relabel, sensitivity, weighted_score
 from caliber.engine.analytics.weights import (
     OPTIMIZERS,
     WEIGHT_METHODS,
     OptimizationResult,
     calculate_weights,
     optimize_weights,
-    relabel,
-    sensitivity,
-    weighted_score,
 )
 from caliber.engine.config import Setup
 from caliber.engine.errors import InvalidParameterError

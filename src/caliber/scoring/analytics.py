@@ -195,7 +195,7 @@ def sensitivity(
     delta: float,
     weights: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    from caliber.engine.analytics.weights import sensitivity as run  # noqa: PLC0415
+    from caliber.engine.analytics.sensitivity import sensitivity as run  # noqa: PLC0415
 
     def make() -> dict[str, Any]:
         data = scored_frame(session, owner_id, campaign_id)

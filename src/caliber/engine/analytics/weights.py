@@ -1,6 +1,7 @@
-"""Learned metric weights: derive weights from the data, search the weight simplex for the
-weights whose score best agrees with an outcome, and measure how sensitive the labels are
-to each weight.
+"""Learned metric weights: derive weights from the data, and find the weights whose score
+best agrees with an outcome (the searches over the weight simplex are
+:mod:`caliber.engine.analytics.weight_search`; how sensitive the labels are to each
+weight is :mod:`caliber.engine.analytics.sensitivity`).
 
 Features are the setup's ``<metric>_normalized`` columns (0-100, direction already
 applied, missing values already 0 as in the engine). Correlations are Spearman rank
@@ -13,10 +14,9 @@ the functions that use them. Everything is deterministic for a seed.
 
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,18 +25,14 @@ import numpy.typing as npt
 import polars as pl
 
 from caliber.engine.analytics.base import MIN_ROWS, ScoredFrame
-from caliber.engine.config import GOOD_PERCENTILE, MODERATE_PERCENTILE
+from caliber.engine.analytics.weight_search import bayesian_search, genetic_search, grid_search
 from caliber.engine.errors import InvalidParameterError
-from caliber.engine.score import SCORE, STATUS
 
 WEIGHT_METHODS = ("equal", "correlation", "mutual_info", "f_score", "variance", "custom")
 OPTIMIZERS = ("grid", "genetic", "bayesian")
 _TARGET_METHODS = ("correlation", "mutual_info", "f_score")
 _UNITS = 10_000  # weights are reported to 4 decimals
 _MAX_BUDGET = 10_000
-_POPULATION = 20
-_N_RANDOM = 2_000  # acquisition candidates per Bayesian step
-_RETUNE_EVERY = 10  # Bayesian steps between GP kernel tunings
 
 Array = npt.NDArray[np.float64]
 
@@ -72,20 +68,7 @@ class OptimizationResult:
         return {**asdict(self), "notes": list(self.notes)}
 
 
-@dataclass(frozen=True)
-class SensitivityRow:
-    metric: str
-    weight: float
-    labels_changed_up: int  # rows whose label changes when the weight moves +delta
-    labels_changed_down: int  # ... when it moves -delta (clipped at 0)
-    score_shift_mean_abs_up: float
-    score_shift_mean_abs_down: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _features(data: ScoredFrame) -> Array:
+def feature_matrix(data: ScoredFrame) -> Array:
     """The normalized metric columns as an (n, k) matrix; null or NaN counts as 0."""
     missing = [m for m in data.metrics if data.normalized(m) not in data.frame.columns]
     if missing:
@@ -137,7 +120,7 @@ def _target(data: ScoredFrame, target: str | None) -> tuple[Array, Array, str, l
                 f"{base} is lower-is-better but its raw values are used as the target (higher "
                 f"= better); use {data.normalized(base)} for the direction-aware form"
             )
-    return _features(data)[keep], values[keep].astype(np.float64), target, notes
+    return feature_matrix(data)[keep], values[keep].astype(np.float64), target, notes
 
 
 def _rank(values: Array) -> Array:
@@ -176,11 +159,11 @@ def _finish(vector: Array) -> Array:
     return units.astype(np.float64) / _UNITS
 
 
-def _as_dict(data: ScoredFrame, vector: Array) -> dict[str, float]:
+def weights_dict(data: ScoredFrame, vector: Array) -> dict[str, float]:
     return {m: float(w) for m, w in zip(data.metrics, vector, strict=True)}
 
 
-def _checked(data: ScoredFrame, weights: Mapping[str, float], what: str) -> Array:
+def checked_weights(data: ScoredFrame, weights: Mapping[str, float], what: str) -> Array:
     """User weights validated against the setup's metrics (not yet normalized)."""
     expected = data.metrics
     unknown = sorted(set(weights) - set(expected))
@@ -251,20 +234,20 @@ def calculate_weights(
         raw = np.ones(k)
     elif method == "variance":
         data.require_rows()
-        raw = _features(data).var(axis=0)
+        raw = feature_matrix(data).var(axis=0)
     elif method == "custom":
         if custom is None:
             raise InvalidParameterError("method 'custom' needs custom weights", field="custom")
-        raw = _checked(data, custom, "custom")
+        raw = checked_weights(data, custom, "custom")
     raw = np.where(np.isfinite(raw) & (raw > 0), raw, 0.0)
     if not raw.sum() > 0:
         notes.append(f"every {method} score is 0; fell back to equal weights")
-    weights = _as_dict(data, _finish(raw))
+    weights = weights_dict(data, _finish(raw))
     ranking = tuple(sorted(data.metrics, key=lambda m: -weights[m]))
     against = f" against {used_target}" if used_target else ""
     summary = f"{method} weights{against}: most weight on {_top(weights, ranking)}."
     return WeightResult(
-        method, used_target, weights, _as_dict(data, raw), ranking, summary, tuple(notes)
+        method, used_target, weights, weights_dict(data, raw), ranking, summary, tuple(notes)
     )
 
 
@@ -280,33 +263,6 @@ def _sklearn(method: str, features: Array, values: Array, seed: int) -> Array:
         else:
             found = f_regression(features, values)[0]
     return np.nan_to_num(np.asarray(found, dtype=np.float64), nan=0.0, posinf=0.0)
-
-
-def weighted_score(data: ScoredFrame, weights: Mapping[str, float]) -> pl.Series:
-    """The engine's score under ``weights``: Σ w/Σw · normalized (null counts as 0, as the
-    engine's normalization does), rounded to 2 decimals; 0-100."""
-    vector = _checked(data, weights, "weights")
-    pairs = zip(data.metrics, vector / vector.sum(), strict=True)
-    _features(data)  # names any missing normalized column
-    terms = [pl.col(data.normalized(m)).fill_null(0.0).fill_nan(0.0) * float(w) for m, w in pairs]
-    return data.frame.select(pl.sum_horizontal(terms).round(2)).to_series().alias(SCORE)
-
-
-def relabel(scores: pl.Series) -> pl.Series:
-    """good / moderate / poor by the engine's rule: percentile =
-    round_half_even(100 · average rank / N); good >= 75, moderate >= 25, else poor."""
-    frame = pl.DataFrame({"s": scores.cast(pl.Float64)})
-    percentile = (pl.col("s").rank(method="average") * 100.0 / frame.height).round(
-        0, mode="half_to_even"
-    )
-    status = (
-        pl.when(percentile >= GOOD_PERCENTILE)
-        .then(pl.lit("good"))
-        .when(percentile >= MODERATE_PERCENTILE)
-        .then(pl.lit("moderate"))
-        .otherwise(pl.lit("poor"))
-    )
-    return frame.select(status).to_series().alias(STATUS)
 
 
 def optimize_weights(
@@ -332,7 +288,7 @@ def optimize_weights(
         )
     features, values, target, notes = _target(data, target)
     k = features.shape[1]
-    first = _finish(np.ones(k) if start is None else _checked(data, start, "start"))
+    first = _finish(np.ones(k) if start is None else checked_weights(data, start, "start"))
     target_ranks = _centered(_rank(values))
     best: list[tuple[float, Array]] = []
     seen: dict[bytes, float] = {}
@@ -347,162 +303,17 @@ def optimize_weights(
         return seen[key]
 
     baseline = evaluate(first)
-    searches = {"grid": _grid, "genetic": _genetic, "bayesian": _bayesian}
+    searches = {"grid": grid_search, "genetic": genetic_search, "bayesian": bayesian_search}
     evaluations = 1 + searches[optimizer](evaluate, first, budget - 1, seed)
     agreement, found = max(best, key=lambda pair: pair[0])  # first of equals: the start
-    weights = _as_dict(data, found)
+    weights = weights_dict(data, found)
     ranking = tuple(sorted(weights, key=lambda m: -weights[m]))
     summary = (
         f"{optimizer.capitalize()} search over {evaluations} weight sets moved the rank "
         f"agreement with {target} from {baseline:.3f} (start) to {agreement:.3f}; "
         f"largest weights: {_top(weights, ranking)}."
     )
-    base, info = _as_dict(data, first), tuple(notes)
+    base, info = weights_dict(data, first), tuple(notes)
     return OptimizationResult(
         optimizer, target, weights, agreement, base, baseline, evaluations, seed, summary, info
     )
-
-
-Objective = Callable[[Array], float]
-
-
-def _grid(evaluate: Objective, start: Array, budget: int, seed: int) -> int:
-    k = start.shape[0]
-    steps = 10 if k <= 4 else 5
-    # stars and bars: k - 1 bar positions among steps + k - 1 slots give one lattice point
-    bars = np.array(list(itertools.combinations(range(steps + k - 1), k - 1)), dtype=np.int64)
-    edges = np.hstack([np.full((len(bars), 1), -1), bars.reshape(len(bars), k - 1)])
-    edges = np.hstack([edges, np.full((len(bars), 1), steps + k - 1)])
-    points = (np.diff(edges, axis=1) - 1).astype(np.float64) / steps
-    if len(points) > budget:
-        vertex = points.max(axis=1) == 1.0
-        rng = np.random.default_rng(seed)
-        others = np.flatnonzero(~vertex)
-        chosen = rng.choice(others, size=max(0, budget - int(vertex.sum())), replace=False)
-        points = points[np.sort(np.concatenate([np.flatnonzero(vertex), chosen]))][:budget]
-    for point in points:
-        evaluate(point)
-    return len(points)
-
-
-def _project(vector: Array) -> Array:
-    """Euclidean projection onto the probability simplex (Duchi et al. 2008)."""
-    ordered = np.sort(vector)[::-1]
-    cumulative = np.cumsum(ordered) - 1.0
-    index = np.arange(1, vector.shape[0] + 1)
-    rho = int(np.flatnonzero(ordered - cumulative / index > 0)[-1])
-    projected: Array = np.maximum(vector - cumulative[rho] / (rho + 1), 0.0)
-    return projected
-
-
-def _genetic(evaluate: Objective, start: Array, budget: int, seed: int) -> int:
-    """Tournament selection (3), blend crossover (BLX-0.25), Gaussian mutation, projection
-    onto the simplex and elitism (2) over a population of up to 20."""
-    rng = np.random.default_rng(seed)
-    k = start.shape[0]
-    size = min(_POPULATION, budget)
-    population = [start, *rng.dirichlet(np.ones(k), size - 1)] if size > 1 else [start]
-    fitness = [evaluate(p) for p in population]
-    used = size - 1  # the start was already counted by the caller
-    while used < budget:
-        order = np.argsort(fitness)[::-1]
-        nxt = [population[i] for i in order[:2]]
-        nxt_fit = [fitness[i] for i in order[:2]]
-        while len(nxt) < size and used < budget:
-            parents = []
-            for _ in range(2):
-                entrants = rng.choice(len(population), size=min(3, len(population)))
-                parents.append(population[max(entrants, key=lambda i: fitness[i])])
-            blend = rng.uniform(-0.25, 1.25, k)
-            child = parents[0] + blend * (parents[1] - parents[0])
-            child = child + rng.normal(0.0, 0.05, k) * (rng.random(k) < max(0.3, 1.0 / k))
-            child = _project(child)
-            nxt.append(child)
-            nxt_fit.append(evaluate(child))
-            used += 1
-        population, fitness = nxt, nxt_fit
-    return used
-
-
-def _bayesian(evaluate: Objective, start: Array, budget: int, seed: int) -> int:
-    """bayes_opt's GP-UCB over [0, 1]^k (``evaluate`` normalizes onto the simplex). The
-    defaults cost ~0.5 s a step at 200 points, so the acquisition is maximized over random
-    candidates only and the GP kernel is tuned (one start) every 10th step."""
-    import warnings
-
-    from bayes_opt import BayesianOptimization, acquisition
-
-    class _Ucb(acquisition.UpperConfidenceBound):  # type: ignore[misc]
-        def suggest(self, gp: Any, target_space: Any, **kwargs: Any) -> Any:
-            gp.optimizer = "fmin_l_bfgs_b" if self.i % _RETUNE_EVERY == 0 else None
-            kwargs.update(gp=gp, target_space=target_space, n_random=_N_RANDOM, n_smart=0)
-            point = super().suggest(**kwargs)
-            gp.kernel = gp.kernel_  # the next fits start from (or keep) the tuned kernel
-            return point
-
-    k = start.shape[0]
-    names = [f"w{i:03d}" for i in range(k)]  # zero-padded: sorted order == metric order
-    calls = 0
-
-    def objective(**params: float) -> float:
-        nonlocal calls
-        calls += 1
-        return evaluate(np.array([params[n] for n in names], dtype=np.float64))
-
-    search = BayesianOptimization(
-        f=objective,
-        pbounds=dict.fromkeys(names, (0.0, 1.0)),
-        acquisition_function=_Ucb(kappa=2.576),
-        random_state=seed,
-        verbose=0,
-        allow_duplicate_points=True,
-    )
-    search.set_gp_params(n_restarts_optimizer=0)
-    init_points = max(1, min(10, budget // 4))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        search.probe(params=dict(zip(names, start.tolist(), strict=True)), lazy=True)
-        search.maximize(init_points=init_points, n_iter=max(0, budget - init_points))
-    return calls - 1  # the re-probed start was already counted by the caller
-
-
-def _moved(weights: Array, index: int, delta: float) -> Array:
-    """``weights`` with weight ``index`` moved by ``delta`` (clipped to [0, 1]) and the
-    others rescaled proportionally (spread equally if they are all 0) to keep the sum 1."""
-    moved = weights.copy()
-    moved[index] = min(1.0, max(0.0, weights[index] + delta))
-    rest = np.arange(weights.shape[0]) != index
-    if not rest.any():
-        return np.ones(1)
-    others = weights[rest].sum()
-    left = 1.0 - moved[index]
-    moved[rest] = weights[rest] * (left / others) if others > 0 else left / int(rest.sum())
-    return moved
-
-
-def sensitivity(
-    data: ScoredFrame, weights: Mapping[str, float] | None = None, delta: float = 0.10
-) -> tuple[SensitivityRow, ...]:
-    """For each metric: how many labels (and how far scores, on average) change when its
-    weight moves by +delta and -delta absolute, the others rescaled to keep the sum 1.
-    Labels are compared with those under ``weights`` (default: the setup's weights)."""
-    if not 0 <= delta <= 1:
-        raise InvalidParameterError(f"delta must be in [0, 1], got {delta!r}", field="delta")
-    data.require_rows()
-    chosen = dict(data.weights) if weights is None else weights
-    vector = _checked(data, chosen, "weights")
-    vector = vector / vector.sum()
-    base_scores = weighted_score(data, _as_dict(data, vector))
-    base_labels = relabel(base_scores)
-    rows: list[SensitivityRow] = []
-    for index, metric in enumerate(data.metrics):
-        changed: list[int] = []
-        shifts: list[float] = []
-        for step in (float(delta), -float(delta)):
-            scores = weighted_score(data, _as_dict(data, _moved(vector, index, step)))
-            changed.append(int((relabel(scores) != base_labels).sum()))
-            shift = (scores - base_scores).abs().mean()
-            shifts.append(round(float(shift), 4) if isinstance(shift, int | float) else 0.0)
-        weight = round(float(vector[index]), 4)
-        rows.append(SensitivityRow(metric, weight, changed[0], changed[1], *shifts))
-    return tuple(rows)
