@@ -10,39 +10,42 @@ the largest standardized norm. ``zscore`` flags ``|z| > 3`` (population std) and
 values outside ``[Q1 - 1.5 IQR, Q3 + 1.5 IQR]`` (linear quantiles) on any column; both
 ignore ``contamination``. ``combined`` is the union of isolation forest, LOF and z-score.
 Missing and infinite values are imputed with the column median; constant and empty
-columns are skipped; each such step is reported in ``notes``. scikit-learn is imported
-inside the functions that use it, so importing this module stays cheap.
+columns are skipped; each such step is reported in ``notes``. The detectors are
+:mod:`caliber.engine.analytics.detectors`, which imports scikit-learn inside the
+functions that use it, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
 from caliber.engine.analytics.base import ScoredFrame
+from caliber.engine.analytics.detectors import (
+    Mask,
+    Matrix,
+    Rows,
+    elliptic_mask,
+    iqr_mask,
+    isolation_forest_mask,
+    lof_mask,
+    standardize,
+    usable_matrix,
+    zscore_mask,
+)
 from caliber.engine.errors import InvalidParameterError
 
 _MODELS = ("isolation_forest", "local_outlier_factor", "elliptic_envelope")
 OUTLIER_METHODS = (*_MODELS, "zscore", "iqr", "combined")
 HANDLING = ("drop", "cap", "winsorize")
 MAX_FIT_ROWS = 50_000  # scikit-learn models are fitted on a seeded sample above this
-Z_THRESHOLD = 3.0
-IQR_FACTOR = 1.5
 HANDLING_PERCENTILES = {"cap": (0.01, 0.99), "winsorize": (0.05, 0.95)}
 _SEVERITY = ((0.01, "minimal"), (0.05, "low"), (0.15, "moderate"))
-_NORMAL_IQR = 1.349  # IQR of a standard normal: makes IQR-scaled values comparable to z
-_CLIP = 1e9  # standardized values are clipped here (scikit-learn works in float32)
-
-Matrix = npt.NDArray[np.float64]
-Mask = npt.NDArray[np.bool_]
-Rows = npt.NDArray[np.intp] | None  # the rows a model is fitted on; None: all of them
 
 
 @dataclass(frozen=True)
@@ -102,12 +105,12 @@ def detect_outliers(
     chosen = _check_columns(frame, data.metrics if columns is None else columns)
     data.require_rows()
     rows = frame.height
-    matrix, used, notes = _prepare(frame, chosen)
+    matrix, used, notes = usable_matrix(frame, chosen)
     if not used:
         mask = np.zeros(rows, dtype=np.bool_)
         notes.append("every analysed column is constant or empty: no row can stand out")
     elif method in ("zscore", "iqr"):
-        mask = _zscore(matrix) if method == "zscore" else _iqr(matrix)
+        mask = zscore_mask(matrix) if method == "zscore" else iqr_mask(matrix)
         notes.append(f"{method} uses fixed fences; contamination does not apply")
     else:
         fit = _fit_rows(rows, seed)
@@ -116,21 +119,21 @@ def detect_outliers(
                 f"the model was fitted on a seeded sample of {len(fit):,} of {rows:,} rows; "
                 "every row was scored"
             )
-        scaled = _standardize(matrix)
+        scaled = standardize(matrix)
         if method == "combined":
             notes.append(
                 "combined flags a row that isolation forest, LOF or z-score flags, so its "
                 "share can exceed the contamination"
             )
-            mask = _isolation_forest(scaled, fit, contamination, seed)
-            mask |= _lof(scaled, fit, contamination)
-            mask |= _zscore(matrix)
+            mask = isolation_forest_mask(scaled, fit, contamination, seed)
+            mask |= lof_mask(scaled, fit, contamination)
+            mask |= zscore_mask(matrix)
         elif method == "isolation_forest":
-            mask = _isolation_forest(scaled, fit, contamination, seed)
+            mask = isolation_forest_mask(scaled, fit, contamination, seed)
         elif method == "local_outlier_factor":
-            mask = _lof(scaled, fit, contamination)
+            mask = lof_mask(scaled, fit, contamination)
         else:
-            mask = _elliptic(scaled, fit, contamination, seed, notes)
+            mask = elliptic_mask(scaled, fit, contamination, seed, notes)
     count = int(mask.sum())
     share = count / rows
     severity = next((label for bound, label in _SEVERITY if share < bound), "high")
@@ -232,117 +235,11 @@ def _check_columns(frame: pl.DataFrame, columns: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
-def _prepare(frame: pl.DataFrame, columns: list[str]) -> tuple[Matrix, list[str], list[str]]:
-    """The usable columns as a float matrix, missing values imputed with the median."""
-    parts: list[Matrix] = []
-    used: list[str] = []
-    notes: list[str] = []
-    for name in columns:
-        values = frame.get_column(name).cast(pl.Float64).to_numpy().astype(np.float64)
-        finite = np.isfinite(values)
-        if not finite.any():
-            notes.append(f"{name} has no values: skipped")
-            continue
-        kept = values[finite]
-        if kept.min() == kept.max():
-            notes.append(f"{name} is constant ({kept[0]:.6g} in every row with a value): skipped")
-            continue
-        missing = int((~finite).sum())
-        if missing:
-            median = float(np.median(kept))
-            values = np.where(finite, values, median)
-            notes.append(
-                f"{name}: {missing} missing or infinite value{'s' if missing > 1 else ''} "
-                f"imputed with the column median ({median:.6g})"
-            )
-        parts.append(values)
-        used.append(name)
-    matrix = np.column_stack(parts) if parts else np.empty((frame.height, 0), dtype=np.float64)
-    return matrix, used, notes
-
-
-def _standardize(matrix: Matrix) -> Matrix:
-    """Median removed, divided by IQR/1.349 (or by the std where the IQR is 0)."""
-    q1, median, q3 = np.quantile(matrix, [0.25, 0.5, 0.75], axis=0)
-    scale = (q3 - q1) / _NORMAL_IQR
-    scale = np.where(scale > 0, scale, matrix.std(axis=0))
-    with np.errstate(all="ignore"):
-        scaled = (matrix - median) / scale
-    return np.asarray(np.clip(np.nan_to_num(scaled, nan=0.0), -_CLIP, _CLIP), dtype=np.float64)
-
-
-def _zscore(matrix: Matrix) -> Mask:
-    with np.errstate(all="ignore"):
-        z = np.abs(matrix - matrix.mean(axis=0)) / matrix.std(axis=0)
-    return np.asarray((np.nan_to_num(z, nan=0.0) > Z_THRESHOLD).any(axis=1), dtype=np.bool_)
-
-
-def _iqr(matrix: Matrix) -> Mask:
-    q1, q3 = np.quantile(matrix, [0.25, 0.75], axis=0)
-    spread = IQR_FACTOR * (q3 - q1)
-    outside = (matrix < q1 - spread) | (matrix > q3 + spread)
-    return np.asarray(outside.any(axis=1), dtype=np.bool_)
-
-
 def _fit_rows(rows: int, seed: int) -> Rows:
     if rows <= MAX_FIT_ROWS:
         return None
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(rows, size=MAX_FIT_ROWS, replace=False))
-
-
-def _isolation_forest(x: Matrix, fit: Rows, share: float, seed: int) -> Mask:
-    from sklearn.ensemble import IsolationForest
-
-    model = IsolationForest(contamination=share, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(x if fit is None else x[fit])
-        return np.asarray(model.predict(x) == -1, dtype=np.bool_)
-
-
-def _lof(x: Matrix, fit: Rows, share: float) -> Mask:
-    from sklearn.neighbors import LocalOutlierFactor
-
-    sample = x if fit is None else x[fit]
-    neighbors = min(20, len(sample) - 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # duplicated points: sklearn warns, scores still hold
-        if fit is None:
-            model = LocalOutlierFactor(n_neighbors=neighbors, contamination=share)
-            return np.asarray(model.fit_predict(x) == -1, dtype=np.bool_)
-        model = LocalOutlierFactor(n_neighbors=neighbors, contamination=share, novelty=True)
-        model.fit(sample)
-        mask = np.asarray(model.predict(x) == -1, dtype=np.bool_)
-        # the sampled rows keep their own (leave-one-out) outlier factor
-        mask[fit] = model.negative_outlier_factor_ < model.offset_
-        return mask
-
-
-def _elliptic(x: Matrix, fit: Rows, share: float, seed: int, notes: list[str]) -> Mask:
-    from sklearn.covariance import EllipticEnvelope
-
-    # the covariance is fitted on the share of rows expected to be clean
-    model = EllipticEnvelope(contamination=share, random_state=seed, support_fraction=1 - share)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model.fit(x if fit is None else x[fit])
-            distances = model.decision_function(x)
-            full_rank = np.linalg.matrix_rank(model.covariance_) == x.shape[1]
-            stable = full_rank and not caught and bool(np.isfinite(distances).all())
-        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
-            stable = False
-    if stable:
-        return np.asarray(distances < 0, dtype=np.bool_)
-    notes.append(
-        "elliptic envelope: the covariance of the columns is singular or unstable "
-        "(collinear or heavily tied columns); flagged the rows farthest from the median "
-        "in standardized units instead"
-    )
-    norm = np.sqrt((x**2).sum(axis=1))
-    threshold = np.quantile(norm if fit is None else norm[fit], 1 - share)
-    return np.asarray(norm > threshold, dtype=np.bool_)
 
 
 def _compare(frame: pl.DataFrame, columns: list[str], mask: Mask) -> tuple[ColumnComparison, ...]:
