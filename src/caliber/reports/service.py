@@ -267,7 +267,7 @@ def _render(
         now=now,
     )
     if fmt == "pdf":
-        from caliber.reports.pdf import render_campaign_pdf  # noqa: PLC0415 - ReportLab is heavy
+        from caliber.reports.pdf.document import render_campaign_pdf  # noqa: PLC0415 - ReportLab is heavy
 
         body = render_campaign_pdf(
             data, include_charts=options.include_charts, include_details=options.include_details

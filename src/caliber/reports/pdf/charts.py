@@ -1,4 +1,4 @@
-"""Charts, palette, fonts, value formatting and wording of the PDF report (:mod:`.pdf`).
+"""Charts, palette, fonts, value formatting and wording of the PDF report (:mod:`.document`).
 
 Charts are drawn with matplotlib's object API only (``Figure`` + ``FigureCanvasAgg``, never
 pyplot), so rendering keeps no global figure state. Each chart is a PNG sized in inches to the

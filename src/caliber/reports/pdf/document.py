@@ -2,9 +2,9 @@
 
 :func:`render_campaign_pdf` is a pure function of :class:`~caliber.reports.data.ReportData`.
 Every string from users or models (names, domains, file and column names, insight text,
-warnings) goes through :func:`~caliber.reports.charts.markup`, which escapes it; table cells
+warnings) goes through :func:`~caliber.reports.pdf.charts.markup`, which escapes it; table cells
 are always Paragraphs built that way, so nothing in the data is ever read as markup.
-Charts, palette and value formatting live in :mod:`caliber.reports.charts`.
+Charts, palette and value formatting live in :mod:`caliber.reports.pdf.charts`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
     TableStyle,
 )
 
-from caliber.reports import charts
-from caliber.reports.charts import (
+from caliber.reports.data import ListSnapshot, ReportData, ResultLine
+from caliber.reports.pdf import charts
+from caliber.reports.pdf.charts import (
     DASH,
     by_unit,
     clip,
@@ -51,7 +52,6 @@ from caliber.reports.charts import (
     share,
     words,
 )
-from caliber.reports.data import ListSnapshot, ReportData, ResultLine
 
 __all__ = ["render_campaign_pdf"]
 

@@ -1,0 +1,1 @@
+"""The client PDF report: document.py assembles it from its sections."""
