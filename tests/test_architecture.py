@@ -56,7 +56,7 @@ def test_the_check_sees_imports() -> None:
 
 
 def test_cli_queue_names_match_the_celery_app() -> None:
-    from caliber.cli import QUEUES as CLI_QUEUES
+    from caliber.cli.serving import QUEUES as CLI_QUEUES
     from caliber.jobs.celery_app import QUEUES
 
     assert CLI_QUEUES == QUEUES

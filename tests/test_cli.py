@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from caliber.cli import main
+from caliber.cli.main import main
 from tests.engine import workbooks as wb
 from tests.engine.exports import make_export
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from caliber.cli import main
+from caliber.cli.main import main
 from caliber.engine.config import Setup
 from caliber.engine.pipeline import score
 from tests.engine.exports import make_export
@@ -101,7 +101,7 @@ def test_bad_analytics_input_is_one_line_exit_2(
 
 def test_help_does_not_import_the_heavy_libraries() -> None:
     code = (
-        "import sys; from caliber.cli import build_parser; build_parser();"
+        "import sys; from caliber.cli.main import build_parser; build_parser();"
         "print(sorted(m for m in ('sklearn', 'shap', 'scipy', 'bayes_opt', 'polars')"
         " if m in sys.modules))"
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from caliber.cli import main
+from caliber.cli.main import main
 from caliber.core.settings import get_settings
 from caliber.db.session import build_engine
 

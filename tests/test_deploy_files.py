@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
-from caliber.cli import QUEUES, build_parser
+from caliber.cli.main import build_parser
+from caliber.cli.serving import QUEUES
 from caliber.core.settings import Settings
 from caliber.jobs.broker import is_embedded
 from tests.e2e.test_server import _free_port
@@ -417,7 +418,7 @@ def test_dockerignore_keeps_secrets_and_local_data_out_but_not_the_build_inputs(
     for excluded in (".env", ".git", ".venv", "caliber-data", "out", "run", "tests"):
         assert excluded in patterns, f".dockerignore should exclude {excluded}"
     assert any(fnmatch("src/caliber/__pycache__", p) for p in patterns), "caches"
-    for needed in ("pyproject.toml", "constraints.txt", "README.md", "src", "src/caliber/cli.py"):
+    for needed in ("pyproject.toml", "constraints.txt", "README.md", "src", "src/caliber/cli"):
         hits = [p for p in patterns if not p.startswith("!") and fnmatch(needed, p)]
         assert not hits, f"{needed} is needed by the build but .dockerignore drops it ({hits})"
 

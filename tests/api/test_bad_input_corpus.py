@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from caliber.api.container import Container
-from caliber.cli import main as cli
+from caliber.cli.main import main as cli
 from tests.api.conftest import run_jobs
 from tests.api.hostile_files import GOOD, LARGE, Hostile, corpus
 from tests.api.test_scoring import (

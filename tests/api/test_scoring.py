@@ -24,7 +24,7 @@ from polars.testing import assert_frame_equal
 from sqlalchemy import func, select
 
 from caliber.api.container import Container
-from caliber.cli import main as cli
+from caliber.cli.main import main as cli
 from caliber.db.models import Campaign, FileUpload, ScoringResult
 from caliber.db.session import session_scope
 from caliber.engine import pipeline

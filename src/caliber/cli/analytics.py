@@ -1,6 +1,7 @@
-"""`caliber explain`, `caliber outliers` and `caliber weights`: the analytics of a file,
-scored with the same setup options as `caliber score`. Each prints a readable table
-(`--json` for machines); scikit-learn and SHAP load only when a method needs them."""
+"""The analytics commands: `caliber explain`, `caliber outliers` and `caliber weights`,
+the analytics of a file scored with the same setup options as `caliber score`. Each
+prints a readable table (`--json` for machines); scikit-learn and SHAP load only when a
+method needs them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import json
 import sys
 from typing import Any
 
-from caliber import cli
+from caliber.cli.output import fail, print_summary
+from caliber.cli.setup_options import add_setup_arguments, score_file
 
 EXPLAIN_METHODS = ("exact", "shap", "feature_importance", "correlation")
 OUTLIER_METHODS = (
@@ -24,25 +26,29 @@ WEIGHT_METHODS = ("equal", "correlation", "mutual_info", "f_score", "variance")
 OPTIMIZERS = ("grid", "genetic", "bayesian")
 
 
-def add_commands(commands: Any) -> None:
+def add_explain(commands: Any) -> None:
+    """`caliber explain FILE ...`."""
     explain = commands.add_parser(
         "explain",
         help="why rows scored what they did",
         description="Score FILE, then show which metrics drive the scores (or, with "
         "--domain, why one row scored what it did).",
     )
-    cli.add_setup_arguments(explain)
+    add_setup_arguments(explain)
     explain.add_argument("--method", choices=EXPLAIN_METHODS, default="exact")
     explain.add_argument("--domain", help="explain this domain / supply vendor")
     _common(explain)
     explain.set_defaults(handler=_explain)
 
+
+def add_outliers(commands: Any) -> None:
+    """`caliber outliers FILE ...`."""
     outliers = commands.add_parser(
         "outliers",
         help="rows whose metrics look wrong",
         description="Score FILE, then detect outlying rows over the setup's metrics.",
     )
-    cli.add_setup_arguments(outliers)
+    add_setup_arguments(outliers)
     outliers.add_argument("--method", choices=OUTLIER_METHODS, default="combined")
     outliers.add_argument(
         "--contamination", type=float, default=0.05, help="expected share (default 0.05)"
@@ -51,13 +57,16 @@ def add_commands(commands: Any) -> None:
     _common(outliers)
     outliers.set_defaults(handler=_outliers)
 
+
+def add_weights(commands: Any) -> None:
+    """`caliber weights FILE ...`."""
     weights = commands.add_parser(
         "weights",
         help="weights suggested by an outcome column",
         description="Score FILE, then suggest metric weights from how each metric relates "
         "to --target (e.g. conversions), optionally optimized for agreement with it.",
     )
-    cli.add_setup_arguments(weights)
+    add_setup_arguments(weights)
     weights.add_argument("--method", choices=WEIGHT_METHODS, default="correlation")
     weights.add_argument("--target", help="outcome column, e.g. conversions or conversion_rate")
     weights.add_argument("--optimize", choices=OPTIMIZERS, help="then optimize the weights")
@@ -73,7 +82,7 @@ def _common(command: argparse.ArgumentParser) -> None:
 def _scored(args: argparse.Namespace) -> Any:
     from caliber.engine.analytics.base import ScoredFrame
 
-    return ScoredFrame.from_result(cli.score_file(args))
+    return ScoredFrame.from_result(score_file(args))
 
 
 def _emit_json(payload: dict[str, Any]) -> None:
@@ -115,7 +124,7 @@ def _explain(args: argparse.Namespace) -> None:
             ("status", f"{row.quality_status} (percentile {row.percentile_rank})"),
             ("method", f"{row.method} (confidence {row.confidence})"),
         ]
-        cli.print_summary(
+        print_summary(
             (f"Why {row.name} scored {row.score:.2f}", facts, [("metrics", table)], [row.sentence]),
             left=(0,),
         )
@@ -138,7 +147,7 @@ def _explain(args: argparse.Namespace) -> None:
     facts = [("method", found.method), ("rows", _num(found.rows_used))]
     if found.model_fit is not None:
         facts.append(("surrogate R²", _num(found.model_fit, 3)))
-    cli.print_summary(
+    print_summary(
         ("What drives the scores", facts, [("metrics", table)], [found.summary, *found.notes]),
         left=(0, 4),
     )
@@ -176,7 +185,7 @@ def _outliers(args: argparse.Namespace) -> None:
     if shown:
         more = f" (and {report.count - len(shown)} more)" if report.count > len(shown) else ""
         closing.insert(0, "flagged: " + ", ".join(shown) + more)
-    cli.print_summary(("Outliers", facts, [("columns", table)], closing), left=(0,))
+    print_summary(("Outliers", facts, [("columns", table)], closing), left=(0,))
 
 
 def _weights(args: argparse.Namespace) -> None:
@@ -185,7 +194,7 @@ def _weights(args: argparse.Namespace) -> None:
 
     data = _scored(args)
     if args.optimize and not args.target:
-        cli.fail("--optimize needs --target")
+        fail("--optimize needs --target")
     found = wt.calculate_weights(data, args.method, args.target, seed=args.seed)
     optimized = (
         wt.optimize_weights(data, args.target, args.optimize, seed=args.seed, start=found.weights)
@@ -215,4 +224,4 @@ def _weights(args: argparse.Namespace) -> None:
         + json.dumps((optimized or found).weights)
         + "'"
     )
-    cli.print_summary(("Suggested weights", facts, [("weights", table)], closing), left=(0,))
+    print_summary(("Suggested weights", facts, [("weights", table)], closing), left=(0,))

@@ -1,0 +1,115 @@
+"""FILE and the scoring setup options, shared by `caliber score` and the analytics
+commands (`explain`, `outliers`, `weights`): how they are declared, checked and turned
+into the engine's Setup.
+
+polars and the engine are imported inside the functions so ``caliber --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from caliber.cli.output import fail
+
+if TYPE_CHECKING:
+    from caliber.engine.config import Setup
+    from caliber.engine.pipeline import ScoringResult
+
+PLATFORMS = ("trade_desk", "pulsepoint")
+GOALS = ("awareness", "action")
+CHANNELS = ("display", "ctv", "video", "audio")
+
+
+def add_setup_arguments(command: argparse.ArgumentParser) -> None:
+    """FILE and the scoring setup: shared by score, explain, outliers and weights."""
+    command.add_argument("file", type=Path, help="CSV, TSV or Excel (.xlsx, .xls) export")
+    command.add_argument("-p", "--platform", required=True, help=" | ".join(PLATFORMS))
+    command.add_argument("-g", "--goal", required=True, help=" | ".join(GOALS))
+    command.add_argument("-c", "--channel", required=True, help=" | ".join(CHANNELS))
+    command.add_argument(
+        "--ctr-sensitivity", action="store_true", help="weight CTR more (Trade Desk display)"
+    )
+    command.add_argument(
+        "--min-impressions",
+        type=float,
+        default=250.0,
+        help="volume filter and list eligibility (default: 250)",
+    )
+    command.add_argument(
+        "--weights",
+        help="custom weights as JSON, e.g. '{\"ctr\": 0.5, ...}', or @file.json",
+    )
+
+
+def score_file(args: argparse.Namespace) -> ScoringResult:
+    """Score args.file with the setup options (no progress bar, no output files)."""
+    with no_gc():
+        from caliber.engine.pipeline import score as run
+
+    setup = engine_setup(args)
+    check_input(args.file)
+    return run(args.file, setup)
+
+
+def engine_setup(args: argparse.Namespace) -> Setup:
+    """The engine setup of the options :func:`add_setup_arguments` adds."""
+    with no_gc():  # importing polars allocates a lot and triggers needless GC passes
+        from caliber.engine.config import Setup
+
+    return Setup.create(
+        args.platform,
+        args.goal,
+        args.channel,
+        ctr_sensitivity=args.ctr_sensitivity,
+        min_impressions=args.min_impressions,
+        weights=_parse_weights(args.weights),
+    )
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """The garbage collector off for the block (it is back on after, if it was on)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def check_input(file: Path) -> int:
+    """The file's size; a clear error when it is missing, a directory or unreadable."""
+    if not file.exists():
+        fail(f"no such file: {file}")
+    if file.is_dir():
+        fail(f"{file} is a directory, not a file")
+    if not os.access(file, os.R_OK):
+        fail(f"cannot read {file}: permission denied")
+    return file.stat().st_size
+
+
+def _parse_weights(raw: str | None) -> dict[str, float] | None:
+    if raw is None:
+        return None
+    text = raw
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot read weights file {path}: {exc.strerror or exc}")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"--weights is not valid JSON: {exc.msg} at position {exc.pos}")
+    if not isinstance(value, dict) or not value:
+        fail('--weights must be a JSON object of metric names to numbers, e.g. {"ctr": 1}')
+    return value
