@@ -34,8 +34,10 @@ from caliber.engine.lists import build_lists
 from caliber.engine.pipeline import ScoringResult as EngineResult
 from caliber.engine.pipeline import score
 from caliber.jobs.names import SCORE_CAMPAIGN
-from caliber.sample import write_sample
+from caliber.sample.export import write_sample
+from caliber.scoring import answers as scoring_answers
 from caliber.scoring import jobs as scoring_jobs
+from caliber.scoring import lists as scoring_lists
 from caliber.scoring import pages as result_pages
 from caliber.scoring import results as scoring_results
 from caliber.scoring.jobs import run_scoring_job
@@ -782,7 +784,7 @@ def test_runs_beyond_the_cache_budget_page_the_same_by_sql(
     try:
         result_pages.configure(0)  # every run is now "too large": SQL
         assert not result_pages.index().serves(1)
-        scoring_results.clear_read_caches()
+        scoring_answers.clear_read_caches()
         from_sql = answers()
     finally:
         result_pages.configure(result_pages.DEFAULT_MAX_ROWS)
@@ -813,14 +815,14 @@ def test_the_encoded_lists_equal_the_models(
             row.domain = name
         if fractional:
             rows[0].impressions += 0.5
-    scoring_results.clear_read_caches()
+    scoring_answers.clear_read_caches()
     with session_scope(container.sessions) as session:
         user_id = session.scalar(select(Campaign.owner_id).where(Campaign.id == cid))
         assert user_id is not None
         for kind in ("whitelist", "blacklist"):
-            answer = scoring_results.optimization_list_json(session, user_id, cid, kind)
+            answer = scoring_lists.optimization_list_json(session, user_id, cid, kind)
             encoded = json.loads(answer.body)
-            model = scoring_results.optimization_list(session, user_id, cid, kind)
+            model = scoring_lists.optimization_list(session, user_id, cid, kind)
             assert encoded == {
                 "success": True,
                 "data": model.model_dump(mode="json"),
@@ -832,7 +834,7 @@ def test_the_encoded_lists_equal_the_models(
             assert any(isinstance(i, float) for i in impressions) == (
                 fractional and kind == "whitelist"
             )
-    scoring_results.clear_read_caches()
+    scoring_answers.clear_read_caches()
 
 
 BAD_RESULT_PARAMETERS: list[tuple[dict[str, Any], str]] = [

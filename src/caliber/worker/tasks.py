@@ -36,7 +36,7 @@ from caliber.jobs.broker import is_embedded
 from caliber.jobs.celery_app import app, time_limits
 from caliber.notifications.jobs import send_completion_notification
 from caliber.reports import exports
-from caliber.scoring import results as scoring_results
+from caliber.scoring import lists as scoring_lists
 from caliber.scoring import service as scoring_service
 from caliber.scoring.jobs import json_safe, run_scoring_job
 from caliber.storage.base import Storage
@@ -228,7 +228,7 @@ def optimization_lists(
     with svc.sessions() as session:
         try:
             return {
-                kind: scoring_results.optimization_list(
+                kind: scoring_lists.optimization_list(
                     session, owner, campaign, kind, min_impressions
                 ).model_dump(mode="json")
                 for kind in ("whitelist", "blacklist")

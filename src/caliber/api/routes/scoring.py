@@ -13,6 +13,8 @@ from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
 from caliber.core.envelope import Envelope, Page, ok
 from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import SCORE_CAMPAIGN
+from caliber.scoring import answers as scoring_answers
+from caliber.scoring import lists as scoring_lists
 from caliber.scoring import results as scoring_results
 from caliber.scoring import service as scoring_service
 from caliber.scoring.repository import QualityStatus, ResultFilters, SortColumn, SortDirection
@@ -184,11 +186,11 @@ def _list(
 ) -> Response:
     """The list's envelope, encoded once per run (see ``optimization_list_json``)."""
     return _json(
-        scoring_results.optimization_list_json(
+        scoring_lists.optimization_list_json(
             session, owner_id, campaign_id, list_type, min_impressions
         )
     )
 
 
-def _json(answer: scoring_results.Answer) -> Response:
+def _json(answer: scoring_answers.Answer) -> Response:
     return Response(answer.body, media_type="application/json", headers=answer.run.headers())

@@ -1,0 +1,156 @@
+"""The whitelist and blacklist of a campaign's results, rebuilt from the stored rows by
+the engine's own ``build_lists``, so they equal what ``caliber score`` writes for the
+same file and setup. Never commits.
+
+A run's rows never change, so each list is built once per run and threshold, and kept
+encoded (:mod:`caliber.scoring.answers`); a 200k-row campaign's list is written straight
+from the frame by polars.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from caliber.db.models import Campaign
+from caliber.engine.lists import build_lists
+from caliber.scoring import answers, pages, repository
+from caliber.scoring.schemas import ListType, OptimizationListOut
+from caliber.scoring.service import campaign_setup, completed_campaign, results_run
+
+
+def optimization_list(
+    session: Session,
+    owner_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    list_type: ListType,
+    min_impressions: float | None = None,
+) -> OptimizationListOut:
+    """The whitelist or blacklist of the stored rows, by the engine's ``build_lists``
+    (default eligibility: the campaign's min_impressions)."""
+    campaign = completed_campaign(session, owner_id, campaign_id)
+    chosen, dimension, payload = _list_payload(session, campaign, list_type, min_impressions)
+    return OptimizationListOut.model_validate({**payload, "entries": _entries(chosen, dimension)})
+
+
+def optimization_list_json(
+    session: Session,
+    owner_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    list_type: ListType,
+    min_impressions: float | None = None,
+) -> answers.Answer:
+    """:func:`optimization_list` in its response envelope, encoded once per run, list
+    and threshold. A 200k-row campaign's list is ~50,000 entries (~7 MB of JSON): polars
+    writes them straight from the frame (not 50,000 dicts, let alone models)."""
+    campaign = completed_campaign(session, owner_id, campaign_id)
+    key = (campaign.results_run_id, list_type, min_impressions)
+
+    def encode() -> bytes:
+        chosen, dimension, payload = _list_payload(session, campaign, list_type, min_impressions)
+        impressions = chosen["impressions"]
+        if impressions.len() and (impressions != impressions.floor()).any():
+            entries = answers.dumps(_entries(chosen, dimension))  # some fractional: value by value
+        else:  # counts: written as integers, as answers.whole writes them
+            entries = (
+                chosen.select(
+                    pl.col(dimension).alias("domain"),
+                    "score",
+                    pl.col("impressions").cast(pl.Int64),
+                    "percentile_rank",
+                    "quality_status",
+                )
+                .write_json()
+                .encode()
+            )
+        data = answers.dumps(payload)  # {...}: the entries go in before its closing brace
+        return b'{"success":true,"data":%s,"entries":%s},"message":null}' % (data[:-1], entries)
+
+    return answers.with_run(answers.list_bodies.get_or_make(key, encode), results_run(campaign))
+
+
+def _list_payload(
+    session: Session, campaign: Campaign, list_type: ListType, min_impressions: float | None
+) -> tuple[pl.DataFrame, str, dict[str, Any]]:
+    """The chosen list's rows, the dimension, and every field of
+    :class:`OptimizationListOut` but ``entries``."""
+    setup = campaign_setup(campaign)
+    dimension = str(setup.resolve().level)
+    threshold = setup.min_impressions if min_impressions is None else min_impressions
+    lists = answers.run_values.get_or_make(
+        ("lists", campaign.results_run_id, threshold),
+        lambda: build_lists(
+            _list_frame(session, campaign, dimension),
+            dimension,
+            threshold,
+            setup.whitelist_quantile,
+            setup.blacklist_quantile,
+        ),
+    )
+    chosen = lists.whitelist if list_type == "whitelist" else lists.blacklist
+    whitelist = list_type == "whitelist"
+    total_impressions = float(chosen["impressions"].sum()) if chosen.height else 0.0
+    average = chosen["score"].mean() if chosen.height else None
+    payload = {
+        "list_type": list_type,
+        "campaign_id": str(campaign.id),
+        "analysis_level": dimension,
+        "domains": chosen[dimension].to_list(),
+        "count": chosen.height,
+        "criteria_used": {
+            **lists.criteria(),
+            "list_type": list_type,
+            "quantile": setup.whitelist_quantile if whitelist else setup.blacklist_quantile,
+            "score_threshold": (
+                lists.whitelist_threshold if whitelist else lists.blacklist_threshold
+            ),
+            "rule": (
+                "eligible rows with score >= the quantile, best first"
+                if whitelist
+                else "eligible rows with score <= the quantile, worst first"
+            ),
+        },
+        "total_impressions": answers.whole(total_impressions),
+        "average_score": None if average is None else round(float(cast(float, average)), 2),
+    }
+    return chosen, dimension, payload
+
+
+def _entries(chosen: pl.DataFrame, dimension: str) -> list[dict[str, Any]]:
+    """The list's rows as :class:`ListEntry` dicts."""
+    return [
+        {
+            "domain": domain,
+            "score": score,
+            "impressions": answers.whole(impressions),
+            "percentile_rank": percentile,
+            "quality_status": status,
+        }
+        for domain, score, impressions, percentile, status in zip(
+            chosen[dimension].to_list(),
+            chosen["score"].to_list(),
+            chosen["impressions"].to_list(),
+            chosen["percentile_rank"].to_list(),
+            chosen["quality_status"].to_list(),
+            strict=True,
+        )
+    ]
+
+
+def _list_frame(session: Session, campaign: Campaign, dimension: str) -> pl.DataFrame:
+    """The columns ``build_lists`` reads, in rank order: from the run's page index when
+    it is (or can be) held in memory, else from the database."""
+    row_count = answers.row_count(campaign)
+    if row_count is None or not pages.index().serves(row_count):
+        return repository.list_frame(session, answers.run_id(campaign), dimension)
+    frame = pages.index().frame(session, pages.RunKey(answers.run_id(campaign)))
+    return frame.select(
+        pl.col("domain").alias(dimension),
+        "score",
+        "impressions",
+        pl.col("percentile_rank").cast(pl.Int64),
+        "quality_status",
+    )
