@@ -12,9 +12,11 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
+import orjson
 import polars as pl
 from sqlalchemy.orm import Session
 
+from caliber.core import envelope
 from caliber.db.models import Campaign
 from caliber.engine.lists import build_lists
 from caliber.scoring import answers, pages, repository
@@ -66,8 +68,9 @@ def optimization_list_json(
                 .write_json()
                 .encode()
             )
-        data = answers.dumps(payload)  # {...}: the entries go in before its closing brace
-        return b'{"success":true,"data":%s,"entries":%s},"message":null}' % (data[:-1], entries)
+        # the payload's fields, then the entries, already encoded: in before its closing brace
+        data = answers.dumps(payload)[:-1] + b',"entries":' + entries + b"}"
+        return orjson.dumps(envelope.ok(orjson.Fragment(data)))
 
     return answers.with_run(answers.list_bodies.get_or_make(key, encode), results_run(campaign))
 

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from caliber.core import envelope
 from caliber.core.errors import InvalidInput
 from caliber.db.models import Campaign
 from caliber.engine.score import contribution_column
@@ -46,17 +47,7 @@ def results_page_json(
 
     def encode() -> bytes:
         rows, total = _read_page(session, campaign, filters, sort_by, direction, page, per_page)
-        envelope = {
-            "success": True,
-            "data": rows,
-            "message": None,
-            "total": total,
-            "page": page,
-            "per_page": per_page,
-            "has_next": page * per_page < total,
-            "has_prev": page > 1,
-        }
-        return answers.dumps(envelope)
+        return answers.dumps(envelope.page(rows, total=total, page=page, per_page=per_page))
 
     return answers.with_run(answers.page_bodies.get_or_make(key, encode), results_run(campaign))
 
