@@ -18,6 +18,7 @@ from pypdf import PdfReader
 
 from caliber.reports.data import Insight, ListSnapshot, MetricStats
 from caliber.reports.pdf import charts
+from caliber.reports.pdf import text as pdf_text
 from caliber.reports.pdf.document import render_campaign_pdf
 from tests.reports.sample_data import HOSTILE_DOMAINS, LONG_DOMAIN, UNICODE_DOMAINS, sample_report
 
@@ -124,7 +125,7 @@ def test_metrics_are_formatted_by_unit(full_text: str) -> None:
     data = sample_report()
     ctr = next(m for m in data.metric_stats if m.label == "CTR")
     cpm = next(m for m in data.metric_stats if m.label == "CPM")
-    assert charts.pct(ctr.mean) in full_text
+    assert pdf_text.pct(ctr.mean) in full_text
     assert f"${cpm.median:,.2f}" in full_text
     assert "What it means" in full_text
 
@@ -182,13 +183,13 @@ def test_long_insights_are_truncated() -> None:
 
 
 def test_markup_helper_escapes_and_marks_cjk_runs() -> None:
-    assert charts.markup("<b>&</b>") == "&lt;b&gt;&amp;&lt;/b&gt;"
-    assert charts.markup('=HYPERLINK("x")') == '=HYPERLINK("x")'
-    assert charts.markup("a\x00b") == "a b"
-    assert charts.markup("例え.jp") == '<font name="HeiseiKakuGo-W5">例え</font>.jp'
-    assert charts.markup("x" * 10, 5) == "xxxx…"
-    assert charts.markup("한국.kr") == '<font name="HYGothic-Medium">한국</font>.kr'
-    assert charts.markup("<中文>") == '&lt;<font name="STSong-Light">中文</font>&gt;'
+    assert pdf_text.markup("<b>&</b>") == "&lt;b&gt;&amp;&lt;/b&gt;"
+    assert pdf_text.markup('=HYPERLINK("x")') == '=HYPERLINK("x")'
+    assert pdf_text.markup("a\x00b") == "a b"
+    assert pdf_text.markup("例え.jp") == '<font name="HeiseiKakuGo-W5">例え</font>.jp'
+    assert pdf_text.markup("x" * 10, 5) == "xxxx…"
+    assert pdf_text.markup("한국.kr") == '<font name="HYGothic-Medium">한국</font>.kr'
+    assert pdf_text.markup("<中文>") == '&lt;<font name="STSong-Light">中文</font>&gt;'
 
 
 def test_cjk_campaign_names_and_bold_cjk_domains_render() -> None:
@@ -316,16 +317,16 @@ def test_a_warning_free_processing_report_says_so() -> None:
 
 
 def test_performance_levels_and_value_formats() -> None:
-    levels = [charts.performance_level(s) for s in (80, 79.99, 60, 40, 39.9, None, float("nan"))]
+    levels = [pdf_text.performance_level(s) for s in (80, 79.99, 60, 40, 39.9, None, float("nan"))]
     assert levels == ["Excellent", "Good", "Good", "Moderate", "Poor"] + ["Not available"] * 2
-    assert charts.by_unit(0.00532, "fraction") == "0.532%"
-    assert charts.by_unit(0.1234, "fraction") == "12.34%"
-    assert charts.by_unit(5.5, "currency") == "$5.50"
-    assert charts.by_unit(1234567, "count") == "1,234,567"
-    assert charts.by_unit(54.87, "points") == "54.9"
-    assert charts.by_unit(None, "points") == "—"
-    assert charts.date(datetime(2026, 11, 27, 14, 5, tzinfo=UTC)) == "27 Nov 2026 14:05 UTC"
-    assert charts.date(datetime(2026, 11, 27, 14, 5)) == "27 Nov 2026 14:05 UTC"
+    assert pdf_text.by_unit(0.00532, "fraction") == "0.532%"
+    assert pdf_text.by_unit(0.1234, "fraction") == "12.34%"
+    assert pdf_text.by_unit(5.5, "currency") == "$5.50"
+    assert pdf_text.by_unit(1234567, "count") == "1,234,567"
+    assert pdf_text.by_unit(54.87, "points") == "54.9"
+    assert pdf_text.by_unit(None, "points") == "—"
+    assert pdf_text.date(datetime(2026, 11, 27, 14, 5, tzinfo=UTC)) == "27 Nov 2026 14:05 UTC"
+    assert pdf_text.date(datetime(2026, 11, 27, 14, 5)) == "27 Nov 2026 14:05 UTC"
 
 
 # --- how the pages render -----------------------------------------------------------------
