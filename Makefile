@@ -58,7 +58,7 @@ deploy-lint: install ## lint the Dockerfile and check docker-compose.yml
 bench: install ## 1M-row benchmark: caliber score vs a bare pyarrow parse
 	$(BIN)/python benchmarks/score_file.py $(BENCH_ARGS)
 
-bench-load: install ## load test: 16 signed-in users on caliber serve + PostgreSQL (CALIBER_TEST_DATABASE_URL)
+bench-load: install ## load test (Locust): 16 signed-in users on caliber serve + PostgreSQL (CALIBER_TEST_DATABASE_URL)
 	$(BIN)/python benchmarks/load.py $(BENCH_ARGS)
 
 lock: ## re-pin every dependency to what is installed in .venv
