@@ -24,7 +24,7 @@ from caliber.core.settings import Settings
 from caliber.db.models import UserStatistics
 from caliber.jobs.celery_app import client_app
 from caliber.jobs.queue import CeleryJobQueue
-from caliber.sample import write_sample
+from caliber.sample.export import write_sample
 from tests.api.test_scoring import attach
 
 REDIS_URL = os.environ.get("CALIBER_TEST_REDIS_URL")

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from caliber.sample import write_sample
+from caliber.sample.export import write_sample
 from caliber.worker.embedded import NICENESS
 from tests.api.firebase import PROJECT_ID, CertServer, make_key, mint
 

@@ -9,7 +9,7 @@ import pytest
 
 from caliber.engine.config import Setup
 from caliber.engine.pipeline import ScoringResult, score
-from caliber.sample import write_sample
+from caliber.sample.export import write_sample
 from tests.engine.exports import SETUPS, make_export
 from tests.engine.reference import Reference, reference_score
 

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect, sync_playwright
 
-from caliber.sample import write_sample
+from caliber.sample.export import write_sample
 from tests.api.firebase import PROJECT_ID, CertServer, make_key, mint
 from tests.e2e.test_server import _free_port
 

@@ -261,7 +261,7 @@ def _configs(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from caliber.sample import SampleError, write_sample
+    from caliber.sample.export import SampleError, write_sample
 
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
