@@ -21,7 +21,7 @@ def add_db(commands: Any) -> None:
     upgrade_cmd.add_argument("revision", nargs="?", default="head")
     upgrade_cmd.set_defaults(handler=_db_upgrade)
     check_cmd = db_commands.add_parser(
-        "check", help="exit 1 if the database schema differs from the models"
+        "check", help="exit 2 if the database schema differs from the models"
     )
     check_cmd.set_defaults(handler=_db_check)
 
