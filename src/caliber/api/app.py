@@ -27,6 +27,7 @@ from caliber.api.routes import (
     notifications,
     reports,
     scoring,
+    web,
 )
 from caliber.campaigns.statistics import update_statistics
 from caliber.core import metrics
@@ -38,7 +39,6 @@ from caliber.notifications.jobs import send_completion_notification
 from caliber.reports.exports import run_export
 from caliber.scoring import pages as result_pages
 from caliber.scoring.jobs import run_scoring_job
-from caliber.web import routes as web
 
 logger = logging.getLogger(__name__)
 _MULTIPART_OVERHEAD = 1024 * 1024  # framing around an upload of the maximum size

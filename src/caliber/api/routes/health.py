@@ -15,10 +15,10 @@ from sqlalchemy import text
 
 from caliber.api.deps import ContainerDep
 from caliber.api.errors import error_body
+from caliber.api.routes.web import index as web_index
 from caliber.core import metrics
 from caliber.core.settings import Settings
 from caliber.jobs.broker import embedded_folders, is_embedded
-from caliber.web.routes import index as web_index
 
 router = APIRouter()
 

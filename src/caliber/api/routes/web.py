@@ -1,5 +1,6 @@
-"""The web app's routes: its page at ``/`` for browsers, its static files, and the
-configuration it reads at start (which sign-in to offer)."""
+"""The web app's routes: its page at ``/`` for browsers, its static files (in the
+``caliber.web`` package, no build step), and the configuration it reads at start (which
+sign-in to offer)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.responses import FileResponse
 
 from caliber.api.deps import ContainerDep, dev_sign_in_applies
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parents[2] / "web" / "static"
 router = APIRouter(include_in_schema=False)
 
 
