@@ -249,8 +249,16 @@ class CaliberUser(FastHttpUser):
 # --- the window, the CPU, the scoring runs and the verdict -----------------------------------
 
 
-def _cpu() -> tuple[float, float, float, float, float]:
-    """(wall, CPU of the server's API processes, of this process, machine busy, total)."""
+def _cpu() -> tuple[float, float, float, float, float] | None:
+    """(wall, CPU of the server's API processes, of this process, machine busy, total);
+    None if a process went away meanwhile (no CPU figures then, the rest goes on)."""
+    try:
+        return _cpu_now()
+    except psutil.Error:
+        return None
+
+
+def _cpu_now() -> tuple[float, float, float, float, float]:
     server = psutil.Process(RUN.server_pid)
     worker = f"--exit-with-parent={RUN.server_pid}"  # the embedded job worker: not counted
     api = [server, *(p for p in server.children() if worker not in p.cmdline())]
@@ -285,9 +293,10 @@ def _start_window(environment: Environment, **_: Any) -> None:
 
 @events.test_stop.add_listener
 def _stop(environment: Environment, **_: Any) -> None:
-    if RUN.cpu_start is not None:
+    end = _cpu() if RUN.cpu_start is not None else None
+    if RUN.cpu_start is not None and end is not None:
         wall0, server0, client0, busy0, total0 = RUN.cpu_start
-        wall1, server1, client1, busy1, total1 = _cpu()
+        wall1, server1, client1, busy1, total1 = end
         window, server = wall1 - wall0, server1 - server0
         requests = max(1, environment.stats.total.num_requests)
         machine = (busy1 - busy0) / (total1 - total0) * 100 if total1 > total0 else math.nan
@@ -304,7 +313,10 @@ def _stop(environment: Environment, **_: Any) -> None:
         with httpx.Client(base_url=f"{environment.host}{API}", headers=_headers(token)) as http:
             while status not in ("completed", "failed") and time.monotonic() < deadline:
                 gevent.sleep(0.25)
-                progress = http.get(f"/scoring/progress/{campaign_id}")
+                try:
+                    progress = http.get(f"/scoring/progress/{campaign_id}")
+                except httpx.HTTPError:
+                    break  # the server is gone: the run did not complete
                 status = progress.json()["data"]["status"] if progress.is_success else ""
         RUN.runs_failed += status != "completed"
 
