@@ -14,6 +14,7 @@ from caliber.engine import lists as lists_mod
 from caliber.engine import normalize, outliers, preprocess
 from caliber.engine.cells import MAX_COUNT
 from caliber.engine.config import ResolvedSetup, Setup
+from caliber.engine.options import ReadOptions
 from caliber.engine.read import ReadLimits, Table, null_markers, open_table
 from caliber.engine.report import ProcessingReport
 from caliber.engine.score import PERCENTILE, SCORE, STATUS, add_scores, contribution_column
@@ -85,20 +86,22 @@ def score(
     *,
     filename: str | None = None,
     limits: ReadLimits | None = None,
+    options: ReadOptions | None = None,
     progress: Progress | None = None,
 ) -> ScoringResult:
     """Score ``source`` (a file's bytes or path, or a polars/pandas DataFrame) under
-    ``setup``."""
+    ``setup``, read as ``options`` say (default: everything detected)."""
     notify = progress or _silent
+    options = options or ReadOptions()
     resolved = setup.resolve()
     notify("reading", 0.0)
     if isinstance(source, bytes | Path):
-        table = open_table(source, filename, limits)
+        table = open_table(source, filename, limits, options)
     else:
         table = _frame_table(source)
     notify("cleaning", 0.15)
-    report = ProcessingReport()
-    prepared = preprocess.prepare(table, setup, resolved, report)
+    report = ProcessingReport(read_options=options.to_dict())
+    prepared = preprocess.prepare(table, setup, resolved, report, options)
     notify("scoring", 0.7)
     dimension = str(resolved.level)
     metrics = resolved.metrics

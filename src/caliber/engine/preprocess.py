@@ -46,6 +46,7 @@ from caliber.engine.errors import (
 )
 from caliber.engine.headers import MetricSource, map_headers, plan_sources
 from caliber.engine.metrics import METRICS
+from caliber.engine.options import ReadOptions
 from caliber.engine.read import Table, is_encoding_error
 from caliber.engine.report import DataWarning, ProcessingReport
 
@@ -62,7 +63,11 @@ class Prepared:
 
 
 def prepare(
-    table: Table, setup: Setup, resolved: ResolvedSetup, report: ProcessingReport
+    table: Table,
+    setup: Setup,
+    resolved: ResolvedSetup,
+    report: ProcessingReport,
+    options: ReadOptions | None = None,
 ) -> Prepared:
     """Run steps 1-6 on ``table`` and fill ``report``.
 

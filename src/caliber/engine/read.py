@@ -16,17 +16,23 @@ from pathlib import Path
 
 from caliber.engine import text, workbook
 from caliber.engine.errors import EmptyFileError, UnreadableFileError
+from caliber.engine.options import ReadOptions
 from caliber.engine.table import ReadLimits, Table, is_encoding_error, null_markers
 
 __all__ = ["ReadLimits", "Table", "is_encoding_error", "null_markers", "open_table"]
 
 
 def open_table(
-    source: bytes | Path, filename: str | None = None, limits: ReadLimits | None = None
+    source: bytes | Path,
+    filename: str | None = None,
+    limits: ReadLimits | None = None,
+    options: ReadOptions | None = None,
 ) -> Table:
     """Detect the format of ``source`` (a file's bytes, or its path) and return its
-    :class:`Table`. A plain UTF-8 file given by path is scanned in place, never loaded."""
+    :class:`Table`, read as ``options`` say. A plain UTF-8 file given by path is scanned
+    in place, never loaded."""
     limits = limits or ReadLimits()
+    del options  # (issue 16: the header row and the sheet)
     if isinstance(source, Path):
         head = _read_head(source)
         if head.startswith((workbook.ZIP_MAGIC, workbook.XLS_MAGIC)) or text.needs_bytes(head):

@@ -28,6 +28,7 @@ class DataWarning:
 class ProcessingReport:
     """What the cleaning did, for the user and for audits."""
 
+    read_options: dict[str, Any] = field(default_factory=dict)  # as given (ReadOptions)
     file_format: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
@@ -46,6 +47,7 @@ class ProcessingReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "read_options": dict(self.read_options),
             "file_format": self.file_format,
             "encoding": self.encoding,
             "delimiter": self.delimiter,
