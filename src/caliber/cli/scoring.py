@@ -22,6 +22,7 @@ from caliber.cli.setup_options import (
     check_input,
     engine_setup,
     no_gc,
+    read_options,
 )
 
 if TYPE_CHECKING:
@@ -83,13 +84,16 @@ def _score(args: argparse.Namespace) -> None:
 
     file: Path = args.file
     setup = engine_setup(args)
+    options = read_options(args)
     size = check_input(file)
     show_progress = sys.stderr.isatty() and size >= _PROGRESS_MIN_BYTES and not args.quiet
     result: ScoringResult
     if show_progress:
-        result = _run_with_progress(lambda progress: run(file, setup, progress=progress))
+        result = _run_with_progress(
+            lambda progress: run(file, setup, options=options, progress=progress)
+        )
     else:
-        result = run(file, setup)
+        result = run(file, setup, options=options)
     written = _write_outputs(result, args.out)
     if not args.quiet:
         print_summary(_summary(result, file, written))

@@ -20,6 +20,7 @@ from caliber.cli.output import fail
 
 if TYPE_CHECKING:
     from caliber.engine.config import Setup
+    from caliber.engine.options import ReadOptions
     from caliber.engine.pipeline import ScoringResult
 
 PLATFORMS = ("trade_desk", "pulsepoint")
@@ -46,6 +47,33 @@ def add_setup_arguments(command: argparse.ArgumentParser) -> None:
         "--weights",
         help="custom weights as JSON, e.g. '{\"ctr\": 0.5, ...}', or @file.json",
     )
+    reading = command.add_argument_group(
+        "reading the file", "detected when not given; the summary says what was used"
+    )
+    reading.add_argument(
+        "--number-format",
+        choices=("auto", "point", "comma"),
+        default="auto",
+        help="decimal mark: point (1,234.56), comma (1.234,56), or auto (detect; default)",
+    )
+    reading.add_argument(
+        "--sheet", help="the workbook sheet to read, by name or 0-based index (default: detect)"
+    )
+    reading.add_argument(
+        "--header-row",
+        type=int,
+        metavar="N",
+        help="the line (or sheet row) of the header, from 1 (default: detect)",
+    )
+    reading.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="NAME=HEADER",
+        help="read input NAME (domain, supply_vendor, impressions, conversions, ...; see "
+        "'caliber configs --json') from the file's HEADER; repeat a count input to add "
+        "several columns up",
+    )
 
 
 def score_file(args: argparse.Namespace) -> ScoringResult:
@@ -54,8 +82,9 @@ def score_file(args: argparse.Namespace) -> ScoringResult:
         from caliber.engine.pipeline import score as run
 
     setup = engine_setup(args)
+    options = read_options(args)
     check_input(args.file)
-    return run(args.file, setup)
+    return run(args.file, setup, options=options)
 
 
 def engine_setup(args: argparse.Namespace) -> Setup:
@@ -70,6 +99,33 @@ def engine_setup(args: argparse.Namespace) -> Setup:
         ctr_sensitivity=args.ctr_sensitivity,
         min_impressions=args.min_impressions,
         weights=_parse_weights(args.weights),
+    )
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The engine's reading choices from --number-format, --sheet, --header-row and
+    --column (repeatable; a NAME given several headers adds them up)."""
+    with no_gc():
+        from caliber.engine.options import NumberFormat, ReadOptions
+
+    columns: dict[str, tuple[str, ...]] = {}
+    for given in args.column:
+        name, equals, header = given.partition("=")
+        if not equals or not name.strip() or not header.strip():
+            example = 'conversions="01 - Click Conversion"'
+            fail(f"--column wants NAME=HEADER (e.g. {example}), not {given!r}")
+        key = name.strip().lower()
+        columns[key] = (*columns.get(key, ()), header.strip())
+    if args.header_row is not None and args.header_row < 1:
+        fail(f"--header-row counts from 1 (the file's first line), not {args.header_row}")
+    sheet: str | int | None = args.sheet
+    if isinstance(sheet, str) and sheet.strip().isdigit():
+        sheet = int(sheet.strip())
+    return ReadOptions(
+        number_format=NumberFormat(args.number_format),
+        header_row=args.header_row,
+        sheet=sheet,
+        columns=columns,
     )
 
 
