@@ -271,8 +271,15 @@ def test_upload_csv_then_get_it(
         "content_type",
         "created_at",
         "campaign_id",
+        "number_format",
+        "sheet",
+        "header_row",
+        "column_mapping",
     }
     assert data["original_filename"] == "Q1 report.csv"
+    # no reading choices sent: everything is detected
+    assert (data["number_format"], data["sheet"], data["header_row"]) == ("auto", None, None)
+    assert data["column_mapping"] == {}
     assert data["file_format"] == "csv"
     assert data["content_type"] == "text/csv"
     assert data["size_bytes"] == len(CSV)

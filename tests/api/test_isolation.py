@@ -148,10 +148,17 @@ def _request(world: World, method: str, path: str) -> dict[str, Any] | None:
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("PUT", "/api/v1/campaigns/templates/{template_id}/weights"): {"json": {"weights": None}},
         ("PUT", "/api/v1/campaigns/{campaign_id}/weights"): {"json": {"weights": None}},
+        ("PUT", "/api/v1/campaigns/templates/{template_id}/read-options"): {
+            "json": {"number_format": "comma"}
+        },
+        ("PUT", "/api/v1/campaigns/{campaign_id}/read-options"): {
+            "json": {"number_format": "comma", "column_mapping": {"clicks": "Clicks"}}
+        },
         ("PUT", "/api/v1/campaigns/{campaign_id}/status"): {"json": {"status": "failed"}},
         ("PUT", "/api/v1/campaigns/{campaign_id}/progress"): {"json": {"processed_records": 1}},
         ("POST", "/api/v1/campaigns/{campaign_id}/upload"): {
-            "files": {"file": ("x.csv", CSV, "text/csv")}
+            "files": {"file": ("x.csv", CSV, "text/csv")},
+            "data": {"number_format": "comma"},
         },
         ("POST", "/api/v1/scoring/start"): {"json": {"campaign_id": w.campaign}},
         ("POST", "/api/v1/scoring/optimization-list"): {

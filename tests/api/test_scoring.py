@@ -215,7 +215,12 @@ def test_stored_results_equal_what_the_cli_writes(
 
     campaign = client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"]
     assert campaign["campaign_level_score"] == written["campaign_level_score"]
-    assert campaign["column_mapping"] == written["processing_report"]["column_mapping"]
+    # how the run read the headers; column_mapping is the user's choice (none here)
+    assert campaign["column_mapping_used"] == written["processing_report"]["column_mapping"]
+    assert campaign["column_mapping"] == {}
+    assert (
+        campaign["config_snapshot"]["read_options"] == written["processing_report"]["read_options"]
+    )
     assert campaign["data_quality_report"] == written["processing_report"]
     assert campaign["total_records"] == written["rows"]["read"]
     assert campaign["config_snapshot"]["weights"] == written["weights"]

@@ -23,6 +23,7 @@ from sqlalchemy import (
     inspect,
     table,
     text,
+    update,
 )
 from sqlalchemy.engine import make_url
 
@@ -243,5 +244,52 @@ def test_0005_keeps_completed_results_as_their_first_run_and_back(fresh_url: str
         assert "results_run_id" not in columns
         assert "run_snapshot" not in columns
         assert (users, campaigns_left) == (1, 3)  # nothing cascaded away
+    finally:
+        engine.dispose()
+
+
+def test_0006_adds_reading_choices_and_keeps_the_detected_mapping(fresh_url: str) -> None:
+    """The detected mapping (campaigns.column_mapping) moves to column_mapping_used with
+    its values, read_options appears on templates, campaigns and uploads, and back;
+    nothing referencing campaigns is cascaded away on SQLite."""
+    upgrade(fresh_url, "0004")
+    engine = build_engine(fresh_url)
+    detected = {"Site": "domain", "Impressions": "impressions"}
+    try:
+        with engine.begin() as connection:
+            _seed_0004(connection)
+        upgrade(fresh_url, "0005")
+        with engine.begin() as connection:
+            mapped = table("campaigns", column("name", String), column("column_mapping", JSON))
+            connection.execute(
+                update(mapped).where(mapped.c.name == "completed").values(column_mapping=detected)
+            )
+        upgrade(fresh_url)
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            for name in ("campaign_templates", "campaigns", "file_uploads"):
+                assert "read_options" in {c["name"] for c in inspector.get_columns(name)}, name
+            row = connection.execute(
+                text("SELECT column_mapping_used, read_options FROM campaigns WHERE name = :n"),
+                {"n": "completed"},
+            ).one()
+            rows_kept = connection.execute(text("SELECT count(*) FROM scoring_results")).scalar()
+        used = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+        assert used == detected
+        assert row[1] is None
+        assert rows_kept == 2
+        assert pending_differences(engine) == []
+
+        downgrade(fresh_url, "0005")
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("campaigns")}
+            back = connection.execute(
+                text("SELECT column_mapping FROM campaigns WHERE name = :n"), {"n": "completed"}
+            ).scalar()
+            rows_kept = connection.execute(text("SELECT count(*) FROM scoring_results")).scalar()
+        assert "read_options" not in columns
+        assert "column_mapping_used" not in columns
+        assert (json.loads(back) if isinstance(back, str) else back) == detected
+        assert rows_kept == 2
     finally:
         engine.dispose()

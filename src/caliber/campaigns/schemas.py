@@ -2,7 +2,11 @@
 
 Setup fields (platform, goal, channel, ...) are plain strings here: the engine's
 :meth:`~caliber.engine.config.Setup.create` validates them, so the messages a client
-sees are the engine's own (accepted values, supported channels, weight rules).
+sees are the engine's own (accepted values, supported channels, weight rules). The seed's
+names are accepted too: ``campaign_type`` for ``platform``, and ``analysis_level``, which
+must agree with the setup (the service checks it); responses carry both names. The
+reading choices (number format, sheet, header row, column mapping) are
+:mod:`caliber.campaigns.choices`.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from pydantic import (
     model_validator,
 )
 
+from caliber.campaigns.choices import ReadingFields, fields_of, loaded
 from caliber.db.models import CampaignStatus
-from caliber.engine.config import Channel, Goal, Platform, Setup
+from caliber.engine.config import Channel, Goal, Level, Platform, Setup
 from caliber.engine.errors import EngineError
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -48,6 +53,20 @@ def _documented(values: type[StrEnum], what: str) -> Any:
 PlatformValue = Annotated[SetupValue, _documented(Platform, "platform")]
 GoalValue = Annotated[SetupValue, _documented(Goal, "campaign goal")]
 ChannelValue = Annotated[SetupValue, _documented(Channel, "channel")]
+CampaignTypeValue = Annotated[
+    SetupValue,
+    Field(
+        json_schema_extra={"enum": [v.value for v in Platform]},
+        description="the seed's name for `platform` (send either; both must agree)",
+    ),
+]
+AnalysisLevelValue = Annotated[
+    Level,
+    Field(
+        description="what the setup scores by (domain or supply_vendor): must agree with the "
+        "setup, unless column_mapping maps the setup's dimension to another column"
+    ),
+]
 # documented here, checked by the engine (its message names the value)
 MinImpressions = Annotated[
     float,
@@ -75,6 +94,27 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _SeedNames(BaseModel):
+    """``campaign_type`` (the seed's name for ``platform``) and ``analysis_level``."""
+
+    campaign_type: CampaignTypeValue | None = None
+    analysis_level: AnalysisLevelValue | None = None
+
+    @model_validator(mode="after")
+    def _one_platform(self) -> _SeedNames:
+        platform: str | None = getattr(self, "platform", None)
+        if self.campaign_type is not None:
+            if platform is not None and platform.lower() != self.campaign_type.lower():
+                msg = (
+                    f"campaign_type {self.campaign_type!r} and platform {platform!r} disagree; "
+                    "send one of them (campaign_type is another name for platform)"
+                )
+                raise ValueError(msg)
+            object.__setattr__(self, "platform", self.campaign_type)
+            self.model_fields_set.add("platform")  # sent, under its other name
+        return self
+
+
 class WeightsUpdate(_Input):
     """Custom weights for the setup's metrics (each >= 0, summing to 1), or null for the
     setup's defaults."""
@@ -82,17 +122,24 @@ class WeightsUpdate(_Input):
     weights: Weights | None
 
 
-class TemplateCreate(_Input):
-    """A reusable scoring setup."""
+class TemplateCreate(_Input, _SeedNames, ReadingFields):
+    """A reusable scoring setup (``platform`` or ``campaign_type``) and reading choices."""
 
     name: Name
     description: Description | None = None
-    platform: PlatformValue
+    platform: PlatformValue | None = None
     goal: GoalValue
     channel: ChannelValue
     ctr_sensitivity: bool = False
     min_impressions: MinImpressions = 250
     custom_weights: Weights | None = None
+
+    @model_validator(mode="after")
+    def _platform_given(self) -> TemplateCreate:
+        if self.platform is None:
+            msg = "platform (or campaign_type) is required"
+            raise ValueError(msg)
+        return self
 
 
 SETUP_FIELDS = (
@@ -106,9 +153,10 @@ SETUP_FIELDS = (
 REQUIRED_WITHOUT_TEMPLATE = ("platform", "goal", "channel")
 
 
-class CampaignCreate(_Input):
-    """A campaign from a template (setup copied; fields given here override it) or from
-    an explicit setup (platform, goal and channel then required)."""
+class CampaignCreate(_Input, _SeedNames, ReadingFields):
+    """A campaign from a template (setup and reading choices copied; fields given here
+    override them) or from an explicit setup (platform, goal and channel then required;
+    ``campaign_type`` may stand for platform)."""
 
     name: Name
     description: Description | None = None
@@ -138,6 +186,11 @@ class CampaignCreate(_Input):
             for f in SETUP_FIELDS
             if f in sent and (getattr(self, f) is not None or f == "custom_weights")
         }
+
+
+class ReadingUpdate(_Input, ReadingFields):
+    """A campaign's or template's reading choices, all at once: a field left out or null
+    is detected from the file."""
 
 
 class StatusUpdate(_Input):
@@ -176,6 +229,9 @@ class _Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+READING_OUT = ("number_format", "sheet", "header_row", "column_mapping")
+
+
 class _SetupOut(_Output):
     platform: str
     goal: str
@@ -183,6 +239,32 @@ class _SetupOut(_Output):
     ctr_sensitivity: bool
     min_impressions: float
     custom_weights: dict[str, float] | None
+    number_format: str = Field(description="auto (detected from the file), point or comma")
+    sheet: int | str | None = Field(description="the sheet to read (null: detected)")
+    header_row: int | None = Field(description="the header's 1-based line (null: detected)")
+    column_mapping: dict[str, list[str]] = Field(
+        description="the user's choice: standard input -> the header(s) it is read from"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reading_choices(cls, data: Any) -> Any:
+        """A stored row's ``read_options`` as the four reading fields."""
+        if isinstance(data, dict):
+            return data
+        values = {
+            name: getattr(data, name)
+            for name in cls.model_fields
+            if name not in READING_OUT and hasattr(data, name)
+        }
+        values.update(fields_of(loaded(getattr(data, "read_options", None))))
+        return values
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def campaign_type(self) -> str:
+        """The seed's name for ``platform``."""
+        return self.platform
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -222,5 +304,8 @@ class CampaignDetail(CampaignOut):
     """One campaign with what its last scoring run recorded."""
 
     config_snapshot: dict[str, Any] | None
-    column_mapping: dict[str, Any] | None
+    column_mapping_used: dict[str, Any] | None = Field(
+        description="how the last successful run read the file's headers: header -> "
+        "standard input (the processing report's column_mapping)"
+    )
     data_quality_report: dict[str, Any] | None

@@ -9,12 +9,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from caliber.campaigns import repository
-from caliber.campaigns.schemas import CampaignCreate, ProgressUpdate, StatusUpdate, TemplateCreate
+from caliber.campaigns import choices, repository
+from caliber.campaigns.schemas import (
+    CampaignCreate,
+    ProgressUpdate,
+    ReadingUpdate,
+    StatusUpdate,
+    TemplateCreate,
+)
 from caliber.core.errors import Conflict, InvalidInput
 from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, CampaignTemplate
-from caliber.engine.config import DEFAULT_MIN_IMPRESSIONS, Setup
+from caliber.engine.config import DEFAULT_MIN_IMPRESSIONS, Level, Setup
+from caliber.engine.options import ReadOptions
 
 # The status machine of a campaign: pending → processing → completed | failed, and
 # failed → pending. Only the system starts a run (POST /scoring/start) and only a run
@@ -79,6 +86,25 @@ def _normalized(setup: Setup) -> dict[str, Any]:
     }
 
 
+def check_analysis_level(setup: Setup, options: ReadOptions, requested: Level | None) -> None:
+    """The seed's ``analysis_level`` must name what the setup scores by, unless the column
+    mapping says which column that dimension is read from (e.g. ``supply_vendor`` for a
+    display setup with ``{"domain": "Supply Vendor"}``); else a 422 naming the value."""
+    if requested is None:
+        return
+    level = str(setup.resolve().level)
+    if str(requested) == level or level in options.columns:
+        return
+    raise InvalidInput(
+        f"analysis_level {str(requested)!r} does not match this setup, which scores by "
+        f"{level}: send analysis_level {level!r}, or map the {level} dimension to the "
+        f'column to score by (column_mapping {{"{level}": "<header>"}})',
+        field="analysis_level",
+        requested=str(requested),
+        valid=level,
+    )
+
+
 # --- templates --------------------------------------------------------------------
 
 
@@ -86,8 +112,14 @@ def create_template(
     session: Session, owner_id: uuid.UUID, data: TemplateCreate
 ) -> CampaignTemplate:
     setup = build_setup(data.model_dump())
+    options = choices.options_from_fields(data.reading_sent())
+    check_analysis_level(setup, options, data.analysis_level)
     template = CampaignTemplate(
-        owner_id=owner_id, name=data.name, description=data.description, **_normalized(setup)
+        owner_id=owner_id,
+        name=data.name,
+        description=data.description,
+        read_options=choices.stored(options),
+        **_normalized(setup),
     )
     session.add(template)
     session.flush()
@@ -120,10 +152,15 @@ def create_campaign(session: Session, owner_id: uuid.UUID, data: CampaignCreate)
     """From a template (its setup copied, fields sent alongside override it) or from the
     setup given; either way validated by the engine."""
     values: dict[str, Any] = {}
+    options = ReadOptions()
     if data.template_id is not None:
-        values = _setup_values(repository.get_template(session, owner_id, data.template_id))
+        template = repository.get_template(session, owner_id, data.template_id)
+        values = _setup_values(template)
+        options = choices.loaded(template.read_options)
     values.update(data.overrides())
     setup = build_setup(values)
+    options = choices.with_sent(options, data.reading_sent())
+    check_analysis_level(setup, options, data.analysis_level)
     campaign = Campaign(
         owner_id=owner_id,
         template_id=data.template_id,
@@ -131,6 +168,7 @@ def create_campaign(session: Session, owner_id: uuid.UUID, data: CampaignCreate)
         description=data.description,
         status=CampaignStatus.PENDING,
         progress_percentage=0,
+        read_options=choices.stored(options),
         **_normalized(setup),
     )
     session.add(campaign)
@@ -192,6 +230,39 @@ def set_template_weights(
     template.updated_at = utcnow()
     session.flush()
     return template
+
+
+def set_reading(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, data: ReadingUpdate
+) -> Campaign:
+    """Replace the campaign's reading choices for its next run (409 while one is in
+    progress: it reads the file with the choices it started with)."""
+    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    if campaign.status == CampaignStatus.PROCESSING:
+        raise Conflict(
+            "the campaign is being scored; change how its file is read when the run has finished",
+            campaign_id=str(campaign_id),
+        )
+    campaign.read_options = choices.stored(choices.options_from_fields(data.reading_sent()))
+    campaign.updated_at = utcnow()
+    session.flush()
+    return campaign
+
+
+def set_template_reading(
+    session: Session, owner_id: uuid.UUID, template_id: uuid.UUID, data: ReadingUpdate
+) -> CampaignTemplate:
+    """Replace the template's reading choices (campaigns made from it later copy them)."""
+    template = repository.get_template(session, owner_id, template_id)
+    template.read_options = choices.stored(choices.options_from_fields(data.reading_sent()))
+    template.updated_at = utcnow()
+    session.flush()
+    return template
+
+
+def reading_of(campaign: Campaign | CampaignTemplate) -> ReadOptions:
+    """The reading choices stored on a campaign or template."""
+    return choices.loaded(campaign.read_options)
 
 
 def update_status(

@@ -59,6 +59,8 @@ class ScoringSetupColumns:
     ctr_sensitivity: Mapped[bool] = mapped_column(Boolean, default=False)
     min_impressions: Mapped[float] = mapped_column(Float, default=250)
     custom_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    # how the file is read (issue 16): the engine's ReadOptions.to_dict(), NULL: detect
+    read_options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class CampaignTemplate(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
@@ -85,6 +87,9 @@ class FileUpload(UUIDPrimaryKey, Timestamps, Base):
     file_format: Mapped[str] = mapped_column(String(16))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
+    # reading choices sent with the upload (ReadOptions.to_dict(), NULL: none); each one
+    # given wins over the campaign's for this file
+    read_options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Campaign(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
@@ -95,8 +100,10 @@ class Campaign(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
     ``run_snapshot``: the setup and file it scores) and the results (``results_run_id``:
     which rows of ``scoring_results`` are the campaign's, with the ``completed_at``,
     ``config_snapshot``, ``summary``, ``campaign_level_score``, ``data_quality_report``
-    and ``column_mapping`` of the run that wrote them) are kept apart: a run that is in
-    progress or failed leaves the previous results readable until another one succeeds.
+    and ``column_mapping_used`` of the run that wrote them) are kept apart: a run that is
+    in progress or failed leaves the previous results readable until another one succeeds.
+    ``read_options`` (with the setup) is the user's choice of how to read the next file;
+    ``column_mapping_used`` is how a run read the headers (header -> standard input).
     """
 
     __tablename__ = "campaigns"
@@ -121,7 +128,7 @@ class Campaign(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
     results_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     config_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     data_quality_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    column_mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    column_mapping_used: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     campaign_level_score: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

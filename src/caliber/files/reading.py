@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from caliber.campaigns import choices
 from caliber.campaigns import service as campaign_service
 from caliber.campaigns.repository import get_campaign
 from caliber.core.errors import NotFound
@@ -20,6 +21,7 @@ from caliber.db.models import Campaign, FileUpload
 from caliber.engine.columns import INPUTS
 from caliber.engine.errors import EngineError, UnreadableFileError
 from caliber.engine.headers import ColumnMapping, map_headers, plan_sources
+from caliber.engine.options import ReadOptions
 from caliber.engine.read import Table, open_table
 from caliber.files import repository
 from caliber.storage.base import Storage
@@ -35,7 +37,14 @@ PREVIEW_MAX_CELL = 1_000
 # --------------------------------------------------------------------------- preview
 
 
-def _open(storage: Storage, record: FileUpload) -> Table:
+def reading_for(campaign: Campaign | None, upload: FileUpload) -> choices.Resolved:
+    """How a run of ``campaign`` reads ``upload``: field by field the upload's choice,
+    else the campaign's, else detection."""
+    base = choices.loaded(campaign.read_options) if campaign is not None else ReadOptions()
+    return choices.resolve(base, choices.loaded(upload.read_options))
+
+
+def _open(storage: Storage, record: FileUpload, options: ReadOptions | None = None) -> Table:
     try:
         data = storage.read(record.storage_key)
     except NotFound:  # the backend's message names the storage key: keep that private
@@ -44,7 +53,7 @@ def _open(storage: Storage, record: FileUpload) -> Table:
             "the stored contents of this file are missing; upload it again",
             file_id=str(record.id),
         ) from None
-    return open_table(data, record.original_filename)
+    return open_table(data, record.original_filename, options=options)
 
 
 def _collect(frame: pl.LazyFrame) -> pl.DataFrame:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from caliber.campaigns import choices
 from caliber.db.models import FileUpload
 
 
@@ -32,8 +33,11 @@ class FileOut(BaseModel):
 
 
 def file_json(record: FileUpload, **extra: Any) -> dict[str, Any]:
-    """The file as JSON, plus ``extra`` keys (e.g. the campaign it was assigned to)."""
-    return {**FileOut.model_validate(record).model_dump(mode="json"), **extra}
+    """The file as JSON with the reading choices sent with it (``number_format``,
+    ``sheet``, ``header_row``, ``column_mapping``), plus ``extra`` keys (e.g. the campaign
+    it was assigned to)."""
+    reading = choices.fields_of(choices.loaded(record.read_options))
+    return {**FileOut.model_validate(record).model_dump(mode="json"), **reading, **extra}
 
 
 class AssignCampaign(BaseModel):

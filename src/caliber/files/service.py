@@ -14,7 +14,7 @@ import hashlib
 import logging
 import uuid
 from datetime import timedelta
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from sqlalchemy.orm import Session
 
@@ -122,9 +122,12 @@ def upload_file(
     limit: int,
     size_hint: int | None = None,
     campaign_id: uuid.UUID | None = None,
+    read_options: dict[str, Any] | None = None,
 ) -> tuple[FileUpload, Campaign | None]:
-    """Check and store an upload, add its row (flushed, not committed), and assign it to
-    ``campaign_id`` when given. Nothing stays in storage when a check fails."""
+    """Check and store an upload with its reading choices (``read_options``, stored as
+    :func:`caliber.campaigns.choices.stored` gives them: each one given wins over the
+    campaign's for this file), add its row (flushed, not committed), and
+    assign it to ``campaign_id`` when given. Nothing stays in storage when a check fails."""
     name = safe_filename(filename)
     ext = extension_of(name)
     if size_hint is not None and size_hint > limit:
@@ -154,6 +157,7 @@ def upload_file(
             file_format=ext,
             size_bytes=metered.count,
             sha256=metered.sha256,
+            read_options=read_options,
         )
         session.add(record)
         session.flush()

@@ -172,7 +172,7 @@ def _campaign_json(
             "source_filename": facts.source_filename,
         },
         "config_snapshot": campaign.config_snapshot,
-        "column_mapping": campaign.column_mapping,
+        "column_mapping_used": campaign.column_mapping_used,
         "data_quality_report": campaign.data_quality_report,
         "campaign_summary": data.summary,
         "whitelist": formats.list_json(data.whitelist, facts, data.generated_at),

@@ -17,7 +17,7 @@ import logging
 import math
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from caliber.db.session import session_scope
 from caliber.engine import pipeline
 from caliber.engine.config import Setup
 from caliber.engine.errors import EngineError
+from caliber.engine.options import ReadOptions
 from caliber.scoring import repository, saving
 from caliber.scoring import service as scoring_service
 from caliber.storage.base import Storage
@@ -66,11 +67,13 @@ class JobServices(Protocol):
 
 @dataclass(frozen=True)
 class JobInput:
-    """What a claimed job needs outside the database: the setup and the stored file."""
+    """What a claimed job needs outside the database: the setup, the stored file and the
+    reading choices resolved when the run started."""
 
     setup: Setup
     storage_key: str
     filename: str
+    options: ReadOptions = field(default_factory=ReadOptions)
 
 
 def run_scoring_job(
@@ -98,7 +101,9 @@ def run_scoring_job(
             share = round(max(0.0, min(1.0, fraction)) * _ENGINE_SPAN)
             _set_step(services, uid, cid, ENGINE_STEPS.get(step, "scoring"), _ENGINE_START + share)
 
-        result = pipeline.score(data, job.setup, filename=job.filename, progress=progress)
+        result = pipeline.score(
+            data, job.setup, filename=job.filename, options=job.options, progress=progress
+        )
         run_id = uuid.uuid4()
         stored = saving.save_run(
             services.sessions,
@@ -168,7 +173,8 @@ def claim_job(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> 
         return None
     scoring_service.set_step(session, owner_id, campaign_id, STEP_LOADING, _ENGINE_START)
     setup = scoring_service.run_setup(campaign)
-    return JobInput(setup, upload.storage_key, upload.original_filename)
+    options = scoring_service.run_options(campaign)
+    return JobInput(setup, upload.storage_key, upload.original_filename, options)
 
 
 def store_result(
@@ -193,7 +199,7 @@ def completion(result: pipeline.ScoringResult) -> dict[str, Any]:
         "summary": json_safe(result.summary()),
         "campaign_level_score": result.campaign["campaign_level_score"],
         "data_quality_report": json_safe(report.to_dict()),
-        "column_mapping": dict(report.column_mapping),
+        "column_mapping_used": dict(report.column_mapping),
         "total_records": report.rows_read,
         "processed_records": report.rows_read,
     }

@@ -26,6 +26,7 @@ from caliber.core.errors import Conflict, InvalidInput, NotFound
 from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, FileUpload
 from caliber.engine.config import Setup
+from caliber.engine.options import ReadOptions
 from caliber.files import reading as file_reading
 from caliber.storage.base import Storage
 
@@ -84,7 +85,9 @@ def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID)
         )
     upload = campaign_repository.get_file_upload(session, owner_id, campaign.file_upload_id)
     setup = campaign_service.setup_of(campaign)  # the engine's 422 if it no longer resolves
-    snapshot = config_snapshot(setup, upload)
+    # the upload's reading choices, else the campaign's, else detection: fixed at start
+    resolved = file_reading.reading_for(campaign, upload)
+    snapshot = config_snapshot(setup, upload, resolved.options)
     # Guarded on the status read above, so two concurrent starts cannot both win (SQLite
     # has no row lock).
     result = cast(
@@ -118,8 +121,11 @@ def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID)
     return campaign
 
 
-def config_snapshot(setup: Setup, upload: FileUpload) -> dict[str, Any]:
-    """The setup and weights a run uses, and the file it reads."""
+def config_snapshot(
+    setup: Setup, upload: FileUpload, options: ReadOptions | None = None
+) -> dict[str, Any]:
+    """The setup and weights a run uses, the file it reads and how (``read_options``:
+    the choices resolved at start; what the engine detected is in its report)."""
     resolved = setup.resolve()
     return {
         "setup": setup.to_dict(),
@@ -131,6 +137,7 @@ def config_snapshot(setup: Setup, upload: FileUpload) -> dict[str, Any]:
         },
         "file_upload_id": str(upload.id),
         "original_filename": upload.original_filename,
+        "read_options": (options or ReadOptions()).to_dict(),
     }
 
 
@@ -157,6 +164,12 @@ def run_setup(campaign: Campaign) -> Setup:
     if campaign.run_snapshot:
         return setup_from_snapshot(campaign.run_snapshot)
     return campaign_service.setup_of(campaign)
+
+
+def run_options(campaign: Campaign) -> ReadOptions:
+    """The reading choices the campaign's latest run was started with (a run started
+    before they existed: detect everything)."""
+    return ReadOptions.from_dict((campaign.run_snapshot or {}).get("read_options"))
 
 
 def fail(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, message: str) -> bool:

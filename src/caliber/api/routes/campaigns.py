@@ -16,6 +16,7 @@ from caliber.campaigns.schemas import (
     CampaignDetail,
     CampaignOut,
     ProgressUpdate,
+    ReadingUpdate,
     StatusUpdate,
     TemplateCreate,
     TemplateOut,
@@ -59,6 +60,16 @@ def set_template_weights(
     template = campaign_service.set_template_weights(session, user.id, template_id, body.weights)
     session.commit()
     return ok(TemplateOut.model_validate(template), "weights saved")
+
+
+@router.put("/templates/{template_id}/read-options", response_model=Envelope[TemplateOut])
+def set_template_reading(
+    template_id: uuid.UUID, body: ReadingUpdate, user: CurrentUser, session: SessionDep
+) -> Any:
+    """Replace the template's reading choices (campaigns created from it later copy them)."""
+    template = campaign_service.set_template_reading(session, user.id, template_id, body)
+    session.commit()
+    return ok(TemplateOut.model_validate(template), "reading choices saved")
 
 
 @router.delete("/templates/{template_id}", response_model=Envelope[None])
@@ -127,6 +138,21 @@ def set_weights(
     campaign = campaign_service.set_weights(session, user.id, campaign_id, body.weights)
     session.commit()
     return ok(CampaignDetail.model_validate(campaign), "weights saved; start scoring to apply them")
+
+
+@router.put("/{campaign_id}/read-options", response_model=Envelope[CampaignDetail])
+def set_reading(
+    campaign_id: uuid.UUID, body: ReadingUpdate, user: CurrentUser, session: SessionDep
+) -> Any:
+    """Replace how the campaign's file is read (number format, sheet, header row, column
+    mapping; a field left out or null is detected) for the next scoring run; 409 while a
+    run is in progress. ``GET /reports/files/{id}/validate`` shows what they give."""
+    campaign = campaign_service.set_reading(session, user.id, campaign_id, body)
+    session.commit()
+    return ok(
+        CampaignDetail.model_validate(campaign),
+        "reading choices saved; start scoring to apply them",
+    )
 
 
 @router.put("/{campaign_id}/status", response_model=Envelope[CampaignDetail])

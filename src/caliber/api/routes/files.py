@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 
 from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.campaigns import choices
 from caliber.core.envelope import ok, page
 from caliber.files import reading, service
 from caliber.files.schemas import AssignCampaign, file_json
@@ -22,14 +23,56 @@ router = APIRouter()
 UploadDep = Annotated[UploadFile, File(description="A .csv, .tsv, .txt, .xlsx or .xls export")]
 
 
+class ReadingForm:
+    """The reading choices an upload may carry (each given one wins over the campaign's
+    for this file; checked by :func:`choices.from_form`, a 422 naming the field)."""
+
+    def __init__(
+        self,
+        number_format: Annotated[
+            str | None,
+            Form(max_length=16, description="auto, point (1,234.56) or comma (1.234,56)"),
+        ] = None,
+        sheet: Annotated[
+            str | None,
+            Form(max_length=200, description="a workbook's sheet: its name, or its 0-based index"),
+        ] = None,
+        header_row: Annotated[
+            str | None, Form(max_length=16, description="the header's 1-based line (or sheet row)")
+        ] = None,
+        column_mapping: Annotated[
+            str | None,
+            Form(
+                max_length=20_000,
+                description='a JSON object: standard input -> header(s), e.g. {"conversions": '
+                '["01 - Click Conversion", "02 - Click Conversion"]}',
+            ),
+        ] = None,
+    ) -> None:
+        self.number_format = number_format
+        self.sheet = sheet
+        self.header_row = header_row
+        self.column_mapping = column_mapping
+
+
+ReadingDep = Annotated[ReadingForm, Depends()]
+
+
 def _upload(
     container: ContainerDep,
     session: SessionDep,
     user: CurrentUser,
     upload: UploadFile,
     campaign_id: uuid.UUID | None,
+    reading: ReadingForm,
 ) -> dict[str, Any]:
     storage = container.storage
+    options = choices.from_form(
+        number_format=reading.number_format,
+        sheet=reading.sheet,
+        header_row=reading.header_row,
+        column_mapping=reading.column_mapping,
+    )
     record, campaign = service.upload_file(
         session,
         storage,
@@ -39,6 +82,7 @@ def _upload(
         limit=container.settings.max_upload_bytes,
         size_hint=upload.size,
         campaign_id=campaign_id,
+        read_options=choices.stored(options),
     )
     service.commit_upload(session, storage, record)
     message = "file uploaded" if campaign is None else "file uploaded and assigned to the campaign"
@@ -51,10 +95,12 @@ def upload_report(
     session: SessionDep,
     user: CurrentUser,
     file: UploadDep,
+    reading: ReadingDep,
     campaign_id: Annotated[uuid.UUID | None, Form()] = None,
 ) -> dict[str, Any]:
-    """Upload an export; with ``campaign_id``, also make it that campaign's file."""
-    return _upload(container, session, user, file, campaign_id)
+    """Upload an export, with optional reading choices; with ``campaign_id``, also make it
+    that campaign's file."""
+    return _upload(container, session, user, file, campaign_id, reading)
 
 
 @router.post("/campaigns/{campaign_id}/upload", status_code=status.HTTP_201_CREATED)
@@ -64,9 +110,11 @@ def upload_campaign_file(
     session: SessionDep,
     user: CurrentUser,
     file: UploadDep,
+    reading: ReadingDep,
 ) -> dict[str, Any]:
-    """Upload an export and make it the campaign's file in one step."""
-    return _upload(container, session, user, file, campaign_id)
+    """Upload an export (with optional reading choices) and make it the campaign's file
+    in one step."""
+    return _upload(container, session, user, file, campaign_id, reading)
 
 
 @router.get("/reports/files")
