@@ -12,6 +12,7 @@ import pytest
 
 from caliber.cli.main import main
 from tests.engine import workbooks as wb
+from tests.engine.column_exports import per_tag_twins, publisher_twins, total
 from tests.engine.exports import make_export
 
 
@@ -277,3 +278,107 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "score" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- --column (issue 16)
+
+
+def _score_args(path: Path, setup: list[str], out: Path) -> list[str]:
+    return ["score", str(path), *setup, "-o", str(out), "-q"]
+
+
+def test_per_tag_conversions_exit_2_with_the_column_arguments_to_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, tagged = per_tag_twins(seed=1)
+    path = tmp_path / "tagged.csv"
+    path.write_bytes(tagged)
+    code = main(_score_args(path, ["-p", "trade_desk", "-g", "action", "-c", "display"], tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    wanted = " ".join(f'--column conversions="{total(t)}"' for t in ("01", "02", "03"))
+    assert wanted in err
+
+
+def test_column_adds_per_tag_conversions_up_like_the_plain_twin(tmp_path: Path) -> None:
+    plain, tagged = per_tag_twins(seed=2)
+    (tmp_path / "plain.csv").write_bytes(plain)
+    (tmp_path / "tagged.csv").write_bytes(tagged)
+    setup = ["-p", "trade_desk", "-g", "action", "-c", "display"]
+    assert main(_score_args(tmp_path / "plain.csv", setup, tmp_path / "a")) == 0
+    columns = ["--column", f"conversions={total('01')}", "--column", f"conversions={total('02')}"]
+    assert main([*_score_args(tmp_path / "tagged.csv", setup, tmp_path / "b"), *columns]) == 0
+    for name in ("results.csv", "whitelist.csv", "blacklist.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    a, b = (json.loads((tmp_path / d / "summary.json").read_text("utf-8")) for d in "ab")
+    assert a["campaign_level_score"] == b["campaign_level_score"]
+    assert a["total_impressions"] == b["total_impressions"]
+    assert a["rows"] == b["rows"]
+    assert b["processing_report"]["input_columns"]["conversions"] == {
+        "headers": [total("01"), total("02")],
+        "summed": True,
+        "source": "given",
+    }
+    assert b["processing_report"]["read_options"]["columns"] == {
+        "conversions": [total("01"), total("02")]
+    }
+
+
+def test_column_scores_a_ctv_report_by_publisher_name(tmp_path: Path) -> None:
+    plain, by_publisher = publisher_twins(seed=3)
+    (tmp_path / "plain.csv").write_bytes(plain)
+    (tmp_path / "publisher.csv").write_bytes(by_publisher)
+    setup = ["-p", "trade_desk", "-g", "awareness", "-c", "ctv"]
+    assert main(_score_args(tmp_path / "plain.csv", setup, tmp_path / "a")) == 0
+    column = ["--column", "supply_vendor=Publisher Name"]
+    assert main([*_score_args(tmp_path / "publisher.csv", setup, tmp_path / "b"), *column]) == 0
+    for name in ("results.csv", "whitelist.csv", "blacklist.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    ("columns", "words"),
+    [
+        (["nosuch=Site"], "which is no input; the inputs are: domain"),
+        (["conversions=Nope"], "no such column; its headers are: 'Date', 'Site'"),
+        (["domain=Site", "domain=Date"], "domain is read from one column, not 2"),
+        (["clicks=Clicks", "conversions=Clicks"], "reads both clicks and conversions"),
+    ],
+)
+def test_column_errors_exit_2_with_one_line(
+    td_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    columns: list[str],
+    words: str,
+) -> None:
+    given = [a for c in columns for a in ("--column", c)]
+    setup = ["-p", "trade_desk", "-g", "awareness", "-c", "display"]
+    code = main([*_score_args(td_file, setup, tmp_path / "o"), *given])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert words in err
+    assert not (tmp_path / "o" / "results.csv").exists()
+
+
+def test_configs_json_lists_every_input_column_may_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from caliber.engine.columns import INPUT_COLUMNS
+
+    assert main(["configs", "--json"]) == 0
+    inputs = json.loads(capsys.readouterr().out)["input_columns"]
+    assert list(inputs) == [c.name for c in INPUT_COLUMNS]
+    for name in ("domain", "supply_vendor", "impressions", "clicks", "spend", "player_starts"):
+        assert name in inputs
+    assert inputs["conversions"]["summable"] is True
+    assert inputs["spend"]["summable"] is True
+    assert inputs["domain"]["summable"] is False
+    assert inputs["ctr"]["summable"] is False
+    assert inputs["domain"]["platform_headers"] == {
+        "trade_desk": ["Site"],
+        "pulsepoint": ["Domain"],
+    }
+    assert inputs["spend"]["platform_headers"]["pulsepoint"] == ["Total Spend"]

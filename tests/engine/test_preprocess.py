@@ -219,8 +219,11 @@ def test_missing_metric_names_the_headers_that_would_fix_it() -> None:
 def test_missing_dimension_names_the_accepted_headers() -> None:
     with pytest.raises(MissingColumnError) as info:
         score(_csv("Name,Impressions,CTR", "a,1,1"), PP_AWARE)
-    assert "'Site'" in info.value.message
+    # a PulsePoint setup names PulsePoint's header, not the Trade Desk's 'Site' (issue 16);
+    # every accepted spelling stays in the details
     assert "'Domain'" in info.value.message
+    assert "'Site'" not in info.value.message
+    assert "Site" in info.value.details["accepted_headers"]
 
 
 def test_unmapped_columns_are_reported() -> None:

@@ -212,15 +212,29 @@ def _summary(result: ScoringResult, file: Path, written: list[Path]) -> Summary:
 
 
 def _configs(args: argparse.Namespace) -> None:
-    from caliber.engine.columns import INPUT_COLUMNS
+    from caliber.engine.columns import INPUT_COLUMNS, PLATFORM_HEADERS
     from caliber.engine.config import describe_setups
+    from caliber.engine.usercolumns import summable
 
     setups = describe_setups()
     if args.json:
+        # every input `--column NAME=HEADER` may name: what it holds, whether several
+        # headers add up, and the headers read without a mapping (each platform's own)
         payload = {
             "setups": setups,
             "input_columns": {
-                c.name: {"kind": str(c.kind), "headers": list(c.aliases)} for c in INPUT_COLUMNS
+                c.name: {
+                    "kind": str(c.kind),
+                    "summable": summable(c.name),
+                    "header": c.header,
+                    "headers": list(c.aliases),
+                    "platform_headers": {
+                        platform: list(own[c.name])
+                        for platform, own in PLATFORM_HEADERS.items()
+                        if c.name in own
+                    },
+                }
+                for c in INPUT_COLUMNS
             },
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
@@ -261,6 +275,12 @@ def _configs(args: argparse.Namespace) -> None:
     out.print(
         "Defaults: min_impressions 250; lists at score quantiles 0.75 / 0.25; "
         "pulsepoint also needs 0.05% of total impressions. `--json` for every header."
+    )
+    counts = ", ".join(c.name for c in INPUT_COLUMNS if summable(c.name))
+    others = ", ".join(c.name for c in INPUT_COLUMNS if not summable(c.name))
+    out.print(
+        "Inputs for `caliber score --column NAME=HEADER` (repeat a count to add columns "
+        f"up): counts {counts}; one column each: {others}."
     )
 
 

@@ -204,3 +204,43 @@ INPUT_COLUMNS: tuple[InputColumn, ...] = (
 )
 
 INPUTS: dict[str, InputColumn] = {c.name: c for c in INPUT_COLUMNS}
+
+# The headers each platform's own exports use, per input: a subset of that input's
+# aliases (a unit test holds it to that). Messages for a setup on a platform name these
+# (a PulsePoint user is told about 'Domain', not the Trade Desk's 'Site'); an input the
+# platform has no header for is named by its generic header, and the other aliases stay
+# accepted spellings (listed in the errors' details and by `caliber configs --json`).
+PLATFORM_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "trade_desk": {
+        "domain": ("Site",),
+        "supply_vendor": ("Supply Vendor",),
+        "impressions": ("Impressions",),
+        "clicks": ("Clicks",),
+        "spend": ("Advertiser Cost (Adv Currency)", "Advertiser Cost (USD)", "Advertiser Cost"),
+        "conversions": ("All Last Click + View Conversions",),
+        "ad_load_xl_impressions": ("Ad Load - XL (Excessive) - Impressions",),
+        "ad_refresh_below_15s_impressions": ("Ad Refresh - Below 15s - Impressions",),
+        "sampled_tracked_impressions": ("Sampled Tracked Impressions",),
+        "sampled_viewed_impressions": ("Sampled Viewed Impressions",),
+        "player_starts": ("Player Starts",),
+        "player_completed_views": ("Player Completed Views",),
+        "player_errors": ("Player Errors",),
+        "player_mutes": ("Player Mute",),
+        "tv_quality_index_raw": ("TV Quality Index Raw",),
+        "tv_quality_index_measured_impressions": ("TV Quality Index Measured Impressions",),
+        "unique_ids": ("Unique IDs",),
+        "cpm": ("CPM",),
+        "ctr": ("CTR",),
+        "ias_display_fully_in_view_1s_rate": ("IAS Display Fully In View 1 Second Rate",),
+    },
+    "pulsepoint": {
+        "domain": ("Domain",),
+        "impressions": ("Impressions",),
+        "spend": ("Total Spend",),
+        "clicks": ("Clicks",),
+        "ctr": ("CTR",),
+        "conversions": ("Conversions",),
+        "ecpm": ("eCPM",),
+        "completion_rate": ("Completion Rate",),
+    },
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from caliber.engine.columns import INPUTS
+from caliber.engine.columns import INPUTS, PLATFORM_HEADERS
 
 
 @dataclass(frozen=True)
@@ -137,13 +137,38 @@ METRICS: dict[str, MetricRecipe] = {
 STANDARD_OUTPUT_METRICS: tuple[str, ...] = ("cpm", "ctr", "conversion_rate")
 
 
-def metric_requirement(name: str) -> str:
-    """Human sentence naming the headers that would give metric ``name``."""
+def input_headers(name: str, platform: str | None = None) -> tuple[str, ...]:
+    """The headers that messages name for input ``name``: ``platform``'s own export
+    headers for it, else its generic header."""
+    own = PLATFORM_HEADERS.get(platform or "", {}).get(name)
+    return own or (INPUTS[name].header,)
+
+
+def _foreign(name: str, platform: str | None) -> bool:
+    """Input ``name`` is another platform's: ``platform`` has no header for it and
+    another platform has (a PulsePoint file has no 'Player Starts' to add)."""
+    if platform is None or name in PLATFORM_HEADERS.get(platform, {}):
+        return False
+    return any(name in own for p, own in PLATFORM_HEADERS.items() if p != platform)
+
+
+def metric_options(name: str, platform: str | None = None) -> list[tuple[str, ...]]:
+    """The ways a file can give metric ``name``, as input names: the counts (numerator,
+    denominator) first, then each rate column; for ``platform``, without the ways that
+    need another platform's columns (unless no other way is left)."""
     recipe = METRICS[name]
-    options = []
+    options: list[tuple[str, ...]] = []
     if recipe.numerator is not None and recipe.denominator is not None:
-        options.append(
-            f"'{INPUTS[recipe.numerator].header}' and '{INPUTS[recipe.denominator].header}'"
-        )
-    options.extend(f"'{INPUTS[c].header}'" for c in recipe.rate_columns)
-    return " or ".join(options)
+        options.append((recipe.numerator, recipe.denominator))
+    options.extend((c,) for c in recipe.rate_columns)
+    own = [o for o in options if not any(_foreign(c, platform) for c in o)]
+    return own or options
+
+
+def metric_requirement(name: str, platform: str | None = None) -> str:
+    """Human sentence naming the headers that would give metric ``name`` (``platform``'s
+    own headers where it has them)."""
+    return " or ".join(
+        " and ".join(f"'{input_headers(c, platform)[0]}'" for c in option)
+        for option in metric_options(name, platform)
+    )

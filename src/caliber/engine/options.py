@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from caliber.engine.errors import InvalidParameterError
+from caliber.engine.usercolumns import check_columns
 
 
 class NumberFormat(StrEnum):
@@ -53,7 +54,8 @@ class ReadOptions:
                 f"sheet must be a name or an index of 0 or more, not {self.sheet}",
                 field="sheet",
             )
-        frozen = {str(k): tuple(str(h) for h in v) for k, v in self.columns.items()}
+        # names that are standard inputs, trimmed headers, several only for a count
+        frozen = check_columns(self.columns)
         object.__setattr__(self, "columns", frozen)
 
     @property

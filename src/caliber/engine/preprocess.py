@@ -49,6 +49,7 @@ from caliber.engine.metrics import METRICS
 from caliber.engine.options import ReadOptions
 from caliber.engine.read import Table, is_encoding_error
 from caliber.engine.report import DataWarning, ProcessingReport
+from caliber.engine.usercolumns import sum_parts
 
 DIM = "__dimension"
 
@@ -76,26 +77,29 @@ def prepare(
     group in the same pass and reduced afterwards. Dividing a percentage column by 100
     commutes with the impression-weighted mean, so it is applied after aggregation.
     """
-    mapping = map_headers(table.headers)
+    options = options or ReadOptions()
+    # the user's mapping first, then the aliases; several headers of one count add up
+    mapping = map_headers(table.headers, options.columns)
     report.file_format = table.format
     report.encoding = table.encoding
     report.delimiter = table.delimiter
     report.column_mapping = dict(mapping.mapped)
     report.unmapped_columns = list(mapping.unmapped)
     report.ignored_duplicate_columns = dict(mapping.ignored_duplicates)
+    report.input_columns = mapping.describe()
     report.warnings.extend(table.warnings)
-    sources = plan_sources(mapping, resolved)
-    header_of = {std: table.headers[pos] for std, pos in mapping.positions.items()}
+    sources = plan_sources(mapping, resolved, str(setup.platform))
+    header_of = mapping.header_names()
     report.metric_sources = {m: s.describe(header_of) for m, s in sources.items()}
 
     level = str(resolved.level)
     inputs = [c for c in _inputs_needed(sources) if c in mapping.positions]
     rates = sorted({s.columns[0] for s in sources.values() if s.kind == "rate"})
-    positions = {mapping.positions[level], 0, *(mapping.positions[c] for c in inputs)}
+    positions = {mapping.positions[level], 0, *(p for c in inputs for p in mapping.columns[c])}
     scan = table.scan(sorted(positions))
     schema = scan.collect_schema()
     cells = [
-        cell_exprs(c, f"c{mapping.positions[c]}", schema[f"c{mapping.positions[c]}"])
+        sum_parts(c, [cell_exprs(c, f"c{p}", schema[f"c{p}"]) for p in mapping.columns[c]])
         for c in inputs
     ]
     # Level 1 groups by the raw dimension text (and whether the first column marks an
@@ -118,7 +122,7 @@ def prepare(
         if table.reopen is None:
             raise UnreadableFileError("the file is not valid UTF-8 text") from None
         report.percent_columns.clear()
-        return prepare(table.reopen(), setup, resolved, report)
+        return prepare(table.reopen(), setup, resolved, report, options)
     # sorted, so the merge below adds floats in the same order on every run
     level1 = level1.sort(RAW, FIRST)
     keyed = level1.with_columns(group_key(RAW, FIRST).alias(DIM)).drop(RAW, FIRST)

@@ -35,6 +35,8 @@ class ProcessingReport:
     column_mapping: dict[str, str] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
     ignored_duplicate_columns: dict[str, list[str]] = field(default_factory=dict)
+    # standard input -> {"headers": [...], "summed": bool, "source": "given" | "matched"}
+    input_columns: dict[str, dict[str, Any]] = field(default_factory=dict)
     metric_sources: dict[str, str] = field(default_factory=dict)
     percent_columns: list[str] = field(default_factory=list)
     rows_read: int = 0
@@ -56,6 +58,7 @@ class ProcessingReport:
             "ignored_duplicate_columns": {
                 k: list(v) for k, v in self.ignored_duplicate_columns.items()
             },
+            "input_columns": {k: dict(v) for k, v in self.input_columns.items()},
             "metric_sources": dict(self.metric_sources),
             "percent_columns": list(self.percent_columns),
             "rows_read": self.rows_read,
