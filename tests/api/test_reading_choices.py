@@ -125,18 +125,22 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
     ({"sheet": -1}, "sheet", "counts from 0"),
     ({"sheet": "  "}, "sheet", "empty"),
     ({"sheet": True}, "sheet", "name"),
-    ({"column_mapping": {"site": "Site"}}, "column_mapping", "'site' is not a standard input"),
-    ({"column_mapping": {"clicks": " "}}, "column_mapping", "clicks: a header is empty"),
-    ({"column_mapping": {"clicks": []}}, "column_mapping", "clicks: give the header"),
-    ({"column_mapping": {"ctr": ["CTR", "CTR %"]}}, "column_mapping", "only counts add"),
+    ({"column_mapping": {"site": "Site"}}, "column_mapping", "names 'site', which is no input"),
+    ({"column_mapping": {"clicks": " "}}, "column_mapping", "gives clicks no header"),
+    ({"column_mapping": {"clicks": []}}, "column_mapping", "gives clicks no header"),
+    ({"column_mapping": {"ctr": ["CTR", "CTR %"]}}, "column_mapping", "only counts"),
     (
         {"column_mapping": {"conversions": [f"tag {i}" for i in range(51)]}},
         "column_mapping",
         "at most 50 headers",
     ),
     ({"column_mapping": {"clicks": "x" * 300}}, "column_mapping", "longer than 255"),
-    ({"column_mapping": {"clicks": ["A", "A"]}}, "column_mapping", "listed twice"),
-    ({"column_mapping": {"clicks": "A", "CLICKS": "B"}}, "column_mapping", "given twice"),
+    ({"column_mapping": {"clicks": ["A", "A"]}}, "column_mapping", "gives 'A' twice"),
+    (
+        {"column_mapping": {"clicks": "A", "impressions": "A"}},
+        "column_mapping",
+        "reads both clicks and impressions from 'A'",
+    ),
     ({"column_mapping": ["clicks"]}, "column_mapping", "dictionary"),
 ]
 
@@ -206,8 +210,8 @@ BAD_FORMS: list[tuple[dict[str, str], str, str]] = [
     ({"sheet": "1000"}, "sheet", "counts from 0"),
     ({"column_mapping": "{conversions: x}"}, "column_mapping", "not valid JSON"),
     ({"column_mapping": '["clicks"]'}, "column_mapping", "JSON object"),
-    ({"column_mapping": '{"site": "Site"}'}, "column_mapping", "not a standard input"),
-    ({"column_mapping": '{"clicks": ""}'}, "column_mapping", "empty"),
+    ({"column_mapping": '{"site": "Site"}'}, "column_mapping", "which is no input"),
+    ({"column_mapping": '{"clicks": ""}'}, "column_mapping", "no header"),
     ({"number_format": "x" * 17}, "number_format", "at most 16"),
 ]
 

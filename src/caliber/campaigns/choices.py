@@ -26,8 +26,10 @@ from pydantic import (
 )
 
 from caliber.core.errors import InvalidInput
-from caliber.engine.columns import INPUTS, Kind
+from caliber.engine.columns import INPUTS
+from caliber.engine.errors import EngineError
 from caliber.engine.options import NumberFormat, ReadOptions
+from caliber.engine.usercolumns import check_columns
 
 MAX_HEADERS_PER_INPUT = 50  # a count input may add up several columns (conversion tags)
 MAX_HEADER_LENGTH = 255
@@ -35,59 +37,26 @@ MAX_SHEET_NAME = 100  # Excel allows 31 characters; leave room for other writers
 MAX_SHEET_INDEX = 999
 MAX_HEADER_ROW = 10_000
 FIELDS = ("number_format", "sheet", "header_row", "column_mapping")
-STANDARD_INPUTS = tuple(INPUTS)
-
-
-def _names(names: tuple[str, ...]) -> str:
-    return ", ".join(names)
 
 
 def check_mapping(value: Mapping[str, Any]) -> dict[str, list[str]]:
-    """A column mapping as the engine takes it: standard input name (case and spaces
-    ignored) -> the file's headers, each trimmed, non-empty and listed once; several
-    headers only for a count input (they are added up). Raises ``ValueError`` naming the
-    input and the problem."""
-    mapping: dict[str, list[str]] = {}
+    """A column mapping as the engine takes it (its rules, :func:`check_columns`: names
+    of standard inputs, case and spaces ignored; headers trimmed, non-empty, each used
+    once; several only for a count, which adds them up), within the API's limits (headers
+    per input, header length). Raises ``ValueError`` with the problem."""
     for raw_name, headers in value.items():
-        name = str(raw_name).strip().lower()
-        if name not in INPUTS:
-            msg = (
-                f"{raw_name!r} is not a standard input; use one of: {_names(STANDARD_INPUTS)} "
-                "(`caliber configs --json` lists them)"
-            )
-            raise ValueError(msg)
-        if name in mapping:
-            msg = f"{name!r} is given twice"
-            raise ValueError(msg)
         listed = [headers] if isinstance(headers, str) else list(headers)
-        if not listed:
-            msg = f"{name}: give the header it is read from"
-            raise ValueError(msg)
         if len(listed) > MAX_HEADERS_PER_INPUT:
-            msg = f"{name}: at most {MAX_HEADERS_PER_INPUT} headers, not {len(listed)}"
+            msg = f"{raw_name}: at most {MAX_HEADERS_PER_INPUT} headers, not {len(listed)}"
             raise ValueError(msg)
-        cleaned: list[str] = []
-        for header in listed:
-            text = header.strip()
-            if not text:
-                msg = f"{name}: a header is empty"
-                raise ValueError(msg)
-            if len(text) > MAX_HEADER_LENGTH:
-                msg = f"{name}: a header is longer than {MAX_HEADER_LENGTH} characters"
-                raise ValueError(msg)
-            if text in cleaned:
-                msg = f"{name}: the header {text!r} is listed twice"
-                raise ValueError(msg)
-            cleaned.append(text)
-        if len(cleaned) > 1 and INPUTS[name].kind is not Kind.COUNT:
-            counts = [c.name for c in INPUTS.values() if c.kind is Kind.COUNT]
-            msg = (
-                f"{name} is read from one header, not {len(cleaned)}: only counts add "
-                f"several columns up ({', '.join(counts[:6])}, ...)"
-            )
+        if any(len(h.strip()) > MAX_HEADER_LENGTH for h in listed):
+            msg = f"{raw_name}: a header is longer than {MAX_HEADER_LENGTH} characters"
             raise ValueError(msg)
-        mapping[name] = cleaned
-    return mapping
+    try:
+        checked = check_columns(value)
+    except EngineError as exc:
+        raise ValueError(exc.message) from None
+    return {name: list(headers) for name, headers in checked.items()}
 
 
 # generous bounds against huge bodies; check_mapping says what the real limits are
@@ -214,30 +183,32 @@ def resolve(campaign: ReadOptions, upload: ReadOptions) -> Resolved:
     """Field by field, the upload's choice, else the campaign's, else detection; the
     column mapping input by input (an upload's headers for an input replace the
     campaign's for it, the campaign's other inputs stay)."""
+    return layered([("campaign", campaign), ("upload", upload)])
+
+
+def layered(layers: list[tuple[str, ReadOptions]]) -> Resolved:
+    """The options of ``layers`` (named, lowest first), each field from the highest layer
+    that sets it (``auto`` and null set nothing), the column mapping input by input."""
     sources: dict[str, Any] = {}
-
-    def pick(name: str, unset: Any) -> Any:
-        for origin, options in (("upload", upload), ("campaign", campaign)):
-            value = getattr(options, name)
-            if value != unset:
-                sources[name] = origin
-                return value
-        sources[name] = DETECTED
-        return unset
-
-    number_format = pick("number_format", NumberFormat.AUTO)
-    header_row = pick("header_row", None)
-    sheet = pick("sheet", None)
-    columns: dict[str, tuple[str, ...]] = dict(campaign.columns)
-    origin = dict.fromkeys(campaign.columns, "campaign")
-    for name, headers in upload.columns.items():
-        columns[name] = headers
-        origin[name] = "upload"
-    sources["column_mapping"] = origin
-    options = ReadOptions(
-        number_format=number_format, header_row=header_row, sheet=sheet, columns=columns
-    )
-    return Resolved(options, sources)
+    values: dict[str, Any] = {}
+    for name, unset in (
+        ("number_format", NumberFormat.AUTO),
+        ("header_row", None),
+        ("sheet", None),
+    ):
+        values[name], sources[name] = unset, DETECTED
+        for origin, options in reversed(layers):
+            if getattr(options, name) != unset:
+                values[name], sources[name] = getattr(options, name), origin
+                break
+    columns: dict[str, tuple[str, ...]] = {}
+    origin_of: dict[str, str] = {}
+    for origin, options in layers:
+        for name, headers in options.columns.items():
+            columns[name] = headers
+            origin_of[name] = origin
+    sources["column_mapping"] = origin_of
+    return Resolved(ReadOptions(**values, columns=columns), sources)
 
 
 class _Form(ReadingFields):
