@@ -210,6 +210,16 @@ def test_a_header_not_in_the_file_lists_the_files_headers() -> None:
     assert caught.value.details["headers"] == _HEADERS
 
 
+def test_two_spellings_of_one_file_header_are_one_column_given_twice() -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        map_headers(_HEADERS, {"conversions": ("01 - Click Conversion", "01 - CLICK conversion")})
+    assert caught.value.details["problem"] == "header_mapped_twice"
+    assert "reads conversions twice from the file's column '01 - Click Conversion'" in (
+        caught.value.message
+    )
+    assert caught.value.details["headers"] == _HEADERS
+
+
 def test_a_user_header_matches_exactly_first_then_after_folding_never_fuzzily() -> None:
     assert map_headers(_HEADERS, {"cpm": ("cpm",)}).columns["cpm"] == (4,)
     assert map_headers(_HEADERS, {"cpm": ("CPM",)}).columns["cpm"] == (3,)

@@ -175,6 +175,7 @@ def _find_given(
                     problem="header_mapped_twice",
                     header=headers[position],
                     inputs=sorted({first, name}),
+                    headers=list(headers),
                 )
             owner[position] = name
             positions.append(position)
