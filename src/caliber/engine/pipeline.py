@@ -14,6 +14,7 @@ from caliber.engine import lists as lists_mod
 from caliber.engine import normalize, outliers, preprocess
 from caliber.engine.cells import MAX_COUNT
 from caliber.engine.config import ResolvedSetup, Setup
+from caliber.engine.locate import setup_inputs
 from caliber.engine.options import ReadOptions
 from caliber.engine.read import ReadLimits, Table, null_markers, open_table
 from caliber.engine.report import ProcessingReport
@@ -96,7 +97,9 @@ def score(
     resolved = setup.resolve()
     notify("reading", 0.0)
     if isinstance(source, bytes | Path):
-        table = open_table(source, filename, limits, options)
+        # a workbook's sheet is the one whose header row matches this setup best
+        wanted = setup_inputs(resolved, options.columns)
+        table = open_table(source, filename, limits, options, wanted)
     else:
         table = _frame_table(source)
     notify("cleaning", 0.15)

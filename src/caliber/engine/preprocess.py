@@ -40,11 +40,14 @@ from caliber.engine.dimension import (
 )
 from caliber.engine.errors import (
     EmptyFileError,
+    MissingColumnError,
+    MissingMetricError,
     NoDataError,
     NoScorableRowsError,
     UnreadableFileError,
 )
 from caliber.engine.headers import MetricSource, map_headers, plan_sources
+from caliber.engine.locate import located, record_layout
 from caliber.engine.metrics import METRICS
 from caliber.engine.options import ReadOptions
 from caliber.engine.read import Table, is_encoding_error
@@ -88,7 +91,12 @@ def prepare(
     report.ignored_duplicate_columns = dict(mapping.ignored_duplicates)
     report.input_columns = mapping.describe()
     report.warnings.extend(table.warnings)
-    sources = plan_sources(mapping, resolved, str(setup.platform))
+    record_layout(table, report)
+    try:
+        sources = plan_sources(mapping, resolved, str(setup.platform))
+    except (MissingColumnError, MissingMetricError) as exc:
+        # say what was read: the sheet (and the others), the header row, its headers
+        raise located(exc, table) from None
     header_of = mapping.header_names()
     report.metric_sources = {m: s.describe(header_of) for m, s in sources.items()}
 

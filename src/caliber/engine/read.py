@@ -5,7 +5,9 @@ fastexcel (Rust calamine) after checks that bound what it may allocate
 (:mod:`caliber.engine.workbook`, :mod:`caliber.engine.extent`).
 
 A :class:`Table` exposes the headers first and loads only the columns asked for,
-every cell as text, so that cleaning rules are the same whatever the format.
+every cell as text, so that cleaning rules are the same whatever the format. Where the
+table starts (the header row below a title block, a workbook's sheet) is found by
+:mod:`caliber.engine.locate`, or given by :class:`ReadOptions`.
 """
 
 from __future__ import annotations
@@ -27,34 +29,40 @@ def open_table(
     filename: str | None = None,
     limits: ReadLimits | None = None,
     options: ReadOptions | None = None,
+    wanted: frozenset[str] | None = None,
 ) -> Table:
     """Detect the format of ``source`` (a file's bytes, or its path) and return its
     :class:`Table`, read as ``options`` say. A plain UTF-8 file given by path is scanned
-    in place, never loaded."""
+    in place, never loaded. ``wanted``: the inputs the setup can use
+    (:func:`caliber.engine.locate.setup_inputs`), by which a workbook's sheet is chosen;
+    without it (a preview), the sheet whose header names the most known inputs."""
     limits = limits or ReadLimits()
-    del options  # (issue 16: the header row and the sheet)
+    options = options or ReadOptions()
     if isinstance(source, Path):
         head = _read_head(source)
         if head.startswith((workbook.ZIP_MAGIC, workbook.XLS_MAGIC)) or text.needs_bytes(head):
-            return open_table(_read_all(source), filename or source.name, limits)
+            return open_table(_read_all(source), filename or source.name, limits, options, wanted)
         # Scanned in place: polars checks UTF-8 as it parses, and a file that turns out
         # not to be UTF-8 is re-read through the decoding path (Table.reopen).
         path = source
         encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-        table = text.text_table(path, head, encoding, filename or path.name, limits)
+        table = text.text_table(path, head, encoding, filename or path.name, limits, (), options)
         return replace(
-            table, reopen=lambda: open_table(_read_all(path), filename or path.name, limits)
+            table,
+            reopen=lambda: open_table(
+                _read_all(path), filename or path.name, limits, options, wanted
+            ),
         )
     data = source
     if not data or (not data[: text.SNIFF_BYTES].strip() and not data.strip()):
         raise EmptyFileError("the file is empty")
     if data.startswith(workbook.ZIP_MAGIC):
-        return workbook.xlsx_table(data, limits)
+        return workbook.xlsx_table(data, limits, options, wanted)
     if data.startswith(workbook.XLS_MAGIC):
-        return workbook.xls_table(data, limits)
+        return workbook.xls_table(data, limits, options, wanted)
     body, encoding, warnings = text.decode(data)
     return text.text_table(
-        body, body[: text.SNIFF_BYTES], encoding, filename, limits, warnings=warnings
+        body, body[: text.SNIFF_BYTES], encoding, filename, limits, warnings, options
     )
 
 

@@ -32,6 +32,14 @@ class ProcessingReport:
     file_format: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    # where the table starts (engine/locate.py): the header's 1-based line or sheet row,
+    # how it was chosen ("detected", "given", "first line"/"first row"), the lines above
+    # it ({"count", "lines"}), and for a workbook the sheet read and every sheet's name
+    header_row: int | None = None
+    header_row_chosen: str | None = None
+    skipped_lines: dict[str, Any] = field(default_factory=lambda: {"count": 0, "lines": []})
+    sheet: dict[str, Any] | None = None  # {"name", "index", "chosen"}
+    sheets: list[str] = field(default_factory=list)
     column_mapping: dict[str, str] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
     ignored_duplicate_columns: dict[str, list[str]] = field(default_factory=dict)
@@ -53,6 +61,14 @@ class ProcessingReport:
             "file_format": self.file_format,
             "encoding": self.encoding,
             "delimiter": self.delimiter,
+            "header_row": self.header_row,
+            "header_row_chosen": self.header_row_chosen,
+            "skipped_lines": {
+                "count": self.skipped_lines["count"],
+                "lines": list(self.skipped_lines["lines"]),
+            },
+            "sheet": None if self.sheet is None else dict(self.sheet),
+            "sheets": list(self.sheets),
             "column_mapping": dict(self.column_mapping),
             "unmapped_columns": list(self.unmapped_columns),
             "ignored_duplicate_columns": {

@@ -1,10 +1,12 @@
-"""What every reader returns: a :class:`Table` (headers first, columns loaded on demand)
-and the limits a reader refuses a file beyond (:class:`ReadLimits`)."""
+"""What every reader returns: a :class:`Table` (headers first, columns loaded on demand,
+and where in the file they were found: :class:`Layout`) and the limits a reader refuses a
+file beyond (:class:`ReadLimits`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -39,6 +41,45 @@ class ReadLimits:
 
 
 @dataclass(frozen=True)
+class SheetChoice:
+    """The sheet of a workbook that was read, and how it was chosen."""
+
+    name: str
+    index: int  # 0-based, in the workbook's order
+    chosen: str  # "only sheet", "given" (ReadOptions.sheet) or "best match"
+    names: tuple[str, ...]  # every sheet of the workbook, in order
+
+    @property
+    def others(self) -> list[str]:
+        return [n for i, n in enumerate(self.names) if i != self.index]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the table starts: its header row and the lines above it, and the sheet."""
+
+    header_row: int  # 1-based: the file's line, or the sheet's row as Excel numbers it
+    chosen: str  # "detected", "given" (ReadOptions.header_row) or "first line"
+    skipped: tuple[str, ...] = ()  # the skipped lines' text (the first 50, truncated)
+    skipped_count: int = 0
+    sheet: SheetChoice | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The processing report's ``header_row``, ``header_row_chosen``,
+        ``skipped_lines``, ``sheet`` and ``sheets``."""
+        sheet = self.sheet
+        return {
+            "header_row": self.header_row,
+            "header_row_chosen": self.chosen,
+            "skipped_lines": {"count": self.skipped_count, "lines": list(self.skipped)},
+            "sheet": None
+            if sheet is None
+            else {"name": sheet.name, "index": sheet.index, "chosen": sheet.chosen},
+            "sheets": [] if sheet is None else list(sheet.names),
+        }
+
+
+@dataclass(frozen=True)
 class Table:
     """A parsed header row and a lazy scan of selected columns (by position)."""
 
@@ -52,6 +93,8 @@ class Table:
     reopen: Callable[[], Table] | None = None
     # What reading noticed without refusing (e.g. lines decoded as Windows-1252).
     warnings: tuple[DataWarning, ...] = ()
+    # Where the header row was found (None for a DataFrame, which has no lines).
+    layout: Layout | None = None
 
     def scan(self, positions: Sequence[int]) -> pl.LazyFrame:
         """Columns at ``positions`` (text, or the frame's own types), named ``c<position>``."""

@@ -5,25 +5,33 @@ UTF-8 except for some Windows-1252 bytes (two exports pasted together, a hand ed
 an old editor) is decoded as UTF-8 with those bytes read as Windows-1252, and a warning
 names how many lines that touched and the first one; a file with no UTF-8 sequence at
 all is Windows-1252 throughout. Line endings: LF, CRLF, and CR alone (old Mac exports).
+The header row is found among the first lines (:mod:`caliber.engine.locate`), and the
+delimiter is sniffed on it and the lines after it, never on a title block above it.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
+from caliber.engine import locate
 from caliber.engine.columns import MISSING_SPELLINGS
-from caliber.engine.errors import EmptyFileError, UnreadableFileError
+from caliber.engine.errors import EmptyFileError, InvalidParameterError, UnreadableFileError
+from caliber.engine.locate import KnownHeaders
+from caliber.engine.options import ReadOptions
 from caliber.engine.report import DataWarning
 from caliber.engine.table import ReadLimits, Table, clean_header
 
 SNIFF_BYTES = 64 * 1024
 _DELIMITERS = (",", "\t", ";", "|")
+_SNIFF_LINES = 50  # the header and the lines after it that the delimiter is sniffed on
 _UTF8_CHUNK = 4 * 1024 * 1024
 # undecodable bytes under errors="surrogateescape", and anything a real UTF-8 sequence
 # decodes to (non-ASCII, not one of those)
@@ -133,10 +141,11 @@ def _looks_binary(head: bytes) -> bool:
     return controls > max(8, len(head) // 100)
 
 
-def _sniff_delimiter(lines: list[str]) -> str:
-    """The candidate delimiter that splits the header most and the rows consistently."""
+def _sniff_delimiter(lines: list[str], among: Sequence[str] = _DELIMITERS) -> str:
+    """The candidate delimiter that splits the header (the first line) most and the
+    rows after it consistently."""
     best: tuple[float, int, str] | None = None
-    for delimiter in _DELIMITERS:
+    for delimiter in among:
         rows = list(csv.reader(lines, delimiter=delimiter))
         if not rows or len(rows[0]) < 2:
             continue
@@ -146,7 +155,72 @@ def _sniff_delimiter(lines: list[str]) -> str:
         candidate = (consistency, width, delimiter)
         if best is None or candidate[:2] > best[:2]:
             best = candidate
-    return best[2] if best is not None else ","
+    return best[2] if best is not None else among[0]
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _find_header(lines: list[str], known: KnownHeaders) -> tuple[int, list[str]] | None:
+    """The first line naming two known headers under some delimiter, and the
+    delimiters that name the most there."""
+    for index, line in enumerate(lines[: locate.HEAD_ROWS]):
+        if not line.strip():
+            continue
+        counts = {d: len(known.names(_cells(line, d))) for d in _DELIMITERS}
+        most = max(counts.values())
+        if most >= locate.MIN_KNOWN:
+            return index, [d for d in _DELIMITERS if counts[d] == most]
+    return None
+
+
+def _head_lines(head: bytes) -> list[str]:
+    """The complete lines of ``head`` (the first bytes of the file, LF or CRLF)."""
+    lines = [line.removesuffix("\r") for line in head.decode("utf-8", errors="ignore").split("\n")]
+    if lines and not lines[-1]:
+        lines.pop()  # the file's last line break
+    elif len(head) == SNIFF_BYTES and len(lines) > 1:
+        lines.pop()  # the last line may be cut mid-way
+    return lines
+
+
+def _line_start(stream: BinaryIO, index: int) -> int | None:
+    """The byte offset of 0-based line ``index`` of ``stream``, or None past its end."""
+    offset = 0
+    remaining = index
+    while remaining:
+        chunk = stream.read(_UTF8_CHUNK)
+        if not chunk:
+            return None
+        breaks = chunk.count(b"\n")
+        if breaks < remaining:
+            remaining -= breaks
+            offset += len(chunk)
+            continue
+        position = -1
+        for _ in range(remaining):
+            position = chunk.find(b"\n", position + 1)
+        return offset + position + 1
+    return offset
+
+
+def _lines_at(body: bytes | Path, index: int) -> list[str]:
+    """The lines from 0-based line ``index`` on (its first 64 KiB), for a header row given
+    beyond the head of the file."""
+    try:
+        with body.open("rb") if isinstance(body, Path) else io.BytesIO(body) as stream:
+            start = _line_start(stream, index)
+            stream.seek(start or 0)
+            window = stream.read(SNIFF_BYTES) if start is not None else b""
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot read the file: {exc.strerror or exc}") from None
+    lines = _head_lines(window)
+    if not lines:
+        raise InvalidParameterError(
+            f"header_row {index + 1} is past the end of the file", field="header_row"
+        )
+    return lines
 
 
 def text_table(
@@ -156,8 +230,11 @@ def text_table(
     filename: str | None,
     limits: ReadLimits,
     warnings: tuple[DataWarning, ...] = (),
+    options: ReadOptions | None = None,
 ) -> Table:
-    """Delimited text in UTF-8 (``body``: the bytes, or a path to scan in place)."""
+    """Delimited text in UTF-8 (``body``: the bytes, or a path to scan in place), its
+    header row found (or given) among the first lines."""
+    options = options or ReadOptions()
     head = head.removeprefix(codecs.BOM_UTF8)
     if _looks_binary(head):
         raise UnreadableFileError(
@@ -173,15 +250,34 @@ def text_table(
             "bytes: the file is not a CSV/TSV export (or its line breaks are missing)",
             limit_bytes=limits.max_header_bytes,
         )
-    text = head.decode("utf-8", errors="ignore")
-    lines = text.splitlines()
-    if len(head) == SNIFF_BYTES and len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut mid-way
-    lines = lines[:50]
-    if not lines or not lines[0].strip():
-        raise EmptyFileError("the file's first line (the header row) is empty")
-    delimiter = _sniff_delimiter(lines)
-    headers = tuple(clean_header(h) for h in next(csv.reader([lines[0]], delimiter=delimiter)))
+    lines = _head_lines(head)
+    known = KnownHeaders(options.columns)
+    among: Sequence[str] = _DELIMITERS
+    if options.header_row is not None:
+        index = options.header_row - 1
+        chosen = "given"
+        window_lines = lines[index:] if index < len(lines) else _lines_at(body, index)
+    else:
+        found = _find_header(lines, known)
+        if found is not None:
+            (index, among), chosen = found, "detected"
+        else:
+            index = next((i for i, line in enumerate(lines) if line.strip()), 0)
+            chosen = "first line"
+        window_lines = lines[index:]
+    if not window_lines or not window_lines[0].strip():
+        if chosen != "given":
+            raise EmptyFileError("the file's first line (the header row) is empty")
+        window_lines = window_lines or [""]
+    delimiter = _sniff_delimiter(window_lines[:_SNIFF_LINES], among)
+    headers = tuple(clean_header(h) for h in _cells(window_lines[0], delimiter))
+    where = locate.layout(index + 1, chosen, lines[:index])
+    if options.sheet is not None:
+        warnings = (*warnings, _sheet_ignored(options.sheet))
+    # the header line of a usual file is skipped as a CSV record (a quoted line break in
+    # it is part of it, as before detection); the lines above a header found lower down
+    # are skipped as raw lines, the way they were counted
+    skip_rows, skip_lines = (1, 0) if index == 0 else (0, index + 1)
 
     def scan(positions: Sequence[int]) -> pl.LazyFrame:
         # The header fixes the width: short rows get nulls, long rows are cut, and a file
@@ -190,7 +286,6 @@ def text_table(
         return pl.scan_csv(
             body,
             has_header=False,
-            skip_rows=1,
             schema=schema,
             separator=delimiter,
             truncate_ragged_lines=True,
@@ -198,6 +293,16 @@ def text_table(
             missing_columns="insert",
             extra_columns="ignore",
             null_values=list(MISSING_SPELLINGS),
+            skip_rows=skip_rows,
+            skip_lines=skip_lines,
         ).select([f"c{p}" for p in positions])
 
-    return Table(headers, "csv", encoding, delimiter, scan, warnings=warnings)
+    return Table(headers, "csv", encoding, delimiter, scan, warnings=warnings, layout=where)
+
+
+def _sheet_ignored(sheet: str | int) -> DataWarning:
+    return DataWarning(
+        "sheet_ignored",
+        f"the file is delimited text, not a workbook: the sheet asked for ({sheet!r}) "
+        "does not apply and the file was read as it is",
+    )

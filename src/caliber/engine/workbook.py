@@ -3,9 +3,10 @@
 An .xlsx is a zip archive: it is checked before parsing (entry count, declared and
 actual uncompressed size, compression ratio, no DTD or entity declarations in its XML
 parts, the size of the shared-string table), so a zip bomb or an entity-expansion
-attack is refused up front. Then the first sheet's real extent is measured
-(:mod:`caliber.engine.extent`), and so are an .xls file's own counts, so that the
-reader is never asked for more cells than the limit.
+attack is refused up front. Then the real extent of every sheet the reader may load is
+measured before it loads it (:mod:`caliber.engine.extent`), and so are an .xls file's own
+counts, so that the reader is never asked for more cells than the limit. Which sheet,
+and which of its rows is the header: :mod:`caliber.engine.sheets`.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
-from collections.abc import Sequence
 
-import polars as pl
-
-from caliber.engine import xls_extent, xlsx_extent
-from caliber.engine.errors import EmptyFileError, UnreadableFileError, UnsafeFileError
-from caliber.engine.extent import check_extent
-from caliber.engine.table import ReadLimits, Table, clean_header, first_line, null_markers
+from caliber.engine import sheets, xls_extent, xlsx_extent
+from caliber.engine.errors import UnreadableFileError, UnsafeFileError
+from caliber.engine.extent import Extent, check_extent
+from caliber.engine.options import ReadOptions
+from caliber.engine.table import ReadLimits, Table
 
 ZIP_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -37,18 +36,50 @@ _OPENING_PARTS = frozenset(
 )
 
 
-def xlsx_table(data: bytes, limits: ReadLimits) -> Table:
-    """The first sheet of an .xlsx, after the archive and sheet checks."""
+def xlsx_table(
+    data: bytes,
+    limits: ReadLimits,
+    options: ReadOptions | None = None,
+    wanted: frozenset[str] | None = None,
+) -> Table:
+    """The table of an .xlsx (:mod:`caliber.engine.sheets`), after the archive checks;
+    each sheet is measured before it is loaded."""
     with _open_archive(data) as archive:
         _check_archive(archive, limits)
-        _check_first_sheet(archive, limits)
-    return _excel_table(data, "xlsx")
+        parts = xlsx_extent.sheet_parts(archive)
+    measured: dict[str | None, int] = {}  # by part (None: every part that could be one)
+
+    def measure(index: int, name: str) -> int:
+        known = index < len(parts) and parts[index][0] == name
+        part = parts[index][1] if known else None
+        if part not in measured:
+            where = "the first sheet" if index == 0 else f"sheet {index + 1} ({name!r})"
+            with _open_archive(data) as archive:
+                measured[part] = _measure_sheet(archive, part, where, limits)
+        return measured[part]
+
+    return sheets.excel_table(data, "xlsx", measure, options or ReadOptions(), wanted)
 
 
-def xls_table(data: bytes, limits: ReadLimits) -> Table:
-    """The first sheet of an .xls, after its counts are checked."""
-    xls_extent.check_xls(data, limits)
-    return _excel_table(data, "xls")
+def xls_table(
+    data: bytes,
+    limits: ReadLimits,
+    options: ReadOptions | None = None,
+    wanted: frozenset[str] | None = None,
+) -> Table:
+    """The table of an .xls, after its counts are checked (calamine reads every sheet
+    on opening, so every sheet is measured at once)."""
+    extents = xls_extent.check_xls(data, limits)
+
+    def measure(index: int, name: str) -> int:
+        del index
+        return _first_row(extents.get(name))
+
+    return sheets.excel_table(data, "xls", measure, options or ReadOptions(), wanted)
+
+
+def _first_row(extent: Extent | None) -> int:
+    return 0 if extent is None or not extent.cells else extent.first_row
 
 
 def _open_archive(data: bytes) -> zipfile.ZipFile:
@@ -172,47 +203,20 @@ def _scan_entry(
     return seen
 
 
-def _check_first_sheet(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
-    """Measure the sheet the reader will load; when it cannot be told which one that is,
-    measure every part that could be a sheet."""
-    first = xlsx_extent.first_sheet_part(archive)
-    parts = [first] if first is not None else xlsx_extent.worksheet_parts(archive)
-    for name in parts:
-        where = "the first sheet" if name == first else f"sheet part {name!r}"
+def _measure_sheet(
+    archive: zipfile.ZipFile, part: str | None, where: str, limits: ReadLimits
+) -> int:
+    """Measure a sheet's part (refusing it beyond the limits) and return the row of its
+    first cell; when its part cannot be told (None), measure every part that could be a
+    sheet (its first row is then unknown: 0)."""
+    targets = [part] if part is not None else xlsx_extent.worksheet_parts(archive)
+    extent: Extent | None = None
+    for target in targets:
+        label = where if target == part else f"sheet part {target!r}"
         try:
-            found = xlsx_extent.xlsx_sheet_extent(archive, archive.getinfo(name), where, limits)
+            found = xlsx_extent.xlsx_sheet_extent(archive, archive.getinfo(target), label, limits)
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
             raise UnreadableFileError(f"the workbook archive is damaged: {exc}") from None
-        check_extent(found, where, limits)
-
-
-def _excel_table(data: bytes, kind: str) -> Table:
-    """The first sheet, read once (calamine parses a whole sheet whatever is asked)."""
-    import fastexcel  # noqa: PLC0415  (imported on the first workbook only)
-
-    try:
-        reader = fastexcel.read_excel(data)
-        names = reader.sheet_names
-        if not names:
-            raise EmptyFileError("the workbook has no sheets")
-        sheet = reader.load_sheet(0, dtypes="string")
-        headers = tuple(clean_header(str(c.name)) for c in sheet.available_columns())
-        frame = pl.DataFrame(sheet.to_polars())
-    except EmptyFileError:
-        raise
-    except Exception as exc:  # fastexcel raises its own exception tree; any is unreadable
-        raise UnreadableFileError(
-            f"the {kind.upper()} workbook could not be read: {first_line(exc)}"
-        ) from None
-    if not headers:
-        raise EmptyFileError("the workbook's first sheet is empty", sheet=names[0])
-    frame = frame.rename(
-        dict(zip(frame.columns, [f"c{i}" for i in range(frame.width)], strict=True))
-    )
-
-    def scan(positions: Sequence[int]) -> pl.LazyFrame:
-        return frame.lazy().select(
-            null_markers(pl.col(f"c{p}").cast(pl.String)).alias(f"c{p}") for p in positions
-        )
-
-    return Table(headers, kind, None, None, scan)
+        check_extent(found, label, limits)
+        extent = found if target == part else None
+    return _first_row(extent)

@@ -28,19 +28,23 @@ _MULRK, _DIMENSIONS, _SST, _BOUNDSHEET, _EOF, _CONTINUE = (
 )
 
 
-def check_xls(data: bytes, limits: ReadLimits) -> None:
-    """Refuse an .xls whose own numbers would make calamine allocate beyond the limits."""
+def check_xls(data: bytes, limits: ReadLimits) -> dict[str, Extent]:
+    """Refuse an .xls whose own numbers would make calamine allocate beyond the limits;
+    else every sheet's extent by name (calamine reads them all on opening)."""
     _check_compound_header(data)
+    extents: dict[str, Extent] = {}
     for stream in _workbook_streams(data):
-        _check_workbook(stream, limits)
+        for name, extent in _check_workbook(stream, limits).items():
+            extents.setdefault(name, extent)
+    return extents
 
 
-def _check_workbook(stream: bytes, limits: ReadLimits) -> None:
+def _check_workbook(stream: bytes, limits: ReadLimits) -> dict[str, Extent]:
     """The globals (sheet offsets, the string table's count), then every sheet."""
-    sheets: list[int] = []
+    sheets: list[tuple[int, str]] = []
     for kind, record in _records(stream, 0):
         if kind == _BOUNDSHEET and len(record) >= 6:
-            sheets.append(struct.unpack_from("<I", record)[0])
+            sheets.append((struct.unpack_from("<I", record)[0], _sheet_name(record)))
         elif kind == _SST and len(record) >= 8:
             strings = struct.unpack_from("<i", record, 4)[0]
             if not 0 <= strings <= limits.max_sheet_cells:
@@ -52,7 +56,8 @@ def _check_workbook(stream: bytes, limits: ReadLimits) -> None:
         elif kind == _EOF:
             break
     total = 0
-    for number, offset in enumerate(sheets, start=1):
+    extents: dict[str, Extent] = {}
+    for number, (offset, name) in enumerate(sheets, start=1):
         if offset > len(stream):
             raise UnreadableFileError(
                 "the XLS workbook could not be read: a sheet lies past its end"
@@ -63,6 +68,19 @@ def _check_workbook(stream: bytes, limits: ReadLimits) -> None:
         total += extent.rectangle
         if total > limits.max_sheet_cells:  # calamine holds every sheet at once
             raise too_many_cells("the workbook (all its sheets)", limits)
+        extents.setdefault(name, extent)
+    return extents
+
+
+def _sheet_name(record: memoryview) -> str:
+    """A BOUNDSHEET record's sheet name (a short string: its length, a flag, then 8-bit
+    or UTF-16 characters, as calamine reads them in the usual code page); empty when the
+    record is cut."""
+    if len(record) < 8:
+        return ""
+    length, wide = record[6], record[7] & 1
+    raw = bytes(record[8 : 8 + length * (2 if wide else 1)])
+    return raw.decode("utf-16-le" if wide else "cp1252", errors="replace")
 
 
 def _check_compound_header(data: bytes) -> None:

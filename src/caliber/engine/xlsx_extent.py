@@ -274,23 +274,28 @@ def exact_extent(stream: IO[bytes], where: str, limits: ReadLimits) -> Extent:
     return found()
 
 
-def first_sheet_part(archive: zipfile.ZipFile) -> str | None:
-    """The archive name of the first sheet, found the way calamine finds it
-    (``xl/workbook.xml``'s first ``<sheet>``, its relationship's target), or None."""
+def sheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str | None]]:
+    """Every sheet's name and archive part, in the workbook's order, found the way
+    calamine finds them (``xl/workbook.xml``'s ``<sheet>`` elements, their relationships'
+    targets); a part that cannot be told is None. Empty when there is no sheet list."""
     workbook = _find(archive, "xl/workbook.xml")
     rels = _find(archive, "xl/_rels/workbook.xml.rels")
-    if workbook is None or rels is None:
-        return None
-    sheet = _first_element(archive, workbook, "sheet", None)
-    if sheet is None:
-        return None
-    rel_id = sheet.get("r:id") or sheet.get("relationships:id")
-    if rel_id is None:
-        return None
-    relationship = _first_element(archive, rels, "Relationship", ("Id", rel_id))
-    target = None if relationship is None else relationship.get("Target")
-    if target is None:
-        return None
+    if workbook is None:
+        return []
+    targets: dict[str, str] = {}
+    if rels is not None:
+        for relationship in _elements(archive, rels, "Relationship"):
+            if "Id" in relationship and "Target" in relationship:
+                targets.setdefault(relationship["Id"], relationship["Target"])
+    found: list[tuple[str, str | None]] = []
+    for sheet in _elements(archive, workbook, "sheet"):
+        rel_id = sheet.get("r:id") or sheet.get("relationships:id")
+        target = targets.get(rel_id) if rel_id is not None else None
+        found.append((sheet.get("name", ""), None if target is None else _part(archive, target)))
+    return found
+
+
+def _part(archive: zipfile.ZipFile, target: str) -> str | None:
     if target.startswith("/xl/"):
         target = target[1:]
     elif not target.startswith("xl/"):
@@ -300,7 +305,7 @@ def first_sheet_part(archive: zipfile.ZipFile) -> str | None:
 
 
 def worksheet_parts(archive: zipfile.ZipFile) -> list[str]:
-    """Every part that could be a worksheet (when the first one cannot be told)."""
+    """Every part that could be a worksheet (when a sheet's part cannot be told)."""
     return [info.filename for info in archive.infolist() if info.filename.lower().endswith(".xml")]
 
 
@@ -312,19 +317,14 @@ def _find(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo | None:
     return None
 
 
-def _first_element(
-    archive: zipfile.ZipFile,
-    entry: zipfile.ZipInfo,
-    local: str,
-    where: tuple[str, str] | None,
-) -> dict[str, str] | None:
-    """The attributes of the first element named ``local`` (with attribute ``where``)."""
+def _elements(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, local: str) -> list[dict[str, str]]:
+    """The attributes of every element named ``local`` (none when the part is not
+    well-formed XML: the sheets cannot be told then)."""
     found: list[dict[str, str]] = []
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        if name.rpartition(":")[2] == local and (where is None or attrs.get(where[0]) == where[1]):
+        if name.rpartition(":")[2] == local:
             found.append(dict(attrs))
-            raise _StopParsingError
 
     parser = expat.ParserCreate()
     parser.StartElementHandler = start
@@ -333,8 +333,6 @@ def _first_element(
             while chunk := stream.read(_CHUNK):
                 parser.Parse(chunk, False)
             parser.Parse(b"", True)
-    except _StopParsingError:
-        pass
     except expat.ExpatError:
-        return None
-    return found[0] if found else None
+        return []
+    return found
