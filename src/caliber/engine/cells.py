@@ -1,10 +1,12 @@
 """Cells: a raw cell as a number, and what each column's cells say (``scoring.md`` §2).
 
-A cell of a count, money or rate column becomes a number (spaces, currency signs,
-thousands separators and the percent sign removed) with flags for what the run reports:
-not a number, negative, too large for a count, carrying a percent sign. The flags are
-counted per group of rows (statistics named ``<column>|<stat>``), combined across groups
-and reduced to the run's warnings, which also decide the rate columns given in percent.
+A cell of a count, money or rate column becomes a number in its column's number format
+(:mod:`caliber.engine.numbers`: spaces, currency signs, group separators and the percent
+sign removed, the decimal mark made a point) with flags for what the run reports: not a
+number, negative, too large for a count, carrying a percent sign, possibly written in
+the other number format. The flags are counted per group of rows (statistics named
+``<column>|<stat>``), combined across groups and reduced to the run's warnings, which
+also decide the rate columns given in percent.
 """
 
 from __future__ import annotations
@@ -13,39 +15,41 @@ import polars as pl
 
 from caliber.engine.columns import INPUTS, Kind
 from caliber.engine.config import CPM_WARNING_THRESHOLD
+from caliber.engine.numbers import contradicts, holds_decimals, parse_number
+from caliber.engine.options import NumberFormat
 from caliber.engine.read import Table
 from caliber.engine.report import DataWarning, ProcessingReport
 
 # The largest count a float holds exactly (2**53): a larger "count" (1e19 impressions)
 # is not one anybody measured, and it would not fit the results' integer columns.
 MAX_COUNT = float(2**53)
-# Removed from numeric cells: spaces, currency signs, thousands separators and the percent
-# sign (whether a column is in percent is decided per column, from the raw cells).
-NOISE = [" ", "\t", "\u00a0", "$", "€", "£", ",", "%"]
 
 
-def parse_number(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """A cell as a float: text without :data:`NOISE`, numbers as they are; null when the
-    cell gives no number."""
-    if dtype == pl.String:
-        return raw.str.replace_many(NOISE, [""] * len(NOISE)).cast(pl.Float64, strict=False)
-    return raw.cast(pl.Float64, strict=False)
-
-
-def cell_exprs(name: str, source: str, dtype: pl.DataType) -> list[pl.Expr]:
+def cell_exprs(
+    name: str, source: str, dtype: pl.DataType, fmt: NumberFormat = NumberFormat.POINT
+) -> list[pl.Expr]:
     """Per cell: the number (money, separators, percent handled) and its flags.
 
     Missing markers are already null here (the readers turn them into nulls), so a
-    non-null cell that gives no number is unparseable.
+    non-null cell that gives no number is unparseable. ``|unsure`` marks a cell that may
+    be written in the other number format than ``fmt``: for a column holding decimals,
+    by its shape (:func:`~caliber.engine.numbers.contradicts`); for whole counts, a
+    fraction or no number (``1.234`` read as 1.234, ``1,234,567`` with a decimal comma).
     """
     kind = INPUTS[name].kind
     raw = pl.col(source)
-    number = parse_number(raw, dtype)
+    number = parse_number(raw, dtype, fmt)
+    bad = raw.is_not_null() & number.is_null()
     if dtype == pl.String:
         percent = raw.str.contains("%", literal=True).fill_null(value=False)
+        if holds_decimals(name):
+            unsure = bad | contradicts(raw, fmt)
+        else:
+            unsure = bad | (number % 1 != 0).fill_null(value=False)
     else:
         percent = pl.lit(value=False)
-    exprs = [(raw.is_not_null() & number.is_null()).alias(f"{name}|bad")]
+        unsure = pl.lit(value=False)
+    exprs = [bad.alias(f"{name}|bad"), unsure.alias(f"{name}|unsure")]
     if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
         # negative counts and spend are reported and left out, like inf and NaN
         usable = number.is_finite() & (number >= 0)
@@ -64,7 +68,10 @@ def cell_stats(name: str) -> list[pl.Expr]:
     """The statistics of column ``name``'s cells over a group of rows."""
     value = pl.col(name)
     kind = INPUTS[name].kind
-    stats = [pl.col(f"{name}|bad").sum().alias(f"{name}|bad")]
+    stats = [
+        pl.col(f"{name}|bad").sum().alias(f"{name}|bad"),
+        pl.col(f"{name}|unsure").sum().alias(f"{name}|unsure"),
+    ]
     if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
         stats.append(pl.col(f"{name}|neg").sum().alias(f"{name}|neg"))
     if kind is Kind.COUNT:
@@ -179,6 +186,7 @@ def warn_huge_counts(
     kept: pl.DataFrame,
     name: str,
     report: ProcessingReport,
+    fmt: NumberFormat = NumberFormat.POINT,
 ) -> None:
     """Counts above :data:`MAX_COUNT` were left out: say how many, and the first one's
     value and row (found by a second scan of that one column, only when there is one)."""
@@ -189,7 +197,7 @@ def warn_huge_counts(
     scan = table.scan([position])
     dtype = scan.collect_schema()[source]
     raw = pl.col(source)
-    number = parse_number(raw, dtype)
+    number = parse_number(raw, dtype, fmt)
     first = (
         scan.with_row_index("__row")
         .filter(number > MAX_COUNT)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from caliber.engine import number_format
 from caliber.engine.cells import (
     cell_exprs,
     cell_stats,
@@ -49,6 +50,7 @@ from caliber.engine.errors import (
 from caliber.engine.headers import MetricSource, map_headers, plan_sources
 from caliber.engine.locate import located, record_layout
 from caliber.engine.metrics import METRICS
+from caliber.engine.number_format import NumberColumn, NumberReading
 from caliber.engine.options import ReadOptions
 from caliber.engine.read import Table, is_encoding_error
 from caliber.engine.report import DataWarning, ProcessingReport
@@ -106,31 +108,61 @@ def prepare(
     positions = {mapping.positions[level], 0, *(p for c in inputs for p in mapping.columns[c])}
     scan = table.scan(sorted(positions))
     schema = scan.collect_schema()
-    cells = [
-        sum_parts(c, [cell_exprs(c, f"c{p}", schema[f"c{p}"]) for p in mapping.columns[c]])
-        for c in inputs
+    # every mapped numeric column votes on the number format (dates and names never do)
+    numeric = [
+        NumberColumn(name, p, table.headers[p])
+        for name, where in mapping.columns.items()
+        if INPUTS[name].kind is not Kind.DIMENSION
+        for p in where
     ]
-    # Level 1 groups by the raw dimension text (and whether the first column marks an
-    # aggregate row); level 2 normalizes the few distinct raw values and merges them, so
-    # the string work runs per distinct value instead of per row.
-    dim_column = f"c{mapping.positions[level]}"
-    first_is_aggregate = (
-        pl.col("c0").cast(pl.String).str.contains(AGGREGATE_PATTERN).fill_null(value=False)
-        if mapping.positions[level] != 0
-        else pl.lit(value=False)
-    )
-    staged = scan.select(
-        pl.col(dim_column).cast(pl.String).alias(RAW),
-        first_is_aggregate.alias(FIRST),
-        *(e for exprs in cells for e in exprs),
-    )
+
+    def first_pass(reading: NumberReading) -> pl.DataFrame:
+        cells = [
+            sum_parts(
+                c,
+                [
+                    cell_exprs(c, f"c{p}", schema[f"c{p}"], reading.format_of(p))
+                    for p in mapping.columns[c]
+                ],
+            )
+            for c in inputs
+        ]
+        # Level 1 groups by the raw dimension text (and whether the first column marks
+        # an aggregate row); level 2 normalizes the few distinct raw values and merges
+        # them, so the string work runs per distinct value instead of per row.
+        dim_column = f"c{mapping.positions[level]}"
+        first_is_aggregate = (
+            pl.col("c0").cast(pl.String).str.contains(AGGREGATE_PATTERN).fill_null(value=False)
+            if mapping.positions[level] != 0
+            else pl.lit(value=False)
+        )
+        staged = scan.select(
+            pl.col(dim_column).cast(pl.String).alias(RAW),
+            first_is_aggregate.alias(FIRST),
+            *(e for exprs in cells for e in exprs),
+        )
+        return _collect(staged.group_by(RAW, FIRST).agg(_group_aggs(inputs, rates)))
+
     try:
-        level1 = _collect(staged.group_by(RAW, FIRST).agg(_group_aggs(inputs, rates)))
+        # the number format is decided on the first rows and checked on every cell read;
+        # a cell that may contradict it has every row counted, and the pass rerun when
+        # the decision changes
+        given = options.number_format
+        reading = number_format.detect(table, numeric, given, _collect)
+        level1 = first_pass(reading)
+        unsure = level1.select(pl.col(f"{c}|unsure").sum() for c in inputs).row(0, named=True)
+        if number_format.needs_whole_file(reading, unsure):
+            whole = number_format.detect(table, numeric, given, _collect, rows=None)
+            if whole.formats != reading.formats:
+                level1 = first_pass(whole)
+            reading = whole
     except _NotUtf8Error:
         if table.reopen is None:
             raise UnreadableFileError("the file is not valid UTF-8 text") from None
         report.percent_columns.clear()
         return prepare(table.reopen(), setup, resolved, report, options)
+    report.number_format = reading.to_dict()
+    report.warnings.extend(reading.warnings())
     # sorted, so the merge below adds floats in the same order on every run
     level1 = level1.sort(RAW, FIRST)
     keyed = level1.with_columns(group_key(RAW, FIRST).alias(DIM)).drop(RAW, FIRST)
@@ -165,7 +197,9 @@ def prepare(
     percent = cell_warnings(kept, inputs, header_of, report)
     for name in inputs:
         if INPUTS[name].kind is Kind.COUNT:
-            warn_huge_counts(table, mapping.positions[name], header_of[name], kept, name, report)
+            position = mapping.positions[name]
+            fmt = reading.format_of(position)
+            warn_huge_counts(table, position, header_of[name], kept, name, report, fmt)
     total_impressions = float(kept["impressions|sum"].sum() or 0.0)
     if not total_impressions > 0:
         raise NoDataError(

@@ -32,6 +32,9 @@ class ProcessingReport:
     file_format: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    # the decimal mark read (engine/number_format.py): "used" (point | comma), "decided"
+    # (detected | given | assumed), the cells that told, the columns read otherwise
+    number_format: dict[str, Any] = field(default_factory=dict)
     # where the table starts (engine/locate.py): the header's 1-based line or sheet row,
     # how it was chosen ("detected", "given", "first line"/"first row"), the lines above
     # it ({"count", "lines"}), and for a workbook the sheet read and every sheet's name
@@ -61,6 +64,7 @@ class ProcessingReport:
             "file_format": self.file_format,
             "encoding": self.encoding,
             "delimiter": self.delimiter,
+            "number_format": dict(self.number_format),
             "header_row": self.header_row,
             "header_row_chosen": self.header_row_chosen,
             "skipped_lines": {
