@@ -14,6 +14,7 @@ from caliber.cli.main import main
 from tests.engine import workbooks as wb
 from tests.engine.column_exports import per_tag_twins, publisher_twins, total
 from tests.engine.exports import make_export
+from tests.engine.number_exports import number_twins
 
 
 @pytest.fixture
@@ -382,3 +383,49 @@ def test_configs_json_lists_every_input_column_may_name(
         "pulsepoint": ["Domain"],
     }
     assert inputs["spend"]["platform_headers"]["pulsepoint"] == ["Total Spend"]
+
+
+# ------------------------------------------------------------- --number-format (issue 16)
+
+
+@pytest.mark.parametrize(
+    "name", ["ttd_international.csv", "german_resave.csv", "ttd_international_semicolon.csv"]
+)
+def test_exports_in_other_number_formats_score_like_their_plain_twin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    twins = number_twins(seed=12)
+    for file in ("plain.csv", name):
+        (tmp_path / file).write_bytes(twins[file])
+    setup = ["-p", "trade_desk", "-g", "awareness", "-c", "display"]
+    assert main(_score_args(tmp_path / "plain.csv", setup, tmp_path / "a")) == 0
+    assert main(["score", str(tmp_path / name), *setup, "-o", str(tmp_path / "b")]) == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if "decimal mark" in x]
+    assert line.split() == ["decimal", "mark", "comma", "(detected)"]
+    for written in ("results.csv", "whitelist.csv", "blacklist.csv"):
+        assert (tmp_path / "a" / written).read_bytes() == (tmp_path / "b" / written).read_bytes()
+    a, b = (json.loads((tmp_path / d / "summary.json").read_text("utf-8")) for d in "ab")
+    for key in ("campaign_level_score", "total_impressions", "total_spend", "average_cpm", "rows"):
+        assert a[key] == b[key], key
+    assert b["processing_report"]["number_format"]["used"] == "comma"
+    assert b["processing_report"]["number_format"]["decided"] == "detected"
+
+
+def test_number_format_given_overrides_detection_and_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "international.csv"
+    path.write_bytes(number_twins(seed=13)["ttd_international.csv"])
+    setup = ["-p", "trade_desk", "-g", "awareness", "-c", "display"]
+    given = ["--number-format", "point"]
+    assert main(["score", str(path), *setup, "-o", str(tmp_path / "o"), *given]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text("utf-8"))
+    report = summary["processing_report"]
+    assert report["read_options"]["number_format"] == "point"
+    reading = report["number_format"]
+    assert (reading["used"], reading["decided"], reading["detected"]) == ("point", "given", "comma")
+    codes = [w["code"] for w in summary["data_quality_warnings"]]
+    assert "number_format_conflict" in codes
+    printed = capsys.readouterr().out
+    assert "point (given)" in printed
+    assert "warning: " in printed

@@ -169,8 +169,11 @@ def _summary(result: ScoringResult, file: Path, written: list[Path]) -> Summary:
     dropped = ", ".join(f"{k.replace('_', ' ')}: {n:,}" for k, n in report.rows_dropped.items())
     dist = campaign["score_distribution"]
     counts = campaign["status_counts"]
+    numbers = report.number_format
     facts = [
         ("rows read", f"{report.rows_read:,}"),
+        # how the decimal mark was decided: detected, given or assumed
+        ("decimal mark", f"{numbers.get('used', 'point')} ({numbers.get('decided', 'assumed')})"),
         (
             "rows dropped",
             f"{sum(report.rows_dropped.values()):,}" + (f" ({dropped})" if dropped else ""),
