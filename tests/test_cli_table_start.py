@@ -102,7 +102,7 @@ def test_a_sheet_that_cannot_be_scored_names_what_was_read(
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1
-    assert "read sheet 'Video'; row 1 as the header (detected); other sheets: 'Display'" in err
+    assert "Read sheet 'Video'; row 1 as the header (detected); other sheets: 'Display'" in err
     assert "headers found: 'Date', 'Site', 'Supply Vendor'" in err
     code = main(["score", str(path), *SETUP, "-o", str(tmp_path / "o"), "--sheet", "Summary"])
     err = capsys.readouterr().err

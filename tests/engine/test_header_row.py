@@ -145,8 +145,8 @@ def test_the_missing_column_error_says_what_was_read() -> None:
         score(data, TD_DISPLAY)
     error = caught.value
     assert error.message.endswith(
-        "(read line 1 as the header (no line among the first 51 names two known headers); "
-        "headers found: 'Campaign notes')"
+        ". Read line 1 as the header (no line among the first 51 names two known headers); "
+        "headers found: 'Campaign notes'"
     )
     assert error.details["header_row"] == 1
     assert error.details["headers_found"] == ["Campaign notes"]

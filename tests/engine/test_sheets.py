@@ -118,7 +118,7 @@ def test_a_given_sheet_is_read_and_errors_say_what_was_read(
     with pytest.raises(MissingMetricError) as caught:
         score(data, TD_DISPLAY, options=ReadOptions(sheet=sheet))
     error = caught.value
-    assert "read sheet 'Video'; row 1 as the header (detected); other sheets: 'Display'" in (
+    assert "Read sheet 'Video'; row 1 as the header (detected); other sheets: 'Display'" in (
         error.message
     )
     assert error.details["sheet"] == "Video"
@@ -135,8 +135,8 @@ def test_a_workbook_of_notes_fails_naming_its_sheets_and_headers() -> None:
         score(data, TD_DISPLAY)
     error = caught.value
     assert error.message.endswith(
-        "(read sheet 'Notes'; row 1 as the header (no row among the first 51 names two "
-        "known headers); other sheets: 'Contacts'; headers found: 'Campaign notes')"
+        ". Read sheet 'Notes'; row 1 as the header (no row among the first 51 names two "
+        "known headers); other sheets: 'Contacts'; headers found: 'Campaign notes'"
     )
     assert error.details["sheet"] == "Notes"
     assert error.details["other_sheets"] == ["Contacts"]

@@ -106,7 +106,7 @@ def layout(
 
 
 def where_read(table: Table) -> tuple[str, dict[str, Any]]:
-    """What was read, for an error about a missing column: a clause for the message and
+    """What was read, for an error about a missing column: a sentence for the message and
     the details (``sheet``, ``other_sheets``, ``header_row``, ``headers_found``)."""
     found = [h for h in table.headers if h]
     details: dict[str, Any] = {"headers_found": found[:500]}
@@ -132,14 +132,15 @@ def where_read(table: Table) -> tuple[str, dict[str, Any]]:
     names = ", ".join(repr(h) for h in found[:_SHOWN_HEADERS])
     more = f" and {len(found) - _SHOWN_HEADERS} more" if len(found) > _SHOWN_HEADERS else ""
     parts.append(f"headers found: {names}{more}" if found else "no headers found")
-    return "read " + "; ".join(parts), details
+    return "Read " + "; ".join(parts), details
 
 
 def located(exc: EngineError, table: Table) -> EngineError:
     """``exc`` (a missing column or metric) with what was read added to its message and
     details, so the user sees which sheet and row the headers came from."""
     clause, details = where_read(table)
-    return type(exc)(f"{exc.message} ({clause})", **{**exc.details, **details})
+    message = f"{exc.message.rstrip('.')}. {clause}"
+    return type(exc)(message, **{**exc.details, **details})
 
 
 def record_layout(table: Table, report: ProcessingReport) -> None:
