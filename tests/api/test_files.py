@@ -657,7 +657,9 @@ def test_validate_without_a_campaign(client: TestClient, alice: dict[str, str]) 
     assert result["errors"] == []
     assert (result["format"], result["encoding"], result["delimiter"]) == ("csv", "utf-8", ",")
     assert result["row_count"] == 12
-    assert result["column_mapping"] == {
+    # header -> input as read (column_mapping: the user's choice, none here)
+    assert result["column_mapping"] == {}
+    assert result["column_mapping_used"] == {
         "Domain": "domain",
         "Impressions": "impressions",
         "Clicks": "clicks",

@@ -1,7 +1,8 @@
 """Reading a stored upload through the engine: ``preview`` (the headers and first rows as
-text) and ``validate`` (can the file be scored, and by which campaign). Read-only: nothing
-here changes a row. Every lookup is scoped by owner: another user's file or campaign is
-"not found".
+text) and ``validate`` (can the file be scored by a campaign, and how it is read: the
+reading choices in effect, the number format, header row and sheet, each input's column,
+what is missing and what could give it). Read-only: nothing here changes a row. Every
+lookup is scoped by owner: another user's file or campaign is "not found".
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ from caliber.campaigns import service as campaign_service
 from caliber.campaigns.repository import get_campaign
 from caliber.core.errors import NotFound
 from caliber.db.models import Campaign, FileUpload
-from caliber.engine.columns import INPUTS
+from caliber.engine import number_format
+from caliber.engine.columns import INPUTS, Kind
+from caliber.engine.config import Setup
 from caliber.engine.errors import EngineError, UnreadableFileError
-from caliber.engine.headers import ColumnMapping, map_headers, plan_sources
+from caliber.engine.headers import map_headers
+from caliber.engine.inspect import inspect_columns
+from caliber.engine.locate import setup_inputs
+from caliber.engine.number_format import NumberColumn, NumberReading
 from caliber.engine.options import ReadOptions
 from caliber.engine.read import Table, open_table
 from caliber.files import repository
@@ -44,7 +50,26 @@ def reading_for(campaign: Campaign | None, upload: FileUpload) -> choices.Resolv
     return choices.resolve(base, choices.loaded(upload.read_options))
 
 
-def _open(storage: Storage, record: FileUpload, options: ReadOptions | None = None) -> Table:
+def _campaign_of(
+    session: Session,
+    owner_id: uuid.UUID,
+    record: FileUpload,
+    campaign_id: uuid.UUID | None = None,
+) -> Campaign | None:
+    """The campaign asked for (404 if not the owner's), else the newest the file is
+    assigned to, else None."""
+    if campaign_id is not None:
+        return get_campaign(session, owner_id, campaign_id)
+    assigned = [c for c in repository.campaigns_using(session, record.id) if c.owner_id == owner_id]
+    return assigned[0] if assigned else None
+
+
+def _open(
+    storage: Storage,
+    record: FileUpload,
+    options: ReadOptions | None = None,
+    wanted: frozenset[str] | None = None,
+) -> Table:
     try:
         data = storage.read(record.storage_key)
     except NotFound:  # the backend's message names the storage key: keep that private
@@ -53,7 +78,7 @@ def _open(storage: Storage, record: FileUpload, options: ReadOptions | None = No
             "the stored contents of this file are missing; upload it again",
             file_id=str(record.id),
         ) from None
-    return open_table(data, record.original_filename, options=options)
+    return open_table(data, record.original_filename, options=options, wanted=wanted)
 
 
 def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
@@ -70,7 +95,9 @@ def preview(
     """The headers and the first ``rows`` data rows (cells as text, missing as null).
     Raises the engine's error (422) when the file cannot be read."""
     record = repository.get_file(session, owner_id, file_id)
-    table = _open(storage, record)
+    # where the table starts as a run of its campaign would find it (header row, sheet)
+    options = reading_for(_campaign_of(session, owner_id, record), record).options
+    table = _open(storage, record, options)
     positions = list(range(len(table.headers)))
     # cut in the frame, so a huge cell is never copied whole into the answer
     frame = _collect(
@@ -106,52 +133,51 @@ def preview(
 # --------------------------------------------------------------------------- validation
 
 
-def _problem(exc: EngineError) -> dict[str, Any]:
-    return {"error": exc.code, "message": exc.message, "details": exc.details}
+def _number_reading(table: Table, options: ReadOptions) -> NumberReading | None:
+    """The decimal mark of the file's mapped numeric columns, decided on their first rows
+    as scoring decides it (None when the user's mapping does not fit the file: inspecting
+    the columns says why)."""
+    try:
+        mapping = map_headers(table.headers, options.columns)
+    except EngineError:
+        return None
+    numeric = [
+        NumberColumn(name, position, table.headers[position])
+        for name, positions in mapping.columns.items()
+        if INPUTS[name].kind is not Kind.DIMENSION
+        for position in positions
+    ]
+    return number_format.detect(table, numeric, options.number_format, _collect)
 
 
-def _basic_problems(mapping: ColumnMapping) -> list[dict[str, Any]]:
-    """What every setup needs: an impressions column and a domain or supply vendor."""
-    problems: list[dict[str, Any]] = []
-    if "impressions" not in mapping.positions:
-        accepted = list(INPUTS["impressions"].aliases)
-        problems.append(
-            {
-                "error": "missing_column",
-                "message": "no impressions column; add one of these headers: "
-                + ", ".join(f"'{a}'" for a in accepted),
-                "details": {"column": "impressions", "accepted_headers": accepted},
-            }
-        )
-    if not {"domain", "supply_vendor"} & set(mapping.positions):
-        accepted = list(INPUTS["domain"].aliases) + list(INPUTS["supply_vendor"].aliases)
-        problems.append(
-            {
-                "error": "missing_column",
-                "message": "no domain or supply vendor column; add one of these headers: "
-                + ", ".join(f"'{a}'" for a in accepted),
-                "details": {"column": "domain", "accepted_headers": accepted},
-            }
-        )
-    return problems
+def _layout(table: Table) -> dict[str, Any]:
+    if table.layout is not None:
+        return table.layout.to_dict()
+    return {
+        "header_row": None,
+        "header_row_chosen": None,
+        "skipped_lines": {"count": 0, "lines": []},
+        "sheet": None,
+        "sheets": [],
+    }
 
 
-def _campaign_check(campaign: Campaign, mapping: ColumnMapping) -> dict[str, Any]:
+def _campaign_setup(
+    campaign: Campaign, options: ReadOptions
+) -> tuple[dict[str, Any], Setup | None, frozenset[str] | None]:
+    """The campaign's part of the answer, its setup and the inputs it can use (by which
+    a workbook's sheet is chosen); a setup the engine no longer accepts is a problem."""
     check: dict[str, Any] = {"campaign_id": str(campaign.id), "ready": False}
     try:
         setup = campaign_service.setup_of(campaign)
-        check["setup"] = setup.to_dict()
         resolved = setup.resolve()
-        check["analysis_level"] = str(resolved.level)
-        check["metrics"] = [m.name for m in resolved.metrics]
-        sources = plan_sources(mapping, resolved)
     except EngineError as exc:
-        check["problem"] = _problem(exc)
-        return check
-    headers = {standard: header for header, standard in mapping.mapped.items()}
-    check["ready"] = True
-    check["metric_sources"] = {name: src.describe(headers) for name, src in sources.items()}
-    return check
+        check["problem"] = exc.to_dict()
+        return check, None, None
+    check["setup"] = setup.to_dict()
+    check["analysis_level"] = str(resolved.level)
+    check["metrics"] = [m.name for m in resolved.metrics]
+    return check, setup, setup_inputs(resolved, options.columns)
 
 
 def validate(
@@ -160,19 +186,23 @@ def validate(
     owner_id: uuid.UUID,
     file_id: uuid.UUID,
     campaign_id: uuid.UUID | None = None,
+    trying: ReadOptions | None = None,
 ) -> dict[str, Any]:
-    """Read the file through the engine and say whether it can be scored (by the given
-    campaign, else the newest campaign it is assigned to). Problems with the file are a
-    result with ``valid: false``, never an HTTP error."""
+    """Read the file through the engine, as a run of the campaign (the given one, else
+    the newest the file is assigned to) would, and say how: the reading choices in effect
+    and where each came from (``trying``, then the upload's, then the campaign's, else
+    detected), the number format, header row and sheet read, where each input comes
+    from, and what is missing with the columns that look like it. Problems with the file
+    are a result with ``valid: false``, never an HTTP error."""
     record = repository.get_file(session, owner_id, file_id)
-    campaign: Campaign | None
-    if campaign_id is not None:
-        campaign = get_campaign(session, owner_id, campaign_id)
-    else:
-        assigned = [
-            c for c in repository.campaigns_using(session, record.id) if c.owner_id == owner_id
-        ]
-        campaign = assigned[0] if assigned else None
+    campaign = _campaign_of(session, owner_id, record, campaign_id)
+    layers = [("upload", choices.loaded(record.read_options))]
+    if campaign is not None:
+        layers.insert(0, ("campaign", choices.loaded(campaign.read_options)))
+    if trying is not None:
+        layers.append(("request", trying))
+    resolved = choices.layered(layers)
+    options = resolved.options
     result: dict[str, Any] = {
         "file_id": str(record.id),
         "valid": False,
@@ -181,50 +211,71 @@ def validate(
         "encoding": None,
         "delimiter": None,
         "headers": [],
-        "column_mapping": {},
-        "unmapped_columns": [],
         "row_count": None,
+        "read_options": resolved.to_dict(),
+        "reading": None,
+        "inputs": {},
+        "metric_sources": {},
+        "missing": [],
+        "column_mapping": choices.fields_of(options)["column_mapping"],
+        "column_mapping_used": {},
+        "unmapped_columns": [],
         "campaign": None,
         "errors": [],
         "warnings": [],
     }
+    setup: Setup | None = None
+    wanted: frozenset[str] | None = None
+    if campaign is not None:
+        result["campaign"], setup, wanted = _campaign_setup(campaign, options)
+        if "problem" in result["campaign"]:
+            result["errors"].append(result["campaign"]["problem"])
     try:
-        table = _open(storage, record)
+        table = _open(storage, record, options, wanted)
     except EngineError as exc:
-        result["errors"].append(_problem(exc))
-        result["message"] = exc.message
-        return result
-    mapping = map_headers(table.headers)
+        return _verdict(result, exc.to_dict())
+    inspection = inspect_columns(table.headers, setup, options)
     result.update(
         format=table.format,
         encoding=table.encoding,
         delimiter=table.delimiter,
         headers=list(table.headers),
-        column_mapping=dict(mapping.mapped),
-        unmapped_columns=list(mapping.unmapped),
+        reading={"number_format": None, **_layout(table)},
+        inputs=inspection.inputs,
+        metric_sources=inspection.metric_sources,
+        missing=[m.to_dict() for m in inspection.missing],
+        column_mapping_used=inspection.column_mapping,
+        unmapped_columns=inspection.unmapped_columns,
     )
     result["warnings"].extend(w.message for w in table.warnings)
-    for standard, ignored in mapping.ignored_duplicates.items():
+    for standard, ignored in inspection.ignored_duplicate_columns.items():
         result["warnings"].append(
             f"several columns mean {standard}; using the first match, ignoring "
             + ", ".join(repr(h) for h in ignored)
         )
     try:
         result["row_count"] = table.load([0]).height
+        numbers = _number_reading(table, options)
     except EngineError as exc:
-        result["errors"].append(_problem(exc))
-    if campaign is None:
-        result["errors"].extend(_basic_problems(mapping))
-    else:
-        check = _campaign_check(campaign, mapping)
-        result["campaign"] = check
-        if not check["ready"]:
-            result["errors"].append(check["problem"])
+        return _verdict(result, exc.to_dict())
+    if numbers is not None:
+        result["reading"]["number_format"] = numbers.to_dict()
+        result["warnings"].extend(w.message for w in numbers.warnings())
+    if result["campaign"] is not None and setup is not None:
+        result["campaign"]["ready"] = inspection.ready
+        result["campaign"]["metric_sources"] = inspection.metric_sources
+    result["errors"].extend(inspection.problems)
+    return _verdict(result)
+
+
+def _verdict(result: dict[str, Any], error: dict[str, Any] | None = None) -> dict[str, Any]:
+    if error is not None:
+        result["errors"].append(error)
     result["valid"] = not result["errors"]
     if result["valid"]:
         result["message"] = (
             "the file can be scored by this campaign"
-            if campaign is not None
+            if result["campaign"] is not None
             else "the file is readable and has the columns every setup needs"
         )
     else:

@@ -164,10 +164,26 @@ def validate_file(
     session: SessionDep,
     user: CurrentUser,
     campaign_id: uuid.UUID | None = None,
+    number_format: Annotated[str | None, Query(max_length=16)] = None,
+    sheet: Annotated[str | None, Query(max_length=200)] = None,
+    header_row: Annotated[str | None, Query(max_length=16)] = None,
+    column_mapping: Annotated[str | None, Query(max_length=20_000)] = None,
 ) -> dict[str, Any]:
     """Whether the file can be scored (by ``campaign_id``, else the campaign it is
-    assigned to); an unreadable file is ``valid: false`` with the reason, not an error."""
-    result = reading.validate(session, container.storage, user.id, file_id, campaign_id)
+    assigned to) and how it is read: the reading choices in effect and where each came
+    from, the number format, header row and sheet, each input's column, and what is
+    missing with the columns that look like it. The reading fields (as on an upload;
+    ``column_mapping`` a JSON object) try choices without saving them; a bad one is a 422
+    naming it. An unreadable file is ``valid: false`` with the reason, not an error."""
+    trying = None
+    if any(v not in (None, "") for v in (number_format, sheet, header_row, column_mapping)):
+        trying = choices.from_form(
+            number_format=number_format,
+            sheet=sheet,
+            header_row=header_row,
+            column_mapping=column_mapping,
+        )
+    result = reading.validate(session, container.storage, user.id, file_id, campaign_id, trying)
     return ok(result, result["message"])
 
 
