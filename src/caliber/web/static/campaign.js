@@ -4,6 +4,7 @@ import { h, replace, field, select, fmt, badge, nextId } from "./dom.js";
 import { histogram, stackedBar, hbars, statusColor } from "./charts.js";
 import { setupText } from "./dashboard.js";
 import { aiPanel } from "./ai.js";
+import { readingPanel } from "./reading.js";
 
 const EXTENSIONS = ["csv", "tsv", "txt", "xlsx", "xls"];
 const PER_PAGE = 25;
@@ -123,6 +124,7 @@ export async function campaignPage(root, id, ctx) {
       campaign.file_upload_id = res.data.id;
       startBtn.disabled = false;
       startBtn.focus();
+      reading.refresh();
     } catch (err) {
       fileInfo.textContent = campaign.file_upload_id ? "The previous file is still attached." : "No file yet.";
       uploadError.textContent = err.message;
@@ -202,7 +204,10 @@ export async function campaignPage(root, id, ctx) {
   // ---- completed -----------------------------------------------------------------------
   const results = h("div", { class: "completed" });
   const ai = h("div");
-  replace(root, head, h("div", { class: "two-col" }, uploadCard, progressCard), results, ai);
+  // what the file gives the setup and how it is read, changeable before scoring
+  const reading = readingPanel(campaign, ctx);
+  replace(root, head, h("div", { class: "two-col" }, uploadCard, progressCard), reading.el, results, ai);
+  reading.refresh();
 
   // A campaign keeps the results of its last successful run while a later run is in
   // progress or after it failed (completed_at is theirs): they stay on screen, marked.
