@@ -27,7 +27,16 @@ from typing import Any
 
 import polars as pl
 
-from caliber.engine.numbers import COMMA, NAMES, POINT, evidence, other, parse_number, read_one
+from caliber.engine.numbers import (
+    COMMA,
+    NAMES,
+    POINT,
+    evidence,
+    other,
+    parse_number,
+    read_one,
+    skeleton,
+)
 from caliber.engine.options import NumberFormat
 from caliber.engine.report import DataWarning
 from caliber.engine.table import Table
@@ -39,6 +48,7 @@ SAMPLE_ROWS = 10_000
 # spend it was computed from agree to the cent.
 SCALE_FACTOR = 5.0
 _MONEY = ("spend", "cpm", "ecpm")
+KINDS = ("point", "comma", "either")
 
 
 class Decided(StrEnum):
@@ -210,17 +220,21 @@ def detect(
     if rows is not None:
         scan = scan.head(rows)
     schema = scan.collect_schema()
+    # numbers already (a DataFrame's) have nothing to tell
+    texts = [s for s in dict.fromkeys(f"c{c.position}" for c in columns) if schema[s] == pl.String]
+    # in stages, so that each cell is stripped once and each test run once
+    staged = scan.with_columns(skeleton(pl.col(s)).alias(f"{s}|bare") for s in texts)
+    flags = [
+        flag.alias(f"{s}|{kind}")
+        for s in texts
+        for kind, flag in zip(KINDS, evidence(pl.col(f"{s}|bare")), strict=True)
+    ]
     exprs: list[pl.Expr] = [pl.len().alias("__rows")]
-    for source in dict.fromkeys(f"c{c.position}" for c in columns):
-        raw = pl.col(source)
-        if schema[source] != pl.String:
-            continue  # numbers already (a DataFrame's): nothing to tell
-        for kind, flag in zip(("point", "comma", "either"), evidence(raw), strict=True):
-            exprs += [
-                flag.sum().alias(f"{source}|{kind}"),
-                raw.filter(flag).first().alias(f"{source}|{kind}_example"),
-            ]
-    found = collect(scan.select(exprs)).row(0, named=True)
+    for s in texts:
+        for kind in KINDS:
+            flag = pl.col(f"{s}|{kind}")
+            exprs += [flag.sum(), pl.col(s).filter(flag).first().alias(f"{s}|{kind}_example")]
+    found = collect(staged.with_columns(flags).select(exprs)).row(0, named=True)
     examined = int(found["__rows"])
     tallies = {c.position: _tally(found, f"c{c.position}") for c in columns}
     reading = _decide(
@@ -235,7 +249,7 @@ def _tally(found: dict[str, Any], source: str) -> Tally:
         return Tally()
     examples = {
         kind: str(found[f"{source}|{kind}_example"])
-        for kind in ("point", "comma", "either")
+        for kind in KINDS
         if found[f"{source}|{kind}_example"] is not None
     }
     return Tally(

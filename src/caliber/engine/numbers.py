@@ -99,12 +99,17 @@ def contradicts(raw: pl.Expr, fmt: NumberFormat) -> pl.Expr:
     return raw.str.contains(_OTHER[fmt]).fill_null(value=False)
 
 
-def evidence(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """Per cell: written with a decimal point / with a decimal comma / either way."""
-    skeleton = raw.str.replace_many([*NOISE, *_SIGNS], [""] * (len(NOISE) + len(_SIGNS)))
-    point_ok = skeleton.str.contains(_VALID[POINT]).fill_null(value=False)
-    comma_ok = skeleton.str.contains(_VALID[COMMA]).fill_null(value=False)
-    marked = skeleton.str.contains(r"[.,]").fill_null(value=False)
+def skeleton(raw: pl.Expr) -> pl.Expr:
+    """A cell without noise and signs: digits and marks, what :func:`evidence` reads."""
+    return raw.str.replace_many([*NOISE, *_SIGNS], [""] * (len(NOISE) + len(_SIGNS)))
+
+
+def evidence(stripped: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Per cell (its :func:`skeleton`): written with a decimal point / with a decimal
+    comma / either way (one mark, then three digits: ``1,234``)."""
+    point_ok = stripped.str.contains(_VALID[POINT]).fill_null(value=False)
+    comma_ok = stripped.str.contains(_VALID[COMMA]).fill_null(value=False)
+    marked = stripped.str.contains(r"[.,]").fill_null(value=False)
     return point_ok & ~comma_ok, comma_ok & ~point_ok, point_ok & comma_ok & marked
 
 
