@@ -110,6 +110,12 @@ def run_setup(
             out = folder / key
             seconds = score(path, setup, out, extra)
             add(key, label, measure(read_lists(out), export, true), seconds)
+            beside = out / "whitelist_classic.csv"
+            if beside.exists() and read_lists(out, "_classic") != read_lists(folder / "classic"):
+                # the classic lists a confidence run writes beside its own must be the classic run's
+                sys.stderr.write(
+                    f"list_accuracy: {out}'s classic lists differ from the classic run's\n"
+                )
             if key == shrunk_from:
                 shrunk = shrunk_lists(out, export)
                 if shrunk is not None:

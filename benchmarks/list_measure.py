@@ -28,14 +28,16 @@ class Measured:
     blacklist: int
 
 
-def read_lists(out: Path, dimension: str = "domain") -> Lists:
+def read_lists(out: Path, suffix: str = "", dimension: str = "domain") -> Lists:
+    """whitelist{suffix}.csv and blacklist{suffix}.csv of a `caliber score` output."""
+
     def names(name: str) -> list[str]:
         frame = pl.read_csv(
             out / name, columns=[dimension], schema_overrides={dimension: pl.String}
         )
         return frame[dimension].to_list()
 
-    return Lists(names("whitelist.csv"), names("blacklist.csv"))
+    return Lists(names(f"whitelist{suffix}.csv"), names(f"blacklist{suffix}.csv"))
 
 
 def shrunk_lists(out: Path, export: Export) -> Lists | None:
