@@ -375,6 +375,20 @@ def test_a_clean_file_is_decided_on_its_first_rows_only() -> None:
     assert (reading["rows_examined"], reading["whole_file"]) == (SAMPLE_ROWS, False)
 
 
+def test_counts_past_the_sample_that_read_as_fractions_are_counted_and_warned() -> None:
+    # nothing in the first rows tells; later impressions read "1.234" (1234 or 1.234):
+    # their sums are no whole numbers, every row is counted and the assumption said
+    lines = [HEADER]
+    for i in range(SAMPLE_ROWS + 20):
+        imps = "1000" if i < SAMPLE_ROWS else f"{i % 7 + 1}.234"
+        lines.append(f"2024-03-01,s{i % 50}.com,OpenX,{imps},5,12,50,10,20")
+    result = _score("\n".join(lines) + "\n")
+    reading = result.report.number_format
+    assert (reading["decided"], reading["whole_file"]) == ("assumed", True)
+    assert reading["cells"]["either"] == 20
+    assert _warning(result, "number_format_assumed").count == 20
+
+
 # --------------------------------------------------------------------------- dates
 
 

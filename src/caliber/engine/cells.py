@@ -31,10 +31,10 @@ def cell_exprs(
     """Per cell: the number (money, separators, percent handled) and its flags.
 
     Missing markers are already null here (the readers turn them into nulls), so a
-    non-null cell that gives no number is unparseable. ``|unsure`` marks a cell that may
-    be written in the other number format than ``fmt``: for a column holding decimals,
-    by its shape (:func:`~caliber.engine.numbers.contradicts`); for whole counts, a
-    fraction or no number (``1.234`` read as 1.234, ``1,234,567`` with a decimal comma).
+    non-null cell that gives no number is unparseable. In a column holding decimals,
+    ``|unsure`` marks a cell shaped like the other number format than ``fmt``
+    (:func:`~caliber.engine.numbers.contradicts`); whole counts are checked by their sums
+    (:func:`unsure_cells`).
     """
     kind = INPUTS[name].kind
     raw = pl.col(source)
@@ -42,14 +42,12 @@ def cell_exprs(
     bad = raw.is_not_null() & number.is_null()
     if dtype == pl.String:
         percent = raw.str.contains("%", literal=True).fill_null(value=False)
-        if holds_decimals(name):
-            unsure = bad | contradicts(raw, fmt)
-        else:
-            unsure = bad | (number % 1 != 0).fill_null(value=False)
     else:
         percent = pl.lit(value=False)
-        unsure = pl.lit(value=False)
-    exprs = [bad.alias(f"{name}|bad"), unsure.alias(f"{name}|unsure")]
+    exprs = [bad.alias(f"{name}|bad")]
+    if holds_decimals(name):
+        unsure = contradicts(raw, fmt) if dtype == pl.String else pl.lit(value=False)
+        exprs.append(unsure.alias(f"{name}|unsure"))
     if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
         # negative counts and spend are reported and left out, like inf and NaN
         usable = number.is_finite() & (number >= 0)
@@ -68,10 +66,9 @@ def cell_stats(name: str) -> list[pl.Expr]:
     """The statistics of column ``name``'s cells over a group of rows."""
     value = pl.col(name)
     kind = INPUTS[name].kind
-    stats = [
-        pl.col(f"{name}|bad").sum().alias(f"{name}|bad"),
-        pl.col(f"{name}|unsure").sum().alias(f"{name}|unsure"),
-    ]
+    stats = [pl.col(f"{name}|bad").sum().alias(f"{name}|bad")]
+    if holds_decimals(name):
+        stats.append(pl.col(f"{name}|unsure").sum().alias(f"{name}|unsure"))
     if kind is Kind.COUNT or kind is Kind.MONEY_RATE:
         stats.append(pl.col(f"{name}|neg").sum().alias(f"{name}|neg"))
     if kind is Kind.COUNT:
@@ -86,6 +83,23 @@ def cell_stats(name: str) -> list[pl.Expr]:
             ((value < 0) | (value > 100)).sum().alias(f"{name}|out100"),
         ]
     return stats
+
+
+def unsure_cells(groups: pl.DataFrame, inputs: list[str]) -> dict[str, int]:
+    """Per input, what may be written in the other number format than it was read in:
+    unparseable cells (``1,234,567`` with a decimal comma), cells shaped like the other
+    format in a column holding decimals, and groups whose sum of a whole count is no
+    whole number (``1.234`` read as 1.234; by the sums, so that whole counts cost nothing
+    per cell: misread fractions summing to whole numbers in every group are no export)."""
+    exprs = []
+    for name in inputs:
+        flagged = pl.col(f"{name}|bad").sum()
+        if holds_decimals(name):
+            flagged = flagged + pl.col(f"{name}|unsure").sum()
+        else:
+            flagged = flagged + (pl.col(f"{name}|sum") % 1 != 0).sum()
+        exprs.append(flagged.alias(name))
+    return {k: int(v or 0) for k, v in groups.select(exprs).row(0, named=True).items()}
 
 
 def missing_impressions() -> pl.Expr:

@@ -8,10 +8,10 @@ reading, *assumed*. Only mapped numeric inputs vote: dates, names and unmapped c
 never do.
 
 The file is decided on its first :data:`SAMPLE_ROWS` rows; the scoring pass then checks
-every cell of every column it reads (``|unsure`` in :mod:`caliber.engine.cells`). When a
-check fires, or when the sample could not tell while holding cells that read either
-way, all rows are counted and the decision is made again on them
-(:func:`needs_whole_file`). The decision, the cells that told and the columns read
+every cell of every column it reads (``|unsure`` and ``|bad`` in
+:mod:`caliber.engine.cells`). When a check fires, or when the sample could not tell
+while holding cells that read either way, all rows are counted and the decision is made
+again on them (:func:`needs_whole_file`). The decision, the cells that told and the columns read
 otherwise go to the processing report (``number_format``), and what deserves attention
 to its warnings: ``number_format_assumed``, ``number_format_mixed``,
 ``number_format_conflict`` and ``values_look_scaled`` (a CPM column at another scale
@@ -42,7 +42,7 @@ from caliber.engine.report import DataWarning
 from caliber.engine.table import Table
 
 # Rows the file's format is decided on (then every cell is checked against it).
-SAMPLE_ROWS = 10_000
+SAMPLE_ROWS = 5_000
 # A CPM column this many times above or below spend / impressions x 1000 was read at
 # another scale than the spend (or is in another currency): a real CPM column and the
 # spend it was computed from agree to the cent.

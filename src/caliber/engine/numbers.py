@@ -25,12 +25,12 @@ COMMA: NumberFormat = NumberFormat.COMMA
 
 # Group separators in both conventions (Swiss exports group with apostrophes).
 _GROUPING = [" ", "\t", "\u00a0", "\u2009", "\u202f", "'", "\u2019"]
-# Longer spellings first: "US$" must not leave "US" behind.
+# Longer spellings first: "US$" must not leave "US" behind. Each pattern costs every
+# numeric cell a little (about 1% of the parse per ten), so the list keeps to the
+# currencies ad exports are billed in.
 _CURRENCIES = [
-    *("US$", "CA$", "AU$", "NZ$", "HK$", "R$", "$", "€", "£", "¥", "₹", "₩", "₽", "₺", "₪"),
-    *("USD", "EUR", "GBP", "JPY", "CNY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK"),
-    *("PLN", "CZK", "HUF", "INR", "BRL", "MXN", "ZAR", "SGD", "HKD", "KRW", "TRY", "ILS"),
-    *("AED", "kr", "zł", "Kč"),
+    *("US$", "CA$", "AU$", "$", "€", "£", "¥", "₹"),
+    *("USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "INR"),
 ]
 NOISE = [*_GROUPING, *_CURRENCIES, "%"]
 MINUS = "\u2212"

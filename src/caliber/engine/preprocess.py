@@ -25,6 +25,7 @@ from caliber.engine.cells import (
     cell_warnings,
     combine,
     missing_impressions,
+    unsure_cells,
     warn_huge_counts,
 )
 from caliber.engine.columns import INPUTS, Kind
@@ -150,8 +151,7 @@ def prepare(
         given = options.number_format
         reading = number_format.detect(table, numeric, given, _collect)
         level1 = first_pass(reading)
-        unsure = level1.select(pl.col(f"{c}|unsure").sum() for c in inputs).row(0, named=True)
-        if number_format.needs_whole_file(reading, unsure):
+        if number_format.needs_whole_file(reading, unsure_cells(level1, inputs)):
             whole = number_format.detect(table, numeric, given, _collect, rows=None)
             if whole.formats != reading.formats:
                 level1 = first_pass(whole)
