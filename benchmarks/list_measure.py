@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,12 @@ def read_lists(out: Path, suffix: str = "", dimension: str = "domain") -> Lists:
         return frame[dimension].to_list()
 
     return Lists(names(f"whitelist{suffix}.csv"), names(f"blacklist{suffix}.csv"))
+
+
+def observed_bounds(out: Path) -> dict[str, tuple[float, float]]:
+    """The normalization bounds (min, max) a `caliber score` run fitted, by metric."""
+    stats = json.loads((out / "summary.json").read_text(encoding="utf-8"))["normalization_stats"]
+    return {name: (float(stat["min"]), float(stat["max"])) for name, stat in stats.items()}
 
 
 def shrunk_lists(out: Path, export: Export) -> Lists | None:

@@ -41,6 +41,9 @@ sum_m w_m, unrounded. A site is truly top-quartile if its true score >= q(0.75),
 bottom-quartile if <= q(0.25), truly top-half if > q(0.5), q the linear-interpolated
 quantile of the eligible true scores: the contract's own normalization, weights and list
 rule, fed the rates the site really has instead of the ones it happened to show.
+(``list_accuracy.py --truth-bounds observed`` takes lo_m, hi_m from the classic run's
+fitted normalization instead: the contract's bounds, noise included, applied to the true
+values, clipped to [0, 100]; a diagnostic, not the benchmark's truth.)
 """
 
 from __future__ import annotations
@@ -220,19 +223,25 @@ def truth(
     metrics: Sequence[MetricSpec],
     impressions: Ints,
     floor: float = TRUTH_FLOOR,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
 ) -> Truth:
-    """The true score of every eligible site and its true quartile (module docstring)."""
+    """The true score of every eligible site and its true quartile (module docstring).
+    ``bounds`` (metric -> lo, hi) replaces the min and max of the true values, and the
+    normalized values are then clipped to [0, 100] as the contract clips."""
     eligible = impressions >= floor
     total = np.zeros(impressions.size)
     for metric in metrics:
         values = np.asarray(true[metric.name], dtype=np.float64)
         finite = values[eligible & np.isfinite(values)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        if bounds is not None:
+            lo, hi = bounds[metric.name]
+        else:
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         if hi > lo:
             scaled = (
                 (values - lo) / (hi - lo) if metric.higher_is_better else (hi - values) / (hi - lo)
             )
-            normalized = 100 * scaled
+            normalized = np.clip(100 * scaled, 0.0, 100.0)
         else:
             normalized = np.full(values.size, 50.0)
         # as the contract: a missing value counts 0

@@ -121,6 +121,16 @@ def test_truth_of_a_metric_without_spread_is_50_and_a_missing_value_0() -> None:
     assert result.score.tolist() == pytest.approx([25.0, 75.0, 25.0])
 
 
+def test_truth_between_given_bounds_clips_as_the_contract() -> None:
+    """--truth-bounds observed: a between 0 and 0.4 (a run's fitted bounds), so 0.5 is
+    clipped to 100; b is constant in the bounds given (50)."""
+    metrics = (MetricSpec("a", 0.5), MetricSpec("b", 0.5))
+    values = {"a": np.array([0.1, 0.2, 0.5, 0.0]), "b": np.array([1.0, 2.0, 3.0, 4.0])}
+    bounds = {"a": (0.0, 0.4), "b": (2.0, 2.0)}
+    result = truth(values, metrics, np.full(4, 300, dtype=np.int64), bounds=bounds)
+    assert result.score.tolist() == pytest.approx([37.5, 50.0, 75.0, 25.0])
+
+
 def _method(**figures: float) -> Method:
     run = Measured(figures=figures, whitelist=100, blacklist=100)
     return Method("confidence 0.8", [run, run], [0.2, 0.2])
