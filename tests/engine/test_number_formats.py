@@ -366,6 +366,8 @@ def test_cells_past_the_sample_that_contradict_it_are_counted_and_warned() -> No
     assert (reading["used"], reading["whole_file"]) == ("point", True)
     conflict = _warning(result, "number_format_conflict")
     assert conflict.count == 30
+    # the first such cell, every run (the count streams, in order)
+    assert f"'{SAMPLE_ROWS % 7 + 1},75'" in conflict.message
     assert conflict.column == "Advertiser Cost (Adv Currency)"
 
 

@@ -211,14 +211,17 @@ def detect(
     given: NumberFormat,
     collect: Callable[[pl.LazyFrame], pl.DataFrame],
     rows: int | None = SAMPLE_ROWS,
+    count: Callable[[pl.LazyFrame], pl.DataFrame] | None = None,
 ) -> NumberReading:
     """The format of ``columns`` from their first ``rows`` rows (None: every row),
-    ``given`` (``auto``: detect) taking precedence; with the CPM scale check."""
+    ``given`` (``auto``: detect) taking precedence; with the CPM scale check on the
+    first :data:`SAMPLE_ROWS` rows. ``count`` collects the cells' counts (every row's:
+    a streaming engine keeps the memory down; its sums are integers), ``collect`` the
+    rest."""
     if not columns:
         return _decide((), {}, given, 0, whole_file=True)
-    scan = table.scan([c.position for c in columns])
-    if rows is not None:
-        scan = scan.head(rows)
+    whole = table.scan([c.position for c in columns])
+    scan = whole if rows is None else whole.head(rows)
     schema = scan.collect_schema()
     # numbers already (a DataFrame's) have nothing to tell
     texts = [s for s in dict.fromkeys(f"c{c.position}" for c in columns) if schema[s] == pl.String]
@@ -234,13 +237,13 @@ def detect(
         for kind in KINDS:
             flag = pl.col(f"{s}|{kind}")
             exprs += [flag.sum(), pl.col(s).filter(flag).first().alias(f"{s}|{kind}_example")]
-    found = collect(staged.with_columns(flags).select(exprs)).row(0, named=True)
+    found = (count or collect)(staged.with_columns(flags).select(exprs)).row(0, named=True)
     examined = int(found["__rows"])
     tallies = {c.position: _tally(found, f"c{c.position}") for c in columns}
     reading = _decide(
         tuple(columns), tallies, given, examined, whole_file=rows is None or examined < rows
     )
-    scaled = _scale_check(scan, schema, columns, reading, collect)
+    scaled = _scale_check(whole.head(SAMPLE_ROWS), schema, columns, reading, collect)
     return replace(reading, scale_warnings=(scaled,)) if scaled else reading
 
 

@@ -15,6 +15,7 @@ Steps (``scoring.md`` §2-3), all vectorized polars expressions:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import polars as pl
 
@@ -152,7 +153,8 @@ def prepare(
         reading = number_format.detect(table, numeric, given, _collect)
         level1 = first_pass(reading)
         if number_format.needs_whole_file(reading, unsure_cells(level1, inputs)):
-            whole = number_format.detect(table, numeric, given, _collect, rows=None)
+            count = partial(_collect, streaming=True)
+            whole = number_format.detect(table, numeric, given, _collect, None, count)
             if whole.formats != reading.formats:
                 level1 = first_pass(whole)
             reading = whole
@@ -242,12 +244,12 @@ class _NotUtf8Error(Exception):
     """The scanned bytes are not UTF-8 (a file scanned in place is then decoded)."""
 
 
-def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
+def _collect(frame: pl.LazyFrame, *, streaming: bool = False) -> pl.DataFrame:
     try:
         # The in-memory engine sums each group in a fixed order; the streaming engine's
         # float sums depend on thread timing (the last bit of spend or a rate could vary
-        # between runs, and a rounded score with it).
-        return frame.collect(engine="in-memory")
+        # between runs, and a rounded score with it). Counting cells may stream.
+        return frame.collect(engine="streaming" if streaming else "in-memory")
     except pl.exceptions.ComputeError as exc:
         if is_encoding_error(exc):
             raise _NotUtf8Error from None
