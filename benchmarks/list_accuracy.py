@@ -47,6 +47,7 @@ import numpy as np
 
 from list_measure import (
     FIGURES,
+    Lists,
     Measured,
     Method,
     measure,
@@ -54,7 +55,15 @@ from list_measure import (
     read_lists,
     shrunk_lists,
 )
-from list_sim import DOMAINS, SETUPS, TRUTH_FLOOR, SimSetup, simulate, truth
+from list_sim import (
+    DOMAINS,
+    IMPRESSIONS_SIGMA,
+    SETUPS,
+    TRUTH_FLOOR,
+    SimSetup,
+    simulate,
+    truth,
+)
 
 CALIBER = Path(sys.executable).parent / "caliber"
 FLOOR_RAISED = 5_000
@@ -82,14 +91,9 @@ def level_text(level: float) -> str:
     return f"{level:g}"
 
 
-def run_setup(
-    setup: SimSetup,
-    seeds: int,
-    levels: list[float],
-    domains: int,
-    work: Path,
-    truth_bounds: str = "true",
-) -> dict[str, Method]:
+def run_setup(setup: SimSetup, args: argparse.Namespace, work: Path) -> dict[str, Method]:
+    """Every list method on every seed of ``setup``."""
+    levels: list[float] = args.levels
     methods: dict[str, Method] = {}
 
     def add(key: str, label: str, measured: Measured, seconds: float = math.nan) -> None:
@@ -97,36 +101,34 @@ def run_setup(
         method.runs.append(measured)
         method.seconds.append(seconds)
 
+    runs: list[tuple[str, str, list[str]]] = [
+        ("classic", f"classic (min impressions {TRUTH_FLOOR:,})", []),
+        ("floor", f"classic, min impressions {FLOOR_RAISED:,}", ["--min-impressions", "5000"]),
+    ]
+    runs += [
+        (f"confidence-{level_text(v)}", f"confidence {level_text(v)}", ["--confidence", f"{v:g}"])
+        for v in levels
+    ]
     # the shrunk rates are read from the first confidence run of each seed
     shrunk_from = f"confidence-{level_text(levels[0])}" if levels else None
-    for seed in range(1, seeds + 1):
-        export = simulate(setup, seed, domains)
+    for seed in range(1, args.seeds + 1):
+        export = simulate(setup, seed, args.domains, args.impressions_sigma)
         folder = work / f"{setup.key}-seed{seed}"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "export.csv"
         export.write_csv(path)
-        runs: list[tuple[str, str, list[str]]] = [
-            ("classic", f"classic (min impressions {TRUTH_FLOOR:,})", []),
-            (
-                "floor",
-                f"classic, min impressions {FLOOR_RAISED:,}",
-                ["--min-impressions", str(FLOOR_RAISED)],
-            ),
-        ]
-        runs += [
-            (
-                f"confidence-{level_text(v)}",
-                f"confidence {level_text(v)}",
-                ["--confidence", level_text(v)],
-            )
-            for v in levels
-        ]
         for key, label, extra in runs:
             out = folder / key
             seconds = score(path, setup, out, extra)
             if key == "classic":  # the first run: its normalization may be the truth's
-                bounds = observed_bounds(out) if truth_bounds == "observed" else None
+                bounds = observed_bounds(out) if args.truth_bounds == "observed" else None
                 true = truth(export.true, setup.metrics(), export.impressions, bounds=bounds)
+                # perfect lists: the true quartiles themselves, the most a quartile rule can do
+                perfect = Lists(
+                    [export.domains[i] for i in np.flatnonzero(true.top_quartile)],
+                    [export.domains[i] for i in np.flatnonzero(true.bottom_quartile)],
+                )
+                add("truth", "the true quartiles (reference)", measure(perfect, export, true))
             add(key, label, measure(read_lists(out), export, true), seconds)
             beside = out / "whitelist_classic.csv"
             if beside.exists() and read_lists(out, "_classic") != read_lists(folder / "classic"):
@@ -138,7 +140,7 @@ def run_setup(
                 shrunk = shrunk_lists(out, export)
                 if shrunk is not None:
                     add("shrunk", "shrunk rates, classic quartiles", measure(shrunk, export, true))
-    order = ["classic", "floor", "shrunk", *(f"confidence-{level_text(v)}" for v in levels)]
+    order = ["truth", "classic", "floor", "shrunk", *(key for key, _, _ in runs[2:])]
     return {key: methods[key] for key in order if key in methods}
 
 
@@ -230,7 +232,6 @@ def as_json(
 def benchmark(args: argparse.Namespace, work: Path) -> bool:
     """Run every setup and print its table; True when the targets are met (or not asked)."""
     setups: list[SimSetup] = args.setups
-    levels: list[float] = args.levels
     print(
         f"List accuracy: simulated Trade Desk exports of {args.domains:,} sites, "
         f"seeds 1-{args.seeds}; truth over the sites with >= {TRUTH_FLOOR:,} impressions"
@@ -240,9 +241,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> bool:
     print("figures: mean over the seeds [min-max]; list sizes: mean; s/run: caliber score")
     results: dict[str, dict[str, Method]] = {}
     for setup in setups:
-        results[setup.key] = run_setup(
-            setup, args.seeds, levels, args.domains, work, args.truth_bounds
-        )
+        results[setup.key] = run_setup(setup, args, work)
         print_setup(setup, results[setup.key])
     target = results.get(TARGET_SETUP, {}).get(f"confidence-{level_text(TARGET_LEVEL)}")
     met = True
@@ -263,6 +262,16 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
@@ -322,6 +331,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         metavar="DIR",
         help="write the exports and outputs to DIR and keep them",
+    )
+    add(
+        "--impressions-sigma",
+        type=positive_float,
+        default=IMPRESSIONS_SIGMA,
+        help=f"sigma of the sites' lognormal impressions (default {IMPRESSIONS_SIGMA:g}): "
+        "how long the tail is, which decides the spend confident lists can cover",
     )
     add(
         "--truth-bounds",

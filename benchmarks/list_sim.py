@@ -154,12 +154,14 @@ def _mixed(rng: np.random.Generator, good: Floats, bad_lo: float, bad_hi: float)
     return np.where(bad, rng.uniform(bad_lo, bad_hi, good.size), good)
 
 
-def simulate(setup: SimSetup, seed: int, domains: int = DOMAINS) -> Export:
+def simulate(
+    setup: SimSetup, seed: int, domains: int = DOMAINS, impressions_sigma: float = IMPRESSIONS_SIGMA
+) -> Export:
     """The export of ``setup`` for ``seed``: the same arguments give the same export."""
     rng = np.random.default_rng([seed, list(SETUPS).index(setup.key)])
     size = domains
     imps = np.maximum(
-        np.rint(rng.lognormal(math.log(IMPRESSIONS_MEDIAN), IMPRESSIONS_SIGMA, size)), 1
+        np.rint(rng.lognormal(math.log(IMPRESSIONS_MEDIAN), impressions_sigma, size)), 1
     ).astype(np.int64)
     cpm = CPM_MEDIAN[setup.channel] * rng.lognormal(0.0, CPM_SIGMA, size)
     spend = np.round(imps * cpm / 1000, 2)

@@ -62,6 +62,16 @@ def test_display_export_has_the_documented_volumes_rates_and_spreads() -> None:
     assert 2.7 <= np.median(export.true["cpm"]) <= 3.3
 
 
+def test_a_longer_tail_keeps_the_median_and_puts_more_impressions_in_the_top_sites() -> None:
+    def top_share(sigma: float) -> float:
+        imps = np.sort(simulate(SETUPS["action-display"], 1, impressions_sigma=sigma).impressions)
+        assert 1_350 <= np.median(imps) <= 1_650
+        return float(imps[-50:].sum() / imps.sum())  # the top 1 % of the 5,000 sites
+
+    assert 0.18 <= top_share(1.5) <= 0.32  # "a quarter of the impressions"
+    assert top_share(2.0) > top_share(1.5) + 0.05
+
+
 def test_video_export_counts_nest_and_its_rates_are_the_documented_ones() -> None:
     export = simulate(SETUPS["awareness-video"], seed=2, domains=2_000)
     counts, true = export.counts, export.true
@@ -156,7 +166,16 @@ def test_targets_are_judged_on_the_means_at_their_bounds() -> None:
 def test_help_names_the_options() -> None:
     run = _script("--help")
     assert run.returncode == 0, run.stderr
-    for option in ("--seeds", "--quick", "--setups", "--levels", "--domains", "--check"):
+    for option in (
+        "--seeds",
+        "--quick",
+        "--setups",
+        "--levels",
+        "--domains",
+        "--impressions-sigma",
+        "--truth-bounds",
+        "--check",
+    ):
         assert option in run.stdout
 
 
@@ -168,6 +187,8 @@ def test_help_names_the_options() -> None:
         (("--setups", "action-ctv"), "unknown setup action-ctv"),
         (("--levels", "0.995"), "between 0.5 and 0.99"),
         (("--levels", "high"), "not a level"),
+        (("--impressions-sigma", "0"), "must be > 0"),
+        (("--truth-bounds", "noisy"), "invalid choice"),
         (("--levels", "none", "--check"), "--check needs level 0.8"),
         (("--setups", "awareness-video", "--check"), "--check needs level 0.8"),
     ],
@@ -188,6 +209,7 @@ def test_a_tiny_classic_run_prints_every_setup() -> None:
         "trade_desk / awareness / video",
         "classic (min impressions 250)",
         "classic, min impressions 5,000",
+        "the true quartiles (reference)",
     ):
         assert label in run.stdout
     assert "targets: not measured" in run.stdout
