@@ -1,7 +1,8 @@
-"""Setups and weights (``scoring.md`` §1), the frozen :class:`Setup` a caller passes in,
-and every scoring default, so that ``caliber configs --json`` can show all of it.
-The input columns and their header aliases live in :mod:`caliber.engine.columns`, the
-metric recipes in :mod:`caliber.engine.metrics`.
+"""The frozen :class:`Setup` a caller passes in, its resolution against the setups of
+``scoring.md`` §1 (:mod:`caliber.engine.setups`, whose names are re-exported here), and
+every scoring default, so that ``caliber configs --json`` can show all of it. The input
+columns and their header aliases live in :mod:`caliber.engine.columns`, the metric
+recipes in :mod:`caliber.engine.metrics`.
 """
 
 from __future__ import annotations
@@ -19,31 +20,17 @@ from caliber.engine.errors import (
     UnsupportedSetupError,
 )
 from caliber.engine.metrics import METRICS
+from caliber.engine.setups import (
+    SETUPS,
+    Channel,
+    Goal,
+    Level,
+    MetricSpec,
+    Platform,
+    supported_channels,
+)
 
 _E = TypeVar("_E", bound=StrEnum)
-
-
-class Platform(StrEnum):
-    TRADE_DESK = "trade_desk"
-    PULSEPOINT = "pulsepoint"
-
-
-class Goal(StrEnum):
-    AWARENESS = "awareness"
-    ACTION = "action"
-
-
-class Channel(StrEnum):
-    DISPLAY = "display"
-    CTV = "ctv"
-    VIDEO = "video"
-    AUDIO = "audio"
-
-
-class Level(StrEnum):
-    DOMAIN = "domain"
-    SUPPLY_VENDOR = "supply_vendor"
-
 
 DEFAULT_MIN_IMPRESSIONS = 250
 DEFAULT_PULSEPOINT_MIN_SHARE = 0.0005
@@ -54,132 +41,8 @@ MODERATE_PERCENTILE = 25
 WEIGHT_SUM_TOLERANCE = 1e-6
 CPM_WARNING_THRESHOLD = 1000.0
 OUTLIER_IQR_FACTOR = 1.5
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """One metric of a setup: its weight and whether higher values are better."""
-
-    name: str
-    weight: float
-    higher_is_better: bool = True
-
-
-def _m(name: str, weight: float, lower_is_better: bool = False) -> MetricSpec:
-    return MetricSpec(name, weight, not lower_is_better)
-
-
-_LOWER = True
-
-# §1 of scoring.md. Keys: (platform, goal or None for any, channel, ctr_sensitivity or None).
-_TD_VIDEO_AUDIO = (
-    _m("cpm", 0.10, _LOWER),
-    _m("sampled_in_view_rate", 0.20),
-    _m("player_completion_rate", 0.35),
-    _m("player_errors_rate", 0.20, _LOWER),
-    _m("player_mute_rate", 0.15, _LOWER),
-)
-_TD_CTV = (_m("tv_quality_index_rate", 0.70), _m("unique_id_ratio", 0.30))
-_PP_VIDEO = (
-    _m("ecpm", 0.20, _LOWER),
-    _m("ctr", 0.10),
-    _m("completion_rate", 0.50),
-    _m("conversion_rate", 0.20),
-)
-
-_SETUPS: dict[tuple[Platform, Goal, Channel, bool], tuple[Level, tuple[MetricSpec, ...]]] = {}
-
-
-def _register(
-    platform: Platform,
-    goals: tuple[Goal, ...],
-    channel: Channel,
-    sensitivities: tuple[bool, ...],
-    level: Level,
-    metrics: tuple[MetricSpec, ...],
-) -> None:
-    for goal in goals:
-        for sensitive in sensitivities:
-            _SETUPS[(platform, goal, channel, sensitive)] = (level, metrics)
-
-
-_BOTH_GOALS = (Goal.AWARENESS, Goal.ACTION)
-_ANY_SENSITIVITY = (False, True)
-_register(
-    Platform.TRADE_DESK,
-    (Goal.AWARENESS,),
-    Channel.DISPLAY,
-    (False,),
-    Level.DOMAIN,
-    (
-        _m("cpm", 0.15, _LOWER),
-        _m("ias_display_fully_in_view_1s_rate", 0.25),
-        _m("ctr", 0.20),
-        _m("ad_load_xl_rate", 0.20, _LOWER),
-        _m("ad_refresh_below_15s_rate", 0.20, _LOWER),
-    ),
-)
-_register(
-    Platform.TRADE_DESK,
-    (Goal.AWARENESS,),
-    Channel.DISPLAY,
-    (True,),
-    Level.DOMAIN,
-    (
-        _m("cpm", 0.10, _LOWER),
-        _m("ias_display_fully_in_view_1s_rate", 0.25),
-        _m("ctr", 0.30),
-        _m("ad_load_xl_rate", 0.15, _LOWER),
-        _m("ad_refresh_below_15s_rate", 0.20, _LOWER),
-    ),
-)
-_register(
-    Platform.TRADE_DESK,
-    (Goal.ACTION,),
-    Channel.DISPLAY,
-    _ANY_SENSITIVITY,
-    Level.DOMAIN,
-    (
-        _m("cpm", 0.10, _LOWER),
-        _m("ias_display_fully_in_view_1s_rate", 0.10),
-        _m("conversion_rate", 0.30),
-        _m("ctr", 0.15),
-        _m("ad_load_xl_rate", 0.15, _LOWER),
-        _m("ad_refresh_below_15s_rate", 0.20, _LOWER),
-    ),
-)
-_register(
-    Platform.TRADE_DESK, _BOTH_GOALS, Channel.CTV, _ANY_SENSITIVITY, Level.SUPPLY_VENDOR, _TD_CTV
-)
-for _channel in (Channel.VIDEO, Channel.AUDIO):
-    _register(
-        Platform.TRADE_DESK, _BOTH_GOALS, _channel, _ANY_SENSITIVITY, Level.DOMAIN, _TD_VIDEO_AUDIO
-    )
-_register(
-    Platform.PULSEPOINT,
-    (Goal.AWARENESS,),
-    Channel.DISPLAY,
-    _ANY_SENSITIVITY,
-    Level.DOMAIN,
-    (_m("ecpm", 0.35, _LOWER), _m("ctr", 0.40), _m("conversion_rate", 0.25)),
-)
-_register(
-    Platform.PULSEPOINT,
-    (Goal.ACTION,),
-    Channel.DISPLAY,
-    _ANY_SENSITIVITY,
-    Level.DOMAIN,
-    (_m("ecpm", 0.15, _LOWER), _m("ctr", 0.25), _m("conversion_rate", 0.60)),
-)
-_register(
-    Platform.PULSEPOINT, _BOTH_GOALS, Channel.VIDEO, _ANY_SENSITIVITY, Level.DOMAIN, _PP_VIDEO
-)
-
-
-def supported_channels(platform: Platform) -> tuple[Channel, ...]:
-    """The channels that have a setup on ``platform``, in enum order."""
-    found = {key[2] for key in _SETUPS if key[0] is platform}
-    return tuple(c for c in Channel if c in found)
+MIN_LIST_CONFIDENCE = 0.5
+MAX_LIST_CONFIDENCE = 0.99
 
 
 # ---------------------------------------------------------------------------
@@ -200,6 +63,9 @@ class Setup:
     pulsepoint_min_share: float = DEFAULT_PULSEPOINT_MIN_SHARE
     whitelist_quantile: float = DEFAULT_WHITELIST_QUANTILE
     blacklist_quantile: float = DEFAULT_BLACKLIST_QUANTILE
+    # None: the classic lists (scoring.md); a level in [0.5, 0.99]: lists of what the
+    # data can decide at that level (engine/confidence.py, engine/decisions.py)
+    list_confidence: float | None = None
 
     @classmethod
     def create(
@@ -211,6 +77,7 @@ class Setup:
         ctr_sensitivity: bool = False,
         min_impressions: float = DEFAULT_MIN_IMPRESSIONS,
         weights: Mapping[str, float] | None = None,
+        list_confidence: float | None = None,
     ) -> Setup:
         """Build a setup from plain strings, with errors that list the accepted values."""
         setup = cls(
@@ -220,6 +87,7 @@ class Setup:
             ctr_sensitivity=ctr_sensitivity,
             min_impressions=min_impressions,
             weights=None if weights is None else tuple(sorted(weights.items())),
+            list_confidence=list_confidence,
         )
         setup.resolve()  # fail early on unsupported combinations or bad weights
         return setup
@@ -227,7 +95,7 @@ class Setup:
     def resolve(self) -> ResolvedSetup:
         """The analysis level and the weighted metrics this setup scores with."""
         key = (self.platform, self.goal, self.channel, self.ctr_sensitivity)
-        found = _SETUPS.get(key)
+        found = SETUPS.get(key)
         if found is None:
             channels = ", ".join(supported_channels(self.platform))
             raise UnsupportedSetupError(
@@ -244,8 +112,9 @@ class Setup:
         return ResolvedSetup(level=level, metrics=metrics, custom_weights=self.weights is not None)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able description (enum values as strings)."""
-        return {
+        """JSON-able description (enum values as strings); ``list_confidence`` only when
+        set, so a classic setup describes itself as before."""
+        described = {
             "platform": str(self.platform),
             "goal": str(self.goal),
             "channel": str(self.channel),
@@ -256,6 +125,9 @@ class Setup:
             "blacklist_quantile": self.blacklist_quantile,
             "custom_weights": None if self.weights is None else dict(self.weights),
         }
+        if self.list_confidence is not None:
+            described["list_confidence"] = self.list_confidence
+        return described
 
 
 @dataclass(frozen=True)
@@ -297,6 +169,19 @@ def _check_parameters(setup: Setup) -> None:
         raise InvalidParameterError(
             "list quantiles must satisfy 0 <= blacklist <= whitelist <= 1",
             field="whitelist_quantile",
+        )
+    level = setup.list_confidence
+    if level is not None and not (
+        isinstance(level, int | float)
+        and not isinstance(level, bool)
+        and MIN_LIST_CONFIDENCE <= level <= MAX_LIST_CONFIDENCE
+    ):
+        raise InvalidParameterError(
+            f"list_confidence must be a level between {MIN_LIST_CONFIDENCE} and "
+            f"{MAX_LIST_CONFIDENCE} (e.g. 0.8), or null for the classic lists; got {level!r}",
+            field="list_confidence",
+            minimum=MIN_LIST_CONFIDENCE,
+            maximum=MAX_LIST_CONFIDENCE,
         )
 
 
@@ -343,7 +228,7 @@ def describe_setups() -> list[dict[str, Any]]:
     """Every distinct setup with its metrics, weights, directions, level, headers and
     defaults; ``goal`` or ``ctr_sensitivity`` is ``"any"`` where it changes nothing."""
     grouped: dict[tuple[Platform, Channel, Level, tuple[MetricSpec, ...]], list[Any]] = {}
-    for (platform, goal, channel, sensitive), (level, metrics) in _SETUPS.items():
+    for (platform, goal, channel, sensitive), (level, metrics) in SETUPS.items():
         grouped.setdefault((platform, channel, level, metrics), []).append((goal, sensitive))
     described: list[dict[str, Any]] = []
     for (platform, channel, level, metrics), keys in grouped.items():
@@ -396,3 +281,27 @@ def _describe_metric(metric: MetricSpec) -> dict[str, Any]:
         "from_counts": from_counts,
         "from_rate_columns": [list(INPUTS[c].aliases) for c in recipe.rate_columns],
     }
+
+
+__all__ = [
+    "CPM_WARNING_THRESHOLD",
+    "DEFAULT_BLACKLIST_QUANTILE",
+    "DEFAULT_MIN_IMPRESSIONS",
+    "DEFAULT_PULSEPOINT_MIN_SHARE",
+    "DEFAULT_WHITELIST_QUANTILE",
+    "GOOD_PERCENTILE",
+    "MAX_LIST_CONFIDENCE",
+    "MIN_LIST_CONFIDENCE",
+    "MODERATE_PERCENTILE",
+    "OUTLIER_IQR_FACTOR",
+    "WEIGHT_SUM_TOLERANCE",
+    "Channel",
+    "Goal",
+    "Level",
+    "MetricSpec",
+    "Platform",
+    "ResolvedSetup",
+    "Setup",
+    "describe_setups",
+    "supported_channels",
+]
