@@ -29,9 +29,12 @@ class OptimizationLists:
     eligible: int
     whitelist_threshold: float | None
     blacklist_threshold: float | None
+    # None: the classic lists; a level: the confident lists (engine/decisions.py), whose
+    # thresholds are on the shrunk scores, reached by score_low and score_high
+    confidence: float | None = None
 
     def criteria(self) -> dict[str, Any]:
-        return {
+        criteria: dict[str, Any] = {
             "min_impressions": self.min_impressions,
             "eligible_rows": self.eligible,
             "whitelist_min_score": self.whitelist_threshold,
@@ -39,6 +42,12 @@ class OptimizationLists:
             "whitelist_count": self.whitelist.height,
             "blacklist_count": self.blacklist.height,
         }
+        if self.confidence is not None:
+            criteria["list_confidence"] = self.confidence
+            criteria["undecided_count"] = (
+                self.eligible - self.whitelist.height - self.blacklist.height
+            )
+        return criteria
 
 
 def build_lists(

@@ -10,8 +10,8 @@ from typing import Any
 
 import polars as pl
 
+from caliber.engine import decisions, normalize, outliers, preprocess
 from caliber.engine import lists as lists_mod
-from caliber.engine import normalize, outliers, preprocess
 from caliber.engine.cells import MAX_COUNT
 from caliber.engine.config import ResolvedSetup, Setup
 from caliber.engine.locate import setup_inputs
@@ -36,6 +36,9 @@ class ScoringResult:
     campaign: dict[str, Any]
     normalization: dict[str, normalize.NormalizationStat]
     report: ProcessingReport
+    # with setup.list_confidence: the model, the decisions and the classic lists (then
+    # ``lists`` holds the confident ones, the lists in use)
+    confidence: decisions.Confidence | None = None
 
     @property
     def metric_names(self) -> list[str]:
@@ -67,6 +70,7 @@ class ScoringResult:
                 for m in self.resolved.metrics
             },
             "lists": self.lists.criteria(),
+            **({} if self.confidence is None else {"confidence": self.confidence.to_dict()}),
             "normalization_stats": {k: v.to_dict() for k, v in self.normalization.items()},
             "rows": {
                 "read": report["rows_read"],
@@ -113,6 +117,10 @@ def score(
     frame = normalize.transform(frame, stats)
     frame = add_scores(frame, metrics)
     frame = outliers.add_outlier_flags(frame, [m.name for m in metrics])
+    assessed = None
+    if setup.list_confidence is not None:
+        # after the classic score, which it leaves as it is (engine/decisions.py)
+        frame, assessed = decisions.assess(frame, metrics, stats, prepared.sources, setup)
     results = lists_mod.rank_order(_arrange(frame, dimension, resolved), dimension)
     notify("lists", 0.9)
     optimization = lists_mod.build_lists(
@@ -122,9 +130,16 @@ def score(
         setup.whitelist_quantile,
         setup.blacklist_quantile,
     )
+    confidence = None
+    if assessed is not None:
+        classic = optimization
+        optimization = decisions.confident_lists(results, dimension, setup)
+        confidence = decisions.summarize(assessed, results, dimension, optimization, classic)
     campaign = lists_mod.campaign_summary(results, dimension)
     notify("done", 1.0)
-    return ScoringResult(setup, resolved, dimension, results, optimization, campaign, stats, report)
+    return ScoringResult(
+        setup, resolved, dimension, results, optimization, campaign, stats, report, confidence
+    )
 
 
 def _silent(step: str, fraction: float) -> None:
@@ -150,6 +165,8 @@ def _arrange(frame: pl.DataFrame, dimension: str, resolved: ResolvedSetup) -> pl
         outliers.IS_OUTLIER,
         *(contribution_column(m) for m in metrics),
         "source_rows",
+        # with confidence on (engine/decisions.py)
+        *(c for c in decisions.result_columns(resolved.metrics) if c in frame.columns),
     ]
     whole = [
         c
