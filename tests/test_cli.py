@@ -429,3 +429,78 @@ def test_number_format_given_overrides_detection_and_warns(
     printed = capsys.readouterr().out
     assert "point (given)" in printed
     assert "warning: " in printed
+
+
+def test_confidence_writes_the_confident_lists_and_the_classic_ones_beside_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "td.csv"
+    path.write_text(make_export("trade_desk", "display", seed=8, names=300), encoding="utf-8")
+    setup = ["-p", "trade_desk", "-g", "action", "-c", "display"]
+    assert main(_score_args(path, setup, tmp_path / "classic")) == 0
+    capsys.readouterr()
+    assert (
+        main(["score", str(path), *setup, "-o", str(tmp_path / "sure"), "--confidence", "0.8"]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "confidence" in printed
+    assert "classic whitelist / blacklist" in printed
+    classic, sure = tmp_path / "classic", tmp_path / "sure"
+    assert not (classic / "whitelist_classic.csv").exists()
+    # the classic lists, byte for byte, beside the confident ones
+    for kind in ("whitelist", "blacklist"):
+        written = (sure / f"{kind}_classic.csv").read_bytes()
+        assert written == (classic / f"{kind}.csv").read_bytes()
+    # results: the classic columns as they were, then confidence's
+    before, after = _read_csv(classic / "results.csv"), _read_csv(sure / "results.csv")
+    columns = list(before[0])
+    assert list(after[0])[: len(columns)] == columns
+    assert [{c: r[c] for c in columns} for r in after] == before
+    added = list(after[0])[len(columns) :]
+    assert added[:5] == [
+        "shrunk_score",
+        "score_low",
+        "score_high",
+        "decision",
+        "impressions_needed",
+    ]
+    assert "shrunk_conversion_rate" in added
+    assert "shrunk_cpm" not in added
+    summary = json.loads((sure / "summary.json").read_text(encoding="utf-8"))
+    assert summary["setup"]["list_confidence"] == 0.8
+    assert summary["confidence"]["level"] == 0.8
+    assert set(summary["confidence"]["priors"]) >= {"ctr", "conversion_rate"}
+    whitelist = _read_csv(sure / "whitelist.csv")
+    assert list(whitelist[0]) == [
+        "domain",
+        "score",
+        "shrunk_score",
+        "score_low",
+        "score_high",
+        "impressions",
+        "percentile_rank",
+        "quality_status",
+    ]
+    assert len(whitelist) == summary["lists"]["whitelist_count"]
+    threshold = summary["lists"]["whitelist_min_score"]
+    assert all(float(r["score_low"]) >= threshold for r in whitelist)
+    decided = {r["domain"] for r in after if r["decision"] == "whitelist"}
+    assert {r["domain"] for r in whitelist} == decided
+    blacklist = _read_csv(sure / "blacklist.csv")
+    assert len(blacklist) == summary["lists"]["blacklist_count"]
+    assert len(blacklist) < len(_read_csv(classic / "blacklist.csv"))
+
+
+@pytest.mark.parametrize("level", ["0.3", "1", "0.995", "nan", "abc", ""])
+def test_a_bad_confidence_level_exits_2_with_one_line(
+    td_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], level: str
+) -> None:
+    setup = ["-p", "trade_desk", "-g", "action", "-c", "display"]
+    code = main([*_score_args(td_file, setup, tmp_path / "o"), "--confidence", level])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("caliber: error: ")
+    assert err.count("\n") == 1
+    assert "confidence" in err
+    assert "0.5" in err
+    assert not (tmp_path / "o" / "results.csv").exists()

@@ -18,6 +18,7 @@ from caliber.cli.output import Summary, console, fail, print_summary
 from caliber.cli.setup_options import (
     CHANNELS,
     PLATFORMS,
+    add_confidence_argument,
     add_setup_arguments,
     check_input,
     engine_setup,
@@ -39,9 +40,11 @@ def add_score(commands: Any) -> None:
         "score",
         help="score a file and write results, lists and a summary",
         description="Score FILE and write results.csv, whitelist.csv, blacklist.csv and "
-        "summary.json into --out.",
+        "summary.json into --out (with --confidence, also whitelist_classic.csv and "
+        "blacklist_classic.csv).",
     )
     add_setup_arguments(score_cmd)
+    add_confidence_argument(score_cmd)
     score_cmd.add_argument(
         "-o", "--out", type=Path, default=Path("caliber-out"), help="output directory"
     )
@@ -130,11 +133,19 @@ def _write_outputs(result: ScoringResult, out: Path) -> list[Path]:
     flat = result.results.with_columns(pl.col("outlier_flags").list.join(";"))
     dim = result.dimension
     list_columns = [dim, "score", "impressions", "percentile_rank", "quality_status"]
-    files = {
-        "results.csv": flat,
-        "whitelist.csv": result.lists.whitelist.select(list_columns),
-        "blacklist.csv": result.lists.blacklist.select(list_columns),
-    }
+    files = {"results.csv": flat}
+    if result.confidence is None:
+        files["whitelist.csv"] = result.lists.whitelist.select(list_columns)
+        files["blacklist.csv"] = result.lists.blacklist.select(list_columns)
+    else:
+        # the lists in use are the confident ones; the classic ones beside them
+        confident = [*list_columns[:2], "shrunk_score", "score_low", "score_high"]
+        confident += list_columns[2:]
+        classic = result.confidence.classic_lists
+        files["whitelist.csv"] = result.lists.whitelist.select(confident)
+        files["blacklist.csv"] = result.lists.blacklist.select(confident)
+        files["whitelist_classic.csv"] = classic.whitelist.select(list_columns)
+        files["blacklist_classic.csv"] = classic.blacklist.select(list_columns)
     written: list[Path] = []
     try:
         for name, frame in files.items():
@@ -189,6 +200,8 @@ def _summary(result: ScoringResult, file: Path, written: list[Path]) -> Summary:
             f"{result.lists.whitelist.height} / {result.lists.blacklist.height}",
         ),
     ]
+    if result.confidence is not None:
+        facts += _confidence_facts(result)
     header = [result.dimension, "score", "impressions", "status"]
     tables = [
         (
@@ -212,6 +225,26 @@ def _summary(result: ScoringResult, file: Path, written: list[Path]) -> Summary:
     closing = [f"warning: {w.message}" for w in report.warnings]
     closing.append(f"wrote {', '.join(str(p) for p in written)}")
     return title, facts, tables, closing
+
+
+def _confidence_facts(result: ScoringResult) -> list[tuple[str, str]]:
+    """The confident lists against the classic ones, and what is left undecided."""
+    confidence = result.confidence
+    if confidence is None:
+        return []
+    classic = confidence.classic_lists
+    undecided = confidence.decisions["undecided"]
+    return [
+        ("confidence", f"{confidence.level:g}: lists of what the data can decide"),
+        (
+            "classic whitelist / blacklist",
+            f"{classic.whitelist.height} / {classic.blacklist.height}",
+        ),
+        (
+            "undecided",
+            f"{undecided['count']:,} ({undecided['impressions']:,.0f} impressions)",
+        ),
+    ]
 
 
 def _configs(args: argparse.Namespace) -> None:

@@ -99,7 +99,31 @@ def engine_setup(args: argparse.Namespace) -> Setup:
         ctr_sensitivity=args.ctr_sensitivity,
         min_impressions=args.min_impressions,
         weights=_parse_weights(args.weights),
+        # only `caliber score` has --confidence (add_confidence_argument)
+        list_confidence=getattr(args, "confidence", None),
     )
+
+
+def add_confidence_argument(command: argparse.ArgumentParser) -> None:
+    """--confidence LEVEL: lists of what the data can decide at LEVEL (the engine checks
+    the range and names it when it is out of it)."""
+    command.add_argument(
+        "--confidence",
+        type=_level,
+        metavar="LEVEL",
+        help="list only what the data can decide at LEVEL (0.5 to 0.99; 0.8 recommended): "
+        "whitelist.csv and blacklist.csv hold the confident lists, *_classic.csv the "
+        "classic ones (default: the classic lists only)",
+    )
+
+
+def _level(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--confidence wants a level between 0.5 and 0.99 (e.g. 0.8), not {text!r}"
+        ) from None
 
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
