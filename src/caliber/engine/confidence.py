@@ -60,7 +60,8 @@ SHRUNK_METRICS = frozenset(
         "player_mute_rate",
     }
 )
-# Above this, a row's prior weighs as much as 10**9 trials: the rows do not differ
+# The floor of a + b: rows that differ as much as shares can (τ² >= μ(1 − μ)) get a
+# prior worth next to no trial, and each keeps its own rate
 _MIN_STRENGTH = 1e-9
 
 
