@@ -4,8 +4,10 @@ background exports, and what another user (or an unfinished campaign) gets."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -626,3 +628,84 @@ def test_a_score_range_upside_down_is_a_422_naming_it(
         headers=alice,
     )
     assert same.status_code == 200
+
+
+# --- the run layout changed underneath: every export and answer is the same bytes ------
+
+GOLDEN_BYTES = rename_sites(make_export("trade_desk", "display", seed=57, names=300), HOSTILE)
+_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_WHEN = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)?")
+_DAY = re.compile(rb"-\d{8}\.")
+GOLDEN_READS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("/reports/export/campaigns/{id}/results/csv", {}),
+    ("/reports/export/campaigns/{id}/results/csv", {"quality_status": "poor", "min_score": 5}),
+    ("/reports/export/campaigns/{id}/summary/csv", {}),
+    ("/reports/export/campaigns/{id}/optimization-lists/csv", {"min_impressions": 500}),
+    ("/reports/export/campaigns/{id}/data/json", {}),
+    ("/reports/export/campaigns/{id}/data/json", {"include_results": "false"}),
+    ("/reports/export/campaigns/{id}/whitelist/csv", {}),
+    ("/reports/export/campaigns/{id}/blacklist/json", {}),
+    ("/reports/export/campaigns/{id}/whitelist/txt", {}),
+    ("/reports/export/campaigns/{id}/blacklist/txt", {"entries": "apps"}),
+    ("/reports/export/campaigns/{id}/whitelist/trade-desk", {}),
+    ("/reports/export/campaigns/{id}/blacklist/dv360", {}),
+    ("/scoring/results/{id}", {}),
+    ("/scoring/results/{id}", {"sort_by": "ctr", "sort_direction": "asc", "page": 2}),
+    ("/scoring/results/{id}", {"sort_by": "domain", "quality_status": "good", "per_page": 100}),
+    ("/scoring/results/{id}", {"sort_by": "cpm", "min_impressions": 2000, "max_score": 60}),
+    ("/scoring/summary/{id}", {}),
+    ("/scoring/whitelist/{id}", {}),
+    ("/scoring/blacklist/{id}", {"min_impressions": 1000}),
+)
+# sha256 of each read above (ids, times and dates masked), as the SQL row layout answered
+# them (commit 68ac7c7, before runs were stored as files): the layout is invisible
+GOLDEN_HASHES: tuple[str, ...] = (
+    "ef5936a8d4a1267f78ce724581d5bfebe56c5f659ee72e09fdb99079890f0e25",
+    "a578dcaf4d2d6a8556a34549f69bfdaefe016a4b9a6c1a4f6ef187ba1d67b642",
+    "41067eb471c8acbf1f971aa46fefcbf1e6f5914dcafd4bb7a287e560ea5b665d",
+    "be44fbd2a0946e9e635920475a58c4b0b9c2ab1e0f8decdf591a0f1551816f6b",
+    "f2da23560edfab1d5cbcf51de1d3282b35ae6098f2639846b413a64a46b8a13b",
+    "444c5c961b19ebcf6bc0a938d5863164fab9e625a35792746cf97dbba45a6e45",
+    "57d116434bb086009e03a90427e927423b132929725e7f402c5286cca1b3439d",
+    "03dfce7ede7cea6cd5034e524320818200154271e80d7e6d9939ca435962f9db",
+    "e487059a4df1c2c6ae9e85cbd33384471b021ca899eb250c13288d743e6dfa42",
+    "bdad873a5575f98d6b504e9f423bbdb06fb2641407b6524131f20b5022eb8434",
+    "60856a9efdf4421a993e9c7f6368c3c8407351c175d28acccacdaa44d40d2dbd",
+    "ce4f63c5b2d74527a22e5203123d8024f84c55aa44b0fa1973b86eb258e97977",
+    "6f13af1a9e6a4eb25974298db8f4c6dca0c5393f86af911d243f6b0e2becba14",
+    "b615f5f2e537c34fe0e3295d12815583b82b185afe66e6f3bd1bd68a8be07f27",
+    "64cd0f387a21a57a6aac72d0d210ee4f52485a90996c67c085f3bb9538987ff2",
+    "2f86f68897c2b96bd0330741000fbc7396f5c8fd64ade317735fd5706bb61e3f",
+    "78d773e0e960f0328e453fb2c456f782db77aebf6f16c166855cf9ea3abf3db1",
+    "ce88f0ca7a0aa734298467319649d74cb6ba426ea957125ab183da947739743e",
+    "d080d6858e5b60c1cf3529130cfbc7dc64a9301239dbb6e5104cd1807dcb5e97",
+)
+
+
+def _masked(body: bytes) -> bytes:
+    body = _WHEN.sub(b"<when>", _UUID.sub(b"<id>", body))
+    return _DAY.sub(b"-<day>.", body)
+
+
+def test_every_export_and_answer_is_the_bytes_the_sql_layout_gave(
+    client: TestClient, score_as: Callable[[str, bytes], tuple[str, dict[str, str]]]
+) -> None:
+    campaign_id, alice = score_as("export-golden", GOLDEN_BYTES)
+    found: list[str] = []
+    for path, params in GOLDEN_READS:
+        response = client.get(f"{API}{path.format(id=campaign_id)}", params=params, headers=alice)
+        assert response.status_code == 200, (path, response.text)
+        body = response.content
+        if path.startswith("/scoring/"):
+            answer = json.loads(body)
+            answer.pop("run")
+            body = json.dumps(answer, ensure_ascii=False).encode()
+        else:
+            body += response.headers["content-disposition"].encode()
+        found.append(hashlib.sha256(_masked(body)).hexdigest())
+    changed = [
+        read
+        for read, got, want in zip(GOLDEN_READS, found, GOLDEN_HASHES, strict=True)
+        if got != want
+    ]
+    assert changed == []
