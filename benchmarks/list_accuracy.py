@@ -28,7 +28,8 @@ Targets (level 0.8, action-display, means over the seeds): both precisions >= 0.
 top-half share of the blacklist <= 0.01, spend on the lists >= 0.30. A missed target is
 printed as MISSED; the exit status is then 1 with ``--check``, else 0. It is 1 when a
 `caliber score` run fails, 2 for bad arguments or a `caliber` without ``--confidence``
-while levels are asked for. Deterministic: the same arguments print the same figures.
+while levels are asked for. Deterministic: the same arguments print the same figures
+(the seconds per run aside).
 """
 
 from __future__ import annotations
