@@ -27,25 +27,43 @@ CLASSIC_COLUMNS = 28  # the classic results of the action / display setup
 def _export(seed: int, sites: int = 1500, volume: float | None = None) -> pl.DataFrame:
     """One row per site of a Trade Desk display export, with true rates drawn from
     betas and binomial counts; ``volume``: every site's impressions."""
+    return _export_and_truth(seed, sites, volume)[0]
+
+
+def _export_and_truth(
+    seed: int, sites: int = 1500, volume: float | None = None
+) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+    """:func:`_export` and the true rates behind it, by engine metric."""
     rng = np.random.default_rng(seed)
     if volume is None:
         imps = np.rint(rng.lognormal(math.log(3000), 1.2, sites)).clip(300, None)
     else:
         imps = np.full(sites, volume)
     counts = imps.astype(np.int64)
-    view = rng.binomial(counts, rng.beta(12.0, 8.0, sites)) / imps
-    return pl.DataFrame(
+    true = {"ias_display_fully_in_view_1s_rate": rng.beta(12.0, 8.0, sites)}
+    view = rng.binomial(counts, true["ias_display_fully_in_view_1s_rate"]) / imps
+    spend = np.round(imps * rng.lognormal(math.log(3.0), 0.3, sites) / 1000, 2)
+    true["ctr"] = rng.beta(6.0, 2994.0, sites)
+    clicks = rng.binomial(counts, true["ctr"])
+    true["conversion_rate"] = rng.beta(3.0, 9997.0, sites)
+    conversions = rng.binomial(counts, true["conversion_rate"])
+    true["ad_load_xl_rate"] = rng.beta(1.0, 20.0, sites)
+    xl = rng.binomial(counts, true["ad_load_xl_rate"])
+    true["ad_refresh_below_15s_rate"] = rng.beta(1.0, 12.0, sites)
+    refresh = rng.binomial(counts, true["ad_refresh_below_15s_rate"])
+    frame = pl.DataFrame(
         {
             SITE: [f"site{i:05d}.com" for i in range(sites)],
             IMPS: imps,
-            SPEND: np.round(imps * rng.lognormal(math.log(3.0), 0.3, sites) / 1000, 2),
-            CLICKS: rng.binomial(counts, rng.beta(6.0, 2994.0, sites)),
-            CONVERSIONS: rng.binomial(counts, rng.beta(3.0, 9997.0, sites)),
+            SPEND: spend,
+            CLICKS: clicks,
+            CONVERSIONS: conversions,
             VIEW: view,
-            XL: rng.binomial(counts, rng.beta(1.0, 20.0, sites)),
-            REFRESH: rng.binomial(counts, rng.beta(1.0, 12.0, sites)),
+            XL: xl,
+            REFRESH: refresh,
         }
     )
+    return frame, true
 
 
 def _score(frame: pl.DataFrame, level: float | None = 0.8) -> ScoringResult:
@@ -106,9 +124,10 @@ def test_the_engine_fits_each_rate_on_the_eligible_rows() -> None:
 
 
 @pytest.mark.parametrize("sites", [400, 2000])
-def test_cornish_fisher_intervals_match_sampling(sites: int) -> None:
-    """The analytic interval against the 10% and 90% quantiles of 10,000 posterior draws
-    per row: about a tenth of a point off on average on the linear score (the draws'
+def test_shifted_gamma_bounds_match_sampling(sites: int) -> None:
+    """The analytic bounds at level 0.8 against the 20% and 80% quantiles of 10,000
+    posterior draws per row (one-sided bounds: score_low the 1 - L quantile, score_high
+    the L one): about a tenth of a point off on average on the linear score (the draws'
     own error is about 0.05), even where one skewed rate (conversions) dominates; and
     the same decisions for all but a few rows once each metric is clipped to its bounds
     as the score is."""
@@ -139,19 +158,66 @@ def test_cornish_fisher_intervals_match_sampling(sites: int) -> None:
         clipped += share * confidence.normalized(draws, stat)
     low, high = rows["score_low"].to_numpy(), rows["score_high"].to_numpy()
     inside = (low > 0) & (high < 100)
-    want_low, want_high = np.quantile(linear, [0.1, 0.9], axis=1)
+    want_low, want_high = np.quantile(linear, [0.2, 0.8], axis=1)
     assert np.abs(low - want_low)[inside].mean() < 0.1
     assert np.abs(high - want_high)[inside].mean() < 0.2
     assert np.abs(low - want_low)[inside].max() < 1.0
     assert np.abs(high - want_high)[inside].max() < 1.0
     # the same draws clipped as the score is: the lists hardly change (a row whose
     # posterior reaches far past a bound has a wide interval, undecided either way)
-    exact_low, exact_high = np.quantile(clipped, [0.1, 0.9], axis=1)
+    exact_low, exact_high = np.quantile(clipped, [0.2, 0.8], axis=1)
     criteria = result.lists.criteria()
     top, bottom = criteria["whitelist_min_score"], criteria["blacklist_max_score"]
     exact = np.where(exact_low.round(2) >= top, 1, np.where(exact_high.round(2) <= bottom, -1, 0))
     ours = np.where(low >= top, 1, np.where(high <= bottom, -1, 0))
     assert (exact != ours).mean() <= 0.005
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9])
+def test_each_bound_is_sure_at_the_level(level: float) -> None:
+    """One-sided bounds, as the list rule reads them ("at least 80 % sure it belongs on
+    the whitelist"): the true score (the contract's score of the true rates, on the
+    shrunk score's bounds and weights) falls below score_low for about 1 - L of the
+    rows, and above score_high for about 1 - L (a central interval would leave
+    (1 - L)/2 on each side)."""
+    below, above = [], []
+    for seed in (43, 47, 53):
+        frame, true = _export_and_truth(seed)
+        result = _score(frame, level)
+        assert result.confidence is not None
+        rows = result.results
+        site = np.array([int(name[4:9]) for name in rows["domain"].to_list()])
+        weight_sum = sum(m.weight for m in result.resolved.metrics)
+        score = np.zeros(rows.height)
+        for metric in result.resolved.metrics:
+            share = metric.weight / weight_sum
+            if metric.name not in true:  # CPM: known exactly, no uncertainty
+                score += share * rows[f"{metric.name}_normalized"].to_numpy()
+                continue
+            stat = result.confidence.normalization[metric.name]
+            score += share * confidence.normalized(true[metric.name][site], stat)
+        below.append(np.mean(score < rows["score_low"].to_numpy()))
+        above.append(np.mean(score > rows["score_high"].to_numpy()))
+    miss = 1.0 - level
+    assert np.mean(below) == pytest.approx(miss, abs=0.35 * miss)
+    assert np.mean(above) == pytest.approx(miss, abs=0.35 * miss)
+
+
+def test_the_summary_says_which_quantiles_the_bounds_are() -> None:
+    result = _score(_export(59, sites=400), 0.8)
+    assert result.confidence is not None
+    interval = result.summary()["confidence"]["interval"]
+    assert interval == {"low_quantile": 0.2, "high_quantile": 0.8}
+    assert result.confidence.to_dict()["interval"] == interval
+    assert decisions.interval_quantiles(0.95) == {"low_quantile": 0.05, "high_quantile": 0.95}
+
+
+def test_at_level_one_half_both_bounds_are_the_median() -> None:
+    """0.5 sure on each side: both bounds are the posterior median, and the lists are the
+    rows whose median clears the bar (a central reading would give a 50 % interval)."""
+    rows = _score(_export(61, sites=600), 0.5).results
+    assert (rows["score_low"] == rows["score_high"]).all()
+    assert ((rows["score_low"] - rows["shrunk_score"]).abs() < 1.0).all()
 
 
 def test_intervals_narrow_as_impressions_grow() -> None:

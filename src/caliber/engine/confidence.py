@@ -18,10 +18,13 @@ best rows: ``docs/engine.md``). It is linear in each metric between the bounds, 
 with c = w/Σw and slope k = ±100c/(hi − lo), its posterior variance and third
 cumulant are Σ k²·var and Σ k³·μ₃ over the (independent) posteriors; a rate is not
 clipped at the bounds there, which only widens the interval of a row whose posterior
-reaches past them. The interval at level L is the pair of quantiles (1 ± L)/2 of a gamma
-shifted to those three moments (:func:`skewed_quantiles`), clipped to [0, 100]:
-measured against sampling, a few hundredths of a point off on realistic campaigns
-(``docs/engine.md``). Money metrics and the unique-ID ratio are not shrunk: their
+reaches past them. At level L, ``score_low`` is the (1 − L) quantile and ``score_high``
+the L quantile of a gamma shifted to those three moments (:func:`skewed_quantiles`),
+clipped to [0, 100]: the score is at least ``score_low`` with probability L, and at most
+``score_high`` with probability L (one-sided bounds, each read alone by the list rule:
+"at least 80 % sure it belongs on the whitelist"; together a central interval of
+2L − 1). Measured against sampling, a few hundredths of a point off on realistic
+campaigns (``docs/engine.md``). Money metrics and the unique-ID ratio are not shrunk: their
 contribution is the classic one, without uncertainty.
 """
 
@@ -168,19 +171,20 @@ class ScoreModel:
         return var, third
 
     def interval(self, level: float, growth: Floats | float = 1.0) -> tuple[Floats, Floats]:
-        """The central ``level`` interval of each row's score (module docstring)."""
+        """Each row's one-sided bounds at ``level``: the (1 − level) and the ``level``
+        quantiles of its score (module docstring)."""
         return skewed_quantiles(self.center, *self.cumulants(growth), level)
 
 
 def skewed_quantiles(
     center: Floats, var: Floats, third: Floats, level: float
 ) -> tuple[Floats, Floats]:
-    """Quantiles (1 ± level)/2 of a distribution of mean ``center``, variance ``var``
-    and third cumulant ``third``, as a gamma shifted to match all three (skewness
-    γ = third/sd³, shape 4/γ², reflected when γ < 0), by Wilson-Hilferty: with z the
-    normal quantile, q = centre + sign(γ)·(2sd/|γ|)·((1 − γ²/36 + sign(γ)·z|γ|/6)³ − 1);
-    the normal quantile when γ → 0. Clipped to [0, 100]."""
-    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    """The (1 − level) and ``level`` quantiles of a distribution of mean ``center``,
+    variance ``var`` and third cumulant ``third``, as a gamma shifted to match all three
+    (skewness γ = third/sd³, shape 4/γ², reflected when γ < 0), by Wilson-Hilferty:
+    with z = ∓Φ⁻¹(level), q = centre + sign(γ)·(2sd/|γ|)·((1 − γ²/36 +
+    sign(γ)·z|γ|/6)³ − 1); the normal quantile when γ → 0. Clipped to [0, 100]."""
+    z = NormalDist().inv_cdf(level)
     sd = np.sqrt(var)
     with np.errstate(divide="ignore", invalid="ignore"):
         gamma = np.where(sd > 0, third / sd**3, 0.0)

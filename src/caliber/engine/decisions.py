@@ -1,20 +1,22 @@
-"""Lists of what the data can decide (issue 17): each row's score interval at the
+"""Lists of what the data can decide (issue 17): each row's score bounds at the
 setup's ``list_confidence`` against the list thresholds, and what an undecided row
 would need to be decided.
 
 At level L, with T_w and T_b the linear quantiles (``whitelist_quantile``,
 ``blacklist_quantile``) of the eligible rows' shrunk scores (eligible: impressions >=
-``min_impressions``, as the classic lists):
+``min_impressions``, as the classic lists), and ``score_low`` / ``score_high`` the
+(1 − L) / L quantiles of the row's posterior score (``confidence.py``):
 
-- ``whitelist`` when ``score_low`` >= T_w, ``blacklist`` when ``score_high`` <= T_b,
-  else ``undecided``; a row with huge volume has a point interval at its (barely)
-  shrunk score, and is decided by the classic rule on it;
+- ``whitelist`` when ``score_low`` >= T_w (the posterior probability that the score is
+  at or above T_w is at least L), ``blacklist`` when ``score_high`` <= T_b (at least L
+  that it is at or below T_b), else ``undecided``; a row with huge volume has a point
+  interval at its (barely) shrunk score, and is decided by the classic rule on it;
 - ``impressions_needed``: for an undecided row whose shrunk score is on the list's side
-  of a threshold, the further impressions after which its interval would clear it, at
-  its current (shrunk) rates: every trial count grows with the impressions, and the
-  posterior variance shrinks about as 1/n. Null for a decided row, and for one that no
-  amount decides (its shrunk score between the thresholds, or a metric it has no trials
-  for keeping the interval wide).
+  of a threshold, the further impressions after which its bound on that side would
+  clear it by the same one-sided rule at L, at its current (shrunk) rates: every trial
+  count grows with the impressions, and the posterior variance shrinks about as 1/n.
+  Null for a decided row, and for one that no amount decides (its shrunk score between
+  the thresholds, or a metric it has no trials for keeping the interval wide).
 """
 
 from __future__ import annotations
@@ -210,12 +212,20 @@ class Confidence:
     def to_dict(self) -> dict[str, Any]:
         return {
             "level": self.level,
+            "interval": interval_quantiles(self.level),
             "priors": {name: prior.to_dict() for name, prior in self.priors.items()},
             "normalization_stats": {k: v.to_dict() for k, v in self.normalization.items()},
             "decisions": {k: dict(v) for k, v in self.decisions.items()},
             "classic_lists": self.classic_lists.criteria(),
             "changes": {k: dict(v) for k, v in self.changes.items()},
         }
+
+
+def interval_quantiles(level: float) -> dict[str, float]:
+    """Which quantiles of a row's posterior score ``score_low`` and ``score_high`` are at
+    ``level``: one-sided bounds, each sure at ``level`` (rounded: 1 − 0.8 is 0.2, not
+    0.19999999999999996)."""
+    return {"low_quantile": round(1.0 - level, 12), "high_quantile": level}
 
 
 def summarize(
