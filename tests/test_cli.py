@@ -469,7 +469,21 @@ def test_confidence_writes_the_confident_lists_and_the_classic_ones_beside_them(
     summary = json.loads((sure / "summary.json").read_text(encoding="utf-8"))
     assert summary["setup"]["list_confidence"] == 0.8
     assert summary["confidence"]["level"] == 0.8
+    assert summary["confidence"]["interval"] == {"low_quantile": 0.2, "high_quantile": 0.8}
     assert set(summary["confidence"]["priors"]) >= {"ctr", "conversion_rate"}
+    # the printed summary: what the level means, and each decision's rows, impressions, spend
+    assert "0.8: listed only when at least 80% sure" in printed
+    for name, label in (
+        ("whitelist", "decided whitelist"),
+        ("blacklist", "decided blacklist"),
+        ("undecided", "undecided"),
+    ):
+        totals = summary["confidence"]["decisions"][name]
+        line = next(ln for ln in printed.splitlines() if ln.strip().startswith(label + " "))
+        assert line.split(maxsplit=len(label.split()))[-1] == (
+            f"{totals['count']:,} ({totals['impressions']:,.0f} impressions, "
+            f"spend {totals['spend']:,.2f})"
+        )
     whitelist = _read_csv(sure / "whitelist.csv")
     assert list(whitelist[0]) == [
         "domain",
@@ -489,6 +503,15 @@ def test_confidence_writes_the_confident_lists_and_the_classic_ones_beside_them(
     blacklist = _read_csv(sure / "blacklist.csv")
     assert len(blacklist) == summary["lists"]["blacklist_count"]
     assert len(blacklist) < len(_read_csv(classic / "blacklist.csv"))
+
+
+def test_confidence_help_says_what_the_level_means(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal
+    assert "only when Caliber is at least LEVEL sure it belongs there" in text
+    assert "score_low (the 1 - LEVEL quantile of its score)" in text
+    assert "score_high, the LEVEL quantile" in text
 
 
 @pytest.mark.parametrize("level", ["0.3", "1", "0.995", "nan", "abc", ""])

@@ -228,23 +228,32 @@ def _summary(result: ScoringResult, file: Path, written: list[Path]) -> Summary:
 
 
 def _confidence_facts(result: ScoringResult) -> list[tuple[str, str]]:
-    """The confident lists against the classic ones, and what is left undecided."""
+    """The level and what it means, the classic lists beside the confident ones, and the
+    count, impressions and spend of each decision (the top and bottom five stay classic)."""
     confidence = result.confidence
     if confidence is None:
         return []
     classic = confidence.classic_lists
-    undecided = confidence.decisions["undecided"]
-    return [
-        ("confidence", f"{confidence.level:g}: lists of what the data can decide"),
+    facts = [
+        (
+            "confidence",
+            f"{confidence.level:g}: listed only when at least {confidence.level:.0%} sure",
+        ),
         (
             "classic whitelist / blacklist",
             f"{classic.whitelist.height} / {classic.blacklist.height}",
         ),
-        (
-            "undecided",
-            f"{undecided['count']:,} ({undecided['impressions']:,.0f} impressions)",
-        ),
     ]
+    for decision, totals in confidence.decisions.items():
+        spend = totals["spend"]
+        money = "" if spend is None else f", spend {spend:,.2f}"
+        facts.append(
+            (
+                f"decided {decision}" if decision != "undecided" else decision,
+                f"{totals['count']:,} ({totals['impressions']:,.0f} impressions{money})",
+            )
+        )
+    return facts
 
 
 def _configs(args: argparse.Namespace) -> None:

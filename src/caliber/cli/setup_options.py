@@ -111,9 +111,12 @@ def add_confidence_argument(command: argparse.ArgumentParser) -> None:
         "--confidence",
         type=_level,
         metavar="LEVEL",
-        help="list only what the data can decide at LEVEL (0.5 to 0.99; 0.8 recommended): "
-        "whitelist.csv and blacklist.csv hold the confident lists, *_classic.csv the "
-        "classic ones (default: the classic lists only)",
+        help="list a row only when Caliber is at least LEVEL sure it belongs there (0.5 to "
+        "0.99; 0.8 recommended): whitelisted when P(score >= the whitelist threshold) >= "
+        "LEVEL, i.e. score_low (the 1 - LEVEL quantile of its score) clears it; blacklisted "
+        "when P(score <= the blacklist threshold) >= LEVEL (score_high, the LEVEL quantile). "
+        "whitelist.csv and blacklist.csv hold these lists, *_classic.csv the classic ones "
+        "(default: the classic lists only)",
     )
 
 
