@@ -1,8 +1,9 @@
 """How many listed domains truly belong on their list: `caliber score` on simulated exports.
 
     python benchmarks/list_accuracy.py [--seeds 5] [--quick] [--setups action-display,...]
-        [--levels 0.8,0.9|none] [--domains 5000] [--truth-bounds true|observed]
-        [--keep DIR] [--json] [--check]
+        [--levels 0.8,0.9|none] [--domains 5000] [--impressions-sigma S]
+        [--truth-bounds true|observed] [--keep DIR] [--json] [--check]
+    python benchmarks/list_accuracy.py --calibrate [--sigmas 1,1.25,...] [--seeds 5]
 
 For each setup (``--setups``: action-display, awareness-display, awareness-video) and
 seed (1..``--seeds``), ``list_sim.simulate`` writes a Trade Desk export of ``--domains``
@@ -30,6 +31,11 @@ printed as MISSED; the exit status is then 1 with ``--check``, else 0. It is 1 w
 `caliber score` run fails, 2 for bad arguments or a `caliber` without ``--confidence``
 while levels are asked for. Deterministic: the same arguments print the same figures
 (the seconds per run aside).
+
+``--calibrate`` runs no benchmark: it measures the baseline lists (classic, floor 5,000,
+shrunk rates with classic quartiles) for each impressions sigma of ``--sigmas`` and
+prints the one closest to the issue's own baseline rows (``list_calibrate.py``), the
+simulator's default ``--impressions-sigma``.
 """
 
 from __future__ import annotations
@@ -40,109 +46,17 @@ import math
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from list_measure import (
-    FIGURES,
-    Lists,
-    Measured,
-    Method,
-    measure,
-    observed_bounds,
-    read_lists,
-    shrunk_lists,
-)
-from list_sim import (
-    DOMAINS,
-    IMPRESSIONS_SIGMA,
-    SETUPS,
-    TRUTH_FLOOR,
-    SimSetup,
-    simulate,
-    truth,
-)
+from list_calibrate import CALIBRATION_SEEDS, CALIBRATION_SIGMAS, calibrate
+from list_measure import CALIBER, FIGURES, Method, Plan, RunError, level_text, run_setup
+from list_sim import DOMAINS, IMPRESSIONS_SIGMA, SETUPS, TRUTH_FLOOR, SimSetup
 
-CALIBER = Path(sys.executable).parent / "caliber"
-FLOOR_RAISED = 5_000
 TARGET_LEVEL, TARGET_SETUP = 0.8, "action-display"
 TARGET_PRECISION, TARGET_TOP_HALF, TARGET_SPEND = 0.90, 0.01, 0.30
 HEADINGS = ("whitelist top-q", "blacklist bottom-q", "blacklist top-half", "spend on lists")
-
-
-class RunError(RuntimeError):
-    """A `caliber score` run exited non-zero."""
-
-
-def score(export_file: Path, setup: SimSetup, out: Path, extra: Sequence[str]) -> float:
-    """Run `caliber score` on the export; its wall time in seconds."""
-    argv = [str(CALIBER), "score", str(export_file), "-p", setup.platform, "-g", setup.goal]
-    argv += ["-c", setup.channel, "--out", str(out), "--quiet", *extra]
-    start = time.perf_counter()
-    run = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if run.returncode != 0:
-        raise RunError(f"exit status {run.returncode}: {' '.join(argv)}\n{run.stderr[-2000:]}")
-    return time.perf_counter() - start
-
-
-def level_text(level: float) -> str:
-    return f"{level:g}"
-
-
-def run_setup(setup: SimSetup, args: argparse.Namespace, work: Path) -> dict[str, Method]:
-    """Every list method on every seed of ``setup``."""
-    levels: list[float] = args.levels
-    methods: dict[str, Method] = {}
-
-    def add(key: str, label: str, measured: Measured, seconds: float = math.nan) -> None:
-        method = methods.setdefault(key, Method(label, [], []))
-        method.runs.append(measured)
-        method.seconds.append(seconds)
-
-    runs: list[tuple[str, str, list[str]]] = [
-        ("classic", f"classic (min impressions {TRUTH_FLOOR:,})", []),
-        ("floor", f"classic, min impressions {FLOOR_RAISED:,}", ["--min-impressions", "5000"]),
-    ]
-    runs += [
-        (f"confidence-{level_text(v)}", f"confidence {level_text(v)}", ["--confidence", f"{v:g}"])
-        for v in levels
-    ]
-    # the shrunk rates are read from the first confidence run of each seed
-    shrunk_from = f"confidence-{level_text(levels[0])}" if levels else None
-    for seed in range(1, args.seeds + 1):
-        export = simulate(setup, seed, args.domains, args.impressions_sigma)
-        folder = work / f"{setup.key}-seed{seed}"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "export.csv"
-        export.write_csv(path)
-        for key, label, extra in runs:
-            out = folder / key
-            seconds = score(path, setup, out, extra)
-            if key == "classic":  # the first run: its normalization may be the truth's
-                bounds = observed_bounds(out) if args.truth_bounds == "observed" else None
-                true = truth(export.true, setup.metrics(), export.impressions, bounds=bounds)
-                # perfect lists: the true quartiles themselves, the most a quartile rule can do
-                perfect = Lists(
-                    [export.domains[i] for i in np.flatnonzero(true.top_quartile)],
-                    [export.domains[i] for i in np.flatnonzero(true.bottom_quartile)],
-                )
-                add("truth", "the true quartiles (reference)", measure(perfect, export, true))
-            add(key, label, measure(read_lists(out), export, true), seconds)
-            beside = out / "whitelist_classic.csv"
-            if beside.exists() and read_lists(out, "_classic") != read_lists(folder / "classic"):
-                # the classic lists a confidence run writes beside its own must be the classic run's
-                sys.stderr.write(
-                    f"list_accuracy: {out}'s classic lists differ from the classic run's\n"
-                )
-            if key == shrunk_from:
-                shrunk = shrunk_lists(out, export)
-                if shrunk is not None:
-                    add("shrunk", "shrunk rates, classic quartiles", measure(shrunk, export, true))
-    order = ["truth", "classic", "floor", "shrunk", *(key for key, _, _ in runs[2:])]
-    return {key: methods[key] for key in order if key in methods}
 
 
 def percent(value: float) -> str:
@@ -242,7 +156,10 @@ def benchmark(args: argparse.Namespace, work: Path) -> bool:
     print("figures: mean over the seeds [min-max]; list sizes: mean; s/run: caliber score")
     results: dict[str, dict[str, Method]] = {}
     for setup in setups:
-        results[setup.key] = run_setup(setup, args, work)
+        plan = Plan(
+            args.seeds, args.domains, args.impressions_sigma, args.levels, args.truth_bounds
+        )
+        results[setup.key] = run_setup(setup, plan, work)
         print_setup(setup, results[setup.key])
     target = results.get(TARGET_SETUP, {}).get(f"confidence-{level_text(TARGET_LEVEL)}")
     met = True
@@ -301,13 +218,24 @@ def level_list(text: str) -> list[float]:
     return sorted(set(levels))
 
 
+def sigma_list(text: str) -> list[float]:
+    sigmas = [positive_float(part.strip()) for part in text.split(",") if part.strip()]
+    if not sigmas:
+        raise argparse.ArgumentTypeError(f"no sigma in {text!r}")
+    return sorted(set(sigmas))
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Precision of the whitelist and blacklist `caliber score` writes, classic "
         "and with --confidence, on simulated Trade Desk exports whose true rates are known."
     )
     add = parser.add_argument
-    add("--seeds", type=positive_int, default=5, help="seeds 1..N per setup (default 5)")
+    add(
+        "--seeds",
+        type=positive_int,
+        help=f"seeds 1..N per setup (default 5; {CALIBRATION_SEEDS} with --calibrate)",
+    )
     add("--quick", action="store_true", help="one seed (same as --seeds 1)")
     add(
         "--setups",
@@ -336,9 +264,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--impressions-sigma",
         type=positive_float,
-        default=IMPRESSIONS_SIGMA,
-        help=f"sigma of the sites' lognormal impressions (default {IMPRESSIONS_SIGMA:g}): "
-        "how long the tail is, which decides the spend confident lists can cover",
+        help=f"sigma of the sites' lognormal impressions (default {IMPRESSIONS_SIGMA:g}, "
+        "calibrated by --calibrate): how long the tail is, which decides the spend "
+        "confident lists can cover",
     )
     add(
         "--truth-bounds",
@@ -353,9 +281,31 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"exit 1 when a target at level {TARGET_LEVEL:g} is missed",
     )
+    add(
+        "--calibrate",
+        action="store_true",
+        help="instead of the benchmark: the impressions sigma whose baseline lists (no "
+        "confidence) come closest to the issue's figures, on action-display",
+    )
+    add(
+        "--sigmas",
+        type=sigma_list,
+        help="the sigmas --calibrate tries, comma-separated (default "
+        f"{','.join(f'{v:g}' for v in CALIBRATION_SIGMAS)})",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds = 1
+    elif args.seeds is None:
+        args.seeds = CALIBRATION_SEEDS if args.calibrate else 5
+    if args.calibrate and (args.check or args.impressions_sigma is not None):
+        parser.error("--calibrate chooses the sigma: not with --check or --impressions-sigma")
+    if args.sigmas is not None and not args.calibrate:
+        parser.error("--sigmas is for --calibrate")
+    if args.impressions_sigma is None:
+        args.impressions_sigma = IMPRESSIONS_SIGMA
+    if args.sigmas is None:
+        args.sigmas = list(CALIBRATION_SIGMAS)
     if args.check and (TARGET_LEVEL not in args.levels or SETUPS[TARGET_SETUP] not in args.setups):
         parser.error(
             f"--check needs level {TARGET_LEVEL:g} in --levels and {TARGET_SETUP} in --setups"
@@ -377,19 +327,26 @@ def main(argv: list[str] | None = None) -> int:
             f"list_accuracy: no caliber executable at {CALIBER}; install the project\n"
         )
         return 2
-    if args.levels and not has_confidence():
-        sys.stderr.write(
-            "list_accuracy: this caliber score has no --confidence; run with --levels none\n"
-        )
+    if (args.levels or args.calibrate) and not has_confidence():
+        # --calibrate reads the shrunk rates of a --confidence run
+        hint = "--calibrate needs it" if args.calibrate else "run with --levels none"
+        sys.stderr.write(f"list_accuracy: this caliber score has no --confidence; {hint}\n")
         return 2
     keep: Path | None = args.keep
+
+    def run(work: Path) -> bool:
+        if args.calibrate:
+            calibrate(args.sigmas, args.seeds, args.domains, work, args.json)
+            return True
+        return benchmark(args, work)
+
     try:
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
-            met = benchmark(args, keep.resolve())
+            met = run(keep.resolve())
         else:
             with tempfile.TemporaryDirectory(prefix="caliber-lists-") as tmp:
-                met = benchmark(args, Path(tmp))
+                met = run(Path(tmp))
     except RunError as exc:
         sys.stderr.write(f"list_accuracy: caliber score failed, {exc}\n")
         return 1

@@ -4,6 +4,7 @@ the script's arguments. A real run is `python benchmarks/list_accuracy.py`."""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -19,8 +20,14 @@ if str(ROOT / "benchmarks") not in sys.path:  # the benchmark's modules, as the 
 
 from caliber.engine.config import MetricSpec  # noqa: E402
 from list_accuracy import check_targets  # noqa: E402
-from list_measure import Measured, Method  # noqa: E402
-from list_sim import SETUPS, simulate, truth  # noqa: E402
+from list_calibrate import (  # noqa: E402
+    CALIBRATION_SIGMAS,
+    ISSUE_BASELINE,
+    closest,
+    distance,
+)
+from list_measure import FIGURES, Measured, Method  # noqa: E402
+from list_sim import IMPRESSIONS_SIGMA, SETUPS, simulate, truth  # noqa: E402
 
 
 def _script(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,8 +49,9 @@ def test_display_export_has_the_documented_volumes_rates_and_spreads() -> None:
     imps = export.impressions
     assert imps.size == 5_000
     assert 1_400 <= np.median(imps) <= 1_600
-    assert 0.09 <= np.mean(imps < 250) <= 0.15  # the long tail's low end, under the floor
-    assert np.max(imps) > 100_000  # and its high end
+    assert 0.11 <= np.mean(imps < 250) <= 0.16  # the long tail's low end, under the floor
+    assert 0.02 <= np.mean(imps > 30_000) <= 0.045  # and its high end
+    assert np.max(imps) > 100_000
     ctr, conv = export.true["ctr"], export.true["conversion_rate"]
     assert 0.0015 <= ctr.mean() <= 0.0025
     assert 0.0002 <= conv.mean() <= 0.0004
@@ -68,7 +76,7 @@ def test_a_longer_tail_keeps_the_median_and_puts_more_impressions_in_the_top_sit
         assert 1_350 <= np.median(imps) <= 1_650
         return float(imps[-50:].sum() / imps.sum())  # the top 1 % of the 5,000 sites
 
-    assert 0.18 <= top_share(1.5) <= 0.32  # "a quarter of the impressions"
+    assert 0.2 <= top_share(IMPRESSIONS_SIGMA) <= 0.3  # "a quarter of the impressions"
     assert top_share(2.0) > top_share(1.5) + 0.05
 
 
@@ -175,6 +183,8 @@ def test_help_names_the_options() -> None:
         "--impressions-sigma",
         "--truth-bounds",
         "--check",
+        "--calibrate",
+        "--sigmas",
     ):
         assert option in run.stdout
 
@@ -191,6 +201,10 @@ def test_help_names_the_options() -> None:
         (("--truth-bounds", "noisy"), "invalid choice"),
         (("--levels", "none", "--check"), "--check needs level 0.8"),
         (("--setups", "awareness-video", "--check"), "--check needs level 0.8"),
+        (("--calibrate", "--check"), "--calibrate chooses the sigma"),
+        (("--calibrate", "--impressions-sigma", "2"), "--calibrate chooses the sigma"),
+        (("--sigmas", "1.5,2"), "--sigmas is for --calibrate"),
+        (("--calibrate", "--sigmas", "1.5,0"), "must be > 0"),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_problem(args: tuple[str, ...], named: str) -> None:
@@ -213,3 +227,71 @@ def test_a_tiny_classic_run_prints_every_setup() -> None:
     ):
         assert label in run.stdout
     assert "targets: not measured" in run.stdout
+
+
+# ---------------------------------------------------------------------------
+# the impressions sigma, calibrated on the issue's baseline rows
+# ---------------------------------------------------------------------------
+
+
+def _baseline(shift: float = 0.0, **methods: Method) -> dict[str, Method]:
+    """The issue's baseline figures as measured methods, each figure + ``shift``."""
+    made = {
+        key: _method(**{f: v + shift for f, v in zip(FIGURES, values, strict=True)})
+        for key, values in ISSUE_BASELINE.items()
+    }
+    return made | methods
+
+
+def test_the_calibration_targets_are_the_issues_baseline_rows() -> None:
+    # whitelist top-q, blacklist bottom-q, blacklist top-half, spend (issue 17's table)
+    assert ISSUE_BASELINE == {
+        "classic": (0.57, 0.65, 0.13, 0.44),
+        "floor": (0.71, 0.74, 0.06, 0.41),
+        "shrunk": (0.62, 0.68, 0.09, 0.60),
+    }
+    assert "confidence" not in " ".join(ISSUE_BASELINE)
+    assert IMPRESSIONS_SIGMA in CALIBRATION_SIGMAS  # the default is a calibrated value
+
+
+def test_the_distance_is_the_squared_points_over_the_baseline_figures_only() -> None:
+    assert distance(_baseline()) == pytest.approx(0.0)
+    # every one of the 12 figures 2 points off: 12 x 4
+    assert distance(_baseline(0.02)) == pytest.approx(48.0)
+    # the spend figures alone: 3 x 4
+    assert distance(_baseline(0.02), ("spend_share",)) == pytest.approx(12.0)
+    # the confident lists, however good or bad, do not count
+    perfect = _method(
+        whitelist_precision=1.0, blacklist_precision=1.0, blacklist_top_half=0.0, spend_share=1.0
+    )
+    assert distance(_baseline(0.02, **{"confidence-0.8": perfect})) == pytest.approx(48.0)
+    # a baseline method missing: no distance
+    assert math.isnan(distance({"classic": _baseline()["classic"]}))
+
+
+def test_the_closest_sigma_wins_ties_to_the_smaller_and_never_nan() -> None:
+    assert closest({1.5: 134.2, 1.625: 131.5, 1.75: 151.7}) == 1.625
+    assert closest({2.0: 10.0, 1.0: 10.0, 1.5: math.nan}) == 1.0
+    with pytest.raises(ValueError, match="no sigma"):
+        closest({1.5: math.nan})
+
+
+def test_a_tiny_calibration_prints_each_sigma_against_the_issue() -> None:
+    run = _script("--calibrate", "--sigmas", "1.5,2", "--quick", "--domains", "300", "--json")
+    assert run.returncode == 0, run.stderr
+    assert "classic 250 (57/65/13/44)" in run.stdout
+    assert "floor 5,000 (71/74/6/41)" in run.stdout
+    assert "shrunk, quartiles (62/68/9/60)" in run.stdout
+    payload = json.loads(run.stdout.strip().splitlines()[-1])
+    assert set(payload["sigmas"]) == {"1.5", "2"}
+    for measured in payload["sigmas"].values():
+        assert set(measured["figures"]) == {"classic", "floor", "shrunk"}  # no confidence
+        again = sum(
+            (100 * (got - want)) ** 2
+            for key, values in measured["figures"].items()
+            for got, want in zip(values, ISSUE_BASELINE[key], strict=True)
+        )
+        assert measured["distance"] == pytest.approx(again, rel=0.002)  # figures rounded
+    best = min(payload["sigmas"], key=lambda k: payload["sigmas"][k]["distance"])
+    assert payload["closest"] == float(best)
+    assert f"closest to the issue: sigma {best}" in run.stdout
