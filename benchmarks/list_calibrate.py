@@ -86,7 +86,7 @@ def calibrate(
         "blacklist top-half / spend on lists, %, mean over the seeds"
     )
     names = {"classic": "classic 250", "floor": "floor 5,000", "shrunk": "shrunk, quartiles"}
-    head = "".join(f"{names[key] + ' (' + issue[key] + ')':>30}" for key in BASELINE)
+    head = "".join(f"{names[key] + ' (' + issue[key] + ')':>32}" for key in BASELINE)
     print(f"{'sigma':<7}{head}{'distance':>11}{'of which spend':>16}")
     distances: dict[float, float] = {}
     figures: dict[float, dict[str, list[float]]] = {}
@@ -98,7 +98,7 @@ def calibrate(
         figures[sigma] = {
             key: [round(method.mean(f), 4) for f in FIGURES] for key, method in baseline.items()
         }
-        cells = "".join(f"{_cells(method):>30}" for method in baseline.values())
+        cells = "".join(f"{_cells(method):>32}" for method in baseline.values())
         spend = distance(baseline, ("spend_share",))
         print(f"{sigma:<7g}{cells}{distances[sigma]:>11.1f}{spend:>16.1f}")
     best = closest(distances)
