@@ -15,8 +15,13 @@ without confidence (action/display):
 For each sigma of the grid, the benchmark's baseline methods (``list_measure.BASELINE``:
 the classic lists, ``--min-impressions 5000``, the classic quartile rule on the shrunk
 rates) run on every seed of action/display, and the distance to the issue is the sum
-of the squared differences, in percentage points, over those twelve figures (means
-over the seeds). The closest sigma is the simulator's default
+of the squared differences, in percentage points, over their spend figures (means over
+the seeds): the share of spend the lists cover is what the tail governs. The precision
+figures depend on the rate spreads the issue does give (~50 % between sites), and they
+keep a floor no sigma removes (this simulator's classic blacklists are 72-77 % right
+where the issue's were 65 %): counted in, that floor's seed noise picked the sigma (the
+twelve-figure distance is printed beside, for the record). The closest sigma is the
+simulator's default
 (``list_sim.IMPRESSIONS_SIGMA``). Only these rows are used: the confident lists (the
 issue's fourth row) are the thing measured, not a thing to fit; the confidence run each
 seed needs for its ``shrunk_<metric>`` columns is made, and its lists are not looked at.
@@ -47,9 +52,12 @@ CALIBRATION_SEEDS = 10
 _SHRUNK_LEVEL = 0.8
 
 
-def distance(methods: Mapping[str, Method], figures: Sequence[str] = FIGURES) -> float:
-    """Σ (100 × (measured − issue))² over the baseline methods' ``figures`` (all four by
-    default; NaN when a method is missing or a figure is NaN)."""
+CALIBRATION_FIGURES = ("spend_share",)
+
+
+def distance(methods: Mapping[str, Method], figures: Sequence[str] = CALIBRATION_FIGURES) -> float:
+    """Σ (100 × (measured − issue))² over the baseline methods' ``figures`` (the spend
+    figures by default; NaN when a method is missing or a figure is NaN)."""
     total = 0.0
     for key in BASELINE:
         method = methods.get(key)
@@ -87,7 +95,7 @@ def calibrate(
     )
     names = {"classic": "classic 250", "floor": "floor 5,000", "shrunk": "shrunk, quartiles"}
     head = "".join(f"{names[key] + ' (' + issue[key] + ')':>32}" for key in BASELINE)
-    print(f"{'sigma':<7}{head}{'distance':>11}{'of which spend':>16}")
+    print(f"{'sigma':<7}{head}{'distance (spend)':>18}{'all twelve':>12}")
     distances: dict[float, float] = {}
     figures: dict[float, dict[str, list[float]]] = {}
     for sigma in sigmas:
@@ -99,8 +107,8 @@ def calibrate(
             key: [round(method.mean(f), 4) for f in FIGURES] for key, method in baseline.items()
         }
         cells = "".join(f"{_cells(method):>32}" for method in baseline.values())
-        spend = distance(baseline, ("spend_share",))
-        print(f"{sigma:<7g}{cells}{distances[sigma]:>11.1f}{spend:>16.1f}")
+        every = distance(baseline, FIGURES)
+        print(f"{sigma:<7g}{cells}{distances[sigma]:>18.1f}{every:>12.1f}")
     best = closest(distances)
     print(f"closest to the issue: sigma {best:g} (distance {distances[best]:.1f})")
     if best == IMPRESSIONS_SIGMA:
