@@ -204,7 +204,9 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         file=sys.stderr,
     )
     owner = accounts[0]
-    write_s = seed_big_campaign(base, url, owner, args.rows, vacuum=args.vacuum)
+    write_s = seed_big_campaign(
+        base, url, owner, args.rows, storage_dir=work / "data" / "files", vacuum=args.vacuum
+    )
     print(
         f"{args.rows:,} result rows written for {owner['uid']} in {write_s:.1f} s", file=sys.stderr
     )

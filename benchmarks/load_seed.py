@@ -1,5 +1,6 @@
 """The data of the load test (benchmarks/load.py): accounts with a scored campaign each,
-made through the API, and the owner's campaign grown to 200k result rows in the database."""
+made through the API, and the owner's campaign given a 200k-row run (its file in the
+server's storage, its run row in the database)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
 from tests.api.firebase import SigningKey, mint
 
-from caliber.db.models import Campaign, ScoringResult
+from caliber.db.models import Campaign, ScoringRun
 from caliber.db.session import build_engine, session_factory, session_scope
-from caliber.scoring import repository
+from caliber.scoring import frames, legacy, saving, store
+from caliber.storage.local import LocalStorage
 from result_pages import _rows as result_page_rows
 
 API = "/api/v1"
@@ -74,30 +75,33 @@ def _status(score: float) -> str:
     return "good" if score >= 75 else "moderate" if score >= 25 else "poor"
 
 
-def seed_big_campaign(base: str, url: str, owner: Account, rows: int, *, vacuum: bool) -> float:
-    """Replace the owner's (scored) campaign's rows with ``rows`` rows; return the write
-    time. With ``vacuum``, VACUUM (ANALYZE) the table, as autovacuum does a minute or so
-    after a bulk write: until then PostgreSQL's visibility map is empty and an index-only
-    scan reads the table too; without it, ANALYZE only."""
+def seed_big_campaign(
+    base: str, url: str, owner: Account, rows: int, *, storage_dir: Path, vacuum: bool = True
+) -> float:
+    """Give the owner's (scored) campaign a new run of ``rows`` rows, made of the real
+    run's payloads (metrics, breakdown, spend...), stored as the scoring job stores one
+    (its file in ``storage_dir``, the server's storage); return the write time.
+    (``vacuum`` is kept for the command line: runs are files, no table is vacuumed.)"""
+    del vacuum
     engine = build_engine(url)
+    storage = LocalStorage(storage_dir)
+    store.attach(engine, storage)
     try:
         sessions = session_factory(engine)
         cid = uuid.UUID(owner["campaign_id"])
         with session_scope(sessions) as session:
-            real = list(
-                session.scalars(
-                    select(ScoringResult)
-                    .where(ScoringResult.campaign_id == cid)
-                    .order_by(ScoringResult.rank)
-                )
-            )
-            stored = session.scalars(select(Campaign.summary).where(Campaign.id == cid)).one()
-            summary: dict[str, Any] = dict(stored or {})
-        if not real:
-            raise SetupError("the owner's sample campaign has no result rows")
+            campaign = session.get(Campaign, cid)
+            assert campaign is not None
+            run = session.get(ScoringRun, campaign.results_run_id)
+            if run is None:
+                raise SetupError("the owner's sample campaign has no completed run")
+            real = store.load(session, run)
+            summary: dict[str, Any] = dict(run.summary or {})
+            snapshot: dict[str, Any] = dict(run.snapshot or {})
+            models = real.records(range(real.height))
         generated = result_page_rows(cid, rows)
         for index, row in enumerate(generated):
-            model = real[index % len(real)]  # real payloads: metrics, breakdown, spend..
+            model = models[index % len(models)]  # real payloads: metrics, breakdown, spend..
             row.update(
                 quality_status=_status(row["score"]),
                 spend=model.spend,
@@ -114,17 +118,13 @@ def seed_big_campaign(base: str, url: str, owner: Account, rows: int, *, vacuum:
         if isinstance(summary.get("rows"), dict):
             summary["rows"] = {**summary["rows"], "scored": rows}
         start = time.perf_counter()
+        data = frames.to_parquet(legacy.frame_of(generated, real.layout))
         with session_scope(sessions) as session:
-            repository.replace_results(session, cid, generated)
-            session.execute(
-                update(Campaign)
-                .where(Campaign.id == cid)
-                .values(summary=summary, total_records=rows, processed_records=rows)
-            )
+            saving.seed_run(session, storage, cid, data, snapshot, summary)
+            campaign = session.get(Campaign, cid)
+            assert campaign is not None
+            campaign.total_records = campaign.processed_records = rows
         write_s = time.perf_counter() - start
-        statement = "VACUUM (ANALYZE) scoring_results" if vacuum else "ANALYZE scoring_results"
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(statement)
     finally:
         engine.dispose()
     with _client(base, owner["token"]) as http:

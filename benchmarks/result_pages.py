@@ -1,11 +1,14 @@
-"""Result pages of a 200k-row campaign: bulk write time and first vs deep page times.
+"""Result pages of a 200k-row campaign: writing its run, reading it into memory, and
+first vs deep page times.
 
 Run: ``python benchmarks/result_pages.py [--rows 200000] [--database-url URL]``
-(default: a temporary SQLite file; pass a PostgreSQL URL to measure COPY and PG plans).
-Prints figures for both ways the service pages results: by SQL (runs larger than
-RESULT_CACHE_ROWS) and from the in-memory run index (every other run: the index load and
-column sorts, paid once per run and process, then pages). The deep-page target is a
-ratio to the first page of the same query, measured in the same run.
+(default: a temporary SQLite file; the run's file goes to a temporary local storage).
+Prints the write of the run (its frame as Parquet to storage, its row in SQL), the
+first read of the run into an API process (the file read and the index built: paid
+once per run and process), sorting every column, then the first and the deepest page of
+each query from the held run. The deep-page target is a ratio to the first page of the
+same query, measured in the same run. (``run_storage.py`` compares this layout with the
+SQL rows it replaced.)
 """
 
 from __future__ import annotations
@@ -24,16 +27,17 @@ from typing import Any
 from sqlalchemy import delete
 
 from caliber.db.migrate import upgrade
-from caliber.db.models import Campaign, User
+from caliber.db.models import Campaign, ScoringRun, User
 from caliber.db.session import build_engine, session_factory, session_scope
-from caliber.scoring import pages, repository
+from caliber.scoring import frames, legacy, pages, repository, saving, store
+from caliber.storage.local import LocalStorage
 
 DEEP_PAGE_TARGET = 5.0  # a deep page may cost at most this many first pages
 QUERIES: tuple[tuple[str, repository.ResultFilters, repository.SortColumn], ...] = (
     ("default order (score desc)", repository.ResultFilters(), "score"),
     ("status=moderate, by score", repository.ResultFilters(quality_status="moderate"), "score"),
     ("by impressions", repository.ResultFilters(), "impressions"),
-    ("by ctr (no index in SQL)", repository.ResultFilters(), "ctr"),
+    ("by ctr", repository.ResultFilters(), "ctr"),
 )
 
 
@@ -84,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'pages.db'}"
         upgrade(url)
         engine = build_engine(url)
+        storage = LocalStorage(Path(tmp) / "files")
+        store.attach(engine, storage)
         sessions = session_factory(engine)
         with session_scope(sessions) as session:
             user = User(firebase_uid=f"bench-{uuid.uuid4().hex}")
@@ -101,67 +107,34 @@ def main(argv: list[str] | None = None) -> int:
             campaign_id = campaign.id
         user_id = user.id
         try:
-            rows = _rows(campaign_id, args.rows)
+            layout = frames.Layout("domain", ())
+            frame = legacy.frame_of(_rows(campaign_id, args.rows), layout)
+            snapshot = {"analysis_level": "domain", "weights": {}, "directions": {}}
             start = time.perf_counter()
+            data = frames.to_parquet(frame)
             with session_scope(sessions) as session:
-                run_id = repository.replace_results(session, campaign_id, rows)
+                run_id = saving.seed_run(
+                    session, storage, campaign_id, data, snapshot, {"row_count": args.rows}
+                )
             write_s = time.perf_counter() - start
-            with sessions() as session:  # as the scoring job does after its bulk write
-                repository.refresh_statistics(session)
-
-            per_page = 50
-            deep = max(0, args.rows - per_page)
-            figures: list[tuple[str, float, float]] = []
             with sessions() as session:
-                for label, filters, sort in QUERIES:
-                    _, total = repository.results_page(
-                        session,
-                        run_id,
-                        filters=filters,
-                        sort_by=sort,
-                        direction="desc",
-                        offset=0,
-                        limit=per_page,
-                    )
-                    offset = max(0, min(deep, total - per_page))
-
-                    def page(
-                        at: int,
-                        f: repository.ResultFilters = filters,
-                        s: repository.SortColumn = sort,
-                    ) -> None:
-                        repository.results_page(
-                            session,
-                            run_id,
-                            filters=f,
-                            sort_by=s,
-                            direction="desc",
-                            offset=at,
-                            limit=per_page,
-                        )
-
-                    first = _best_ms(partial(page, 0))
-                    last = _best_ms(partial(page, offset))
-                    figures.append((label, first, last))
-                index_load, index_sort, index_figures = _index_figures(session, run_id)
+                run = session.get(ScoringRun, run_id)
+                assert run is not None
+                load, sort_ms, figures = _index_figures(session, run)
         finally:  # leave the database as it was
             with session_scope(sessions) as session:
                 session.execute(delete(User).where(User.id == user_id))
             engine.dispose()
 
     backend = url.split(":", 1)[0]
-    print(f"Result pages: {args.rows:,} rows on {backend}")
-    print(f"bulk write of every row                  {write_s:8.2f} s")
+    print(f"Result pages: {args.rows:,} rows on {backend}, the run in a file")
+    size = f"({len(data) / 1e6:.1f} MB)"
+    print(f"write the run (Parquet, file, run row)   {write_s:8.2f} s {size}")
+    print(f"read the run into memory (best of 3)     {load:8.1f} ms")
+    print(f"sort every sortable column               {sort_ms:8.1f} ms")
     print(f"{'query':36s} {'first ms':>9s} {'deep ms':>9s} {'ratio':>7s}")
     ratios = []
     for label, first, last in figures:
-        ratio = last / first if first else float("inf")
-        ratios.append(ratio)
-        print(f"{label:36s} {first:9.2f} {last:9.2f} {ratio:7.2f}")
-    print("in-memory run index (what the API pages from):")
-    print(f"load the index (best of 3)               {index_load:8.1f} ms")
-    print(f"sort every sortable column               {index_sort:8.1f} ms")
-    for label, first, last in index_figures:
         ratio = last / first if first else float("inf")
         ratios.append(ratio)
         print(f"{label:36s} {first:9.2f} {last:9.2f} {ratio:7.2f}")
@@ -173,14 +146,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index_figures(
-    session: Any, run_id: uuid.UUID, per_page: int = 50
+    session: Any, run: ScoringRun, per_page: int = 50
 ) -> tuple[float, float, list[tuple[str, float, float]]]:
-    """Index load (best of 3), sorting every column once, then first and deepest page of
-    each query (the query's order cached, as after its first request: a page is a slice
-    of it and one lookup of its rows)."""
-    frames: list[Any] = []
-    load = _best_ms(lambda: frames.append(pages.load_frame(session, run_id)), repeats=3)
-    index = pages.RunIndex(frames[-1])
+    """The run read into memory (best of 3), every column sorted once, then the first
+    and the deepest page of each query (the query's order cached, as after its first
+    request: a page is a slice of it and its rows taken from the frame)."""
+    held: list[pages.HeldRun] = []
+    load = _best_ms(lambda: held.append(pages.HeldRun(store.load(session, run))), repeats=3)
+    index = held[-1].index
     start = time.perf_counter()
     for column in pages.SORTED_COLUMNS:
         index.order(column, "asc")
@@ -191,11 +164,9 @@ def _index_figures(
         deep = max(0, ranks.size - per_page)
 
         def page(at: int, order: Any = ranks) -> None:
-            pages.fetch_rows(session, run_id, order[at : at + per_page])
+            held[-1].stored.records(order[at : at + per_page] - 1)
 
-        figures.append(
-            (f"{label} (index)", _best_ms(partial(page, 0)), _best_ms(partial(page, deep)))
-        )
+        figures.append((label, _best_ms(partial(page, 0)), _best_ms(partial(page, deep))))
     return load, sort_ms, figures
 
 

@@ -3,11 +3,13 @@ server on loopback when configured, caching, rate limits, ownership and fencing.
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -17,7 +19,10 @@ from caliber.ai.prompts import FENCE_NOTE
 from caliber.ai.service import Analyst
 from caliber.api.container import Container
 from caliber.core.settings import Settings
-from caliber.db.models import AIInsight, AIUsage, Campaign, ChatMessage, ScoringResult
+from caliber.db.base import utcnow
+from caliber.db.models import AIInsight, AIUsage, Campaign, ChatMessage
+from caliber.scoring import frames, repository, store
+from caliber.scoring import results as scoring_results
 from tests.ai.openai_server import ChatServer, Step
 from tests.api.conftest import run_jobs
 from tests.api.test_scoring import API, create_campaign
@@ -559,15 +564,13 @@ def test_the_analyst_reads_the_results_the_campaign_holds(
     with container.sessions() as session:
         campaign = session.get(Campaign, uuid.UUID(campaign_id))
         assert campaign is not None
-        current = session.scalars(
-            select(ScoringResult).where(ScoringResult.run_id == campaign.results_run_id)
-        ).first()
-        assert current is not None
-        # a row of another run of this campaign, as a crashed save leaves behind
-        leftover = {c.key: getattr(current, c.key) for c in ScoringResult.__table__.columns}
-        leftover.update(id=uuid.uuid4(), run_id=uuid.uuid4(), domain="leftover.example")
-        session.add(ScoringResult(**leftover))
+        current = scoring_results.results_frame(session, campaign.owner_id, campaign.id)
+        # the file of another run of this campaign, as a crashed save leaves behind
+        crashed = repository.add_run(session, campaign.id, {}, None, utcnow())
+        key = store.run_key(campaign.id, crashed.id)
         session.commit()
+    leftover = current.with_columns(pl.lit("leftover.example").alias("domain")).head(1)
+    container.storage.save(key, io.BytesIO(frames.to_parquet(leftover)))
     ghost = {"domain": "leftover.example"}
     asked = post(client, "/insights/domain", alice, campaign_id=campaign_id, domain_data=ghost)
     assert asked.status_code == 404, asked.text

@@ -17,13 +17,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import OperationalError
 
 from caliber.api.container import Container
 from caliber.db.base import utcnow
-from caliber.db.models import Campaign, Export, ScoringResult
+from caliber.db.models import Campaign, Export
 from caliber.db.session import session_scope
+from caliber.engine.config import Setup
+from caliber.engine.pipeline import score
 from caliber.jobs.names import GENERATE_EXPORT
 from caliber.reports import dsp
 from caliber.reports import exports as exports_module
@@ -31,6 +33,8 @@ from caliber.reports.csv_writer import CHUNK_SIZE, csv_bytes
 from caliber.reports.exports import run_export
 from caliber.reports.formats import RESULT_COLUMNS, result_row
 from caliber.reports.gather import campaign_facts
+from caliber.scoring import frames, legacy, repository, store
+from caliber.scoring.runs import results_view
 from caliber.worker.tasks import WorkerServices, cleanup_exports
 from tests.api.conftest import run_jobs
 from tests.api.test_scoring import API, all_results, create_campaign, scored_campaign
@@ -468,36 +472,33 @@ def _set_campaign(container: Container, campaign_id: str, **values: Any) -> None
 MANY = rename_sites(make_export("trade_desk", "display", seed=54, names=400), HOSTILE)
 
 
-def _stored_rows(container: Container, campaign_id: str) -> list[dict[str, Any]]:
-    """The campaign's stored rows as the exports read them before they were made fast:
-    ORM objects, one dict per row (the reference the fast path must equal)."""
-    with container.sessions() as session:
-        campaign = session.get(Campaign, uuid.UUID(campaign_id))
-        assert campaign is not None
-        rows = session.scalars(
-            select(ScoringResult)
-            .where(ScoringResult.run_id == campaign.results_run_id)
-            .order_by(ScoringResult.rank)
-        ).all()
-        return [
-            {
-                "domain": row.domain,
-                "score": row.score,
-                "quality_status": row.quality_status,
-                "percentile_rank": row.percentile_rank,
-                "impressions": row.impressions,
-                "spend": row.spend,
-                "cpm": row.cpm,
-                "ctr": row.ctr,
-                "conversions": row.conversions,
-                "conversion_rate": row.conversion_rate,
-                "raw_metrics": (row.metrics or {}).get("values", {}),
-                "normalized_metrics": (row.metrics or {}).get("normalized", {}),
-                "score_breakdown": row.score_breakdown or {},
-                "quality_flags": list(row.outlier_flags or []),
-            }
-            for row in rows
-        ]
+def _stored_rows(data: bytes) -> list[dict[str, Any]]:
+    """The rows the SQL layout stored for ``data`` scored by the engine, as the exports
+    read them before they were made fast: one dict per row, the JSON columns through a
+    JSON round trip (the reference the run's file must give byte for byte)."""
+    result = score(data, Setup.create("trade_desk", "awareness", "display"), filename="x.csv")
+    rows = json.loads(
+        json.dumps(legacy.result_rows(result, uuid.uuid4(), uuid.uuid4()), default=str)
+    )
+    return [
+        {
+            "domain": row["domain"],
+            "score": row["score"],
+            "quality_status": row["quality_status"],
+            "percentile_rank": row["percentile_rank"],
+            "impressions": row["impressions"],
+            "spend": row["spend"],
+            "cpm": row["cpm"],
+            "ctr": row["ctr"],
+            "conversions": row["conversions"],
+            "conversion_rate": row["conversion_rate"],
+            "raw_metrics": (row["metrics"] or {}).get("values", {}),
+            "normalized_metrics": (row["metrics"] or {}).get("normalized", {}),
+            "score_breakdown": row["score_breakdown"] or {},
+            "quality_flags": list(row["outlier_flags"] or []),
+        }
+        for row in rows
+    ]
 
 
 def test_results_csv_and_campaign_json_stream_the_same_bytes_as_before(
@@ -515,25 +516,25 @@ def test_results_csv_and_campaign_json_stream_the_same_bytes_as_before(
     assert len(body) > 4 * CHUNK_SIZE
     assert len(chunks) > 1
     # the reference: every row as formats.result_row, written by iter_csv
-    stored = _stored_rows(container, campaign_id)
+    stored = _stored_rows(MANY)
     header, first = _csv_rows(body)[:2]
     when = datetime.fromisoformat(first[header.index("export_date")])
     with container.sessions() as session:
         campaign = session.get(Campaign, uuid.UUID(campaign_id))
         assert campaign is not None
-        facts = campaign_facts(campaign)
+        facts = campaign_facts(results_view(session, campaign.owner_id, campaign.id))
     expected = csv_bytes(RESULT_COLUMNS, [result_row(facts, row, when) for row in stored])
     assert body == expected
     assert len(stored) > 300
 
-    # rows of another run of the campaign (one being written) are never exported
+    # the file of another run of the campaign (one being written) is never exported
     with session_scope(container.sessions) as session:
-        some = session.scalars(
-            select(ScoringResult).where(ScoringResult.campaign_id == uuid.UUID(campaign_id))
-        ).first()
-        assert some is not None
-        copied = {c.key: getattr(some, c.key) for c in ScoringResult.__table__.columns}
-        session.add(ScoringResult(**{**copied, "id": uuid.uuid4(), "run_id": uuid.uuid4()}))
+        campaign = session.get(Campaign, uuid.UUID(campaign_id))
+        assert campaign is not None
+        writing = repository.add_run(session, campaign.id, {}, None, utcnow())
+        key = store.run_key(campaign.id, writing.id)
+    other = score(CSV_BYTES, Setup.create("trade_desk", "awareness", "display"), filename="x.csv")
+    container.storage.save(key, io.BytesIO(frames.to_parquet(other.results)))
     again = client.get(f"{path}/results/csv", headers=alice).content
     assert again.count(b"\r\n") == body.count(b"\r\n")
 

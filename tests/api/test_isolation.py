@@ -1,7 +1,8 @@
 """Every route, two users: user B replays every id of user A (campaigns, templates,
-files, exports, insights, conversations, notifications, domains) on every route the app
-registers. Each answers 404 (lists: nothing of A's) and A's data is unchanged. A route
-added later is covered automatically: the walk fails until it is classified here."""
+files, exports, insights, conversations, notifications, domains, runs) on every route the
+app registers, and again with A's run as ``run_id`` on every route that takes one. Each
+answers 404 (lists: nothing of A's) and A's data is unchanged. A route added later is
+covered automatically: the walk fails until it is classified here."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class World:
     conversation: str
     notification: str
     domain: str
+    run: str
 
 
 @pytest.fixture
@@ -70,6 +72,7 @@ def alice_world(
     domain = client.get(f"{API}/scoring/results/{campaign}", headers=alice).json()["data"][0][
         "domain"
     ]
+    run = client.get(f"{API}/campaigns/{campaign}/runs", headers=alice).json()["data"][0]["id"]
     world = World(
         campaign=campaign,
         template=template,
@@ -79,6 +82,7 @@ def alice_world(
         conversation=conversation,
         notification=notification,
         domain=domain,
+        run=run,
     )
     return world, alice
 
@@ -92,6 +96,8 @@ def _snapshot(client: TestClient, world: World, headers: dict[str, str]) -> list
         f"/reports/exports/{world.export}",
         f"/scoring/summary/{world.campaign}",
         f"/scoring/results/{world.campaign}?per_page=100",
+        f"/scoring/results/{world.campaign}?run_id={world.run}",
+        f"/campaigns/{world.campaign}/runs",
         f"/ai/insights/{world.campaign}",
         f"/ai/chat/history/{world.conversation}",
         "/notifications",
@@ -203,6 +209,10 @@ def _request(world: World, method: str, path: str) -> dict[str, Any] | None:
     return request
 
 
+def _takes_run_id(operation: dict[str, Any]) -> bool:
+    return any(p.get("name") == "run_id" for p in operation.get("parameters", []))
+
+
 def test_every_route_hides_one_users_objects_from_another(
     client: TestClient,
     alice_world: tuple[World, dict[str, str]],
@@ -212,7 +222,7 @@ def test_every_route_hides_one_users_objects_from_another(
     bob = auth("iso-bob")
     before = _snapshot(client, world, alice)
     spec = client.get("/openapi.json").json()
-    walked = 0
+    walked = with_run = 0
     unclassified = []
     for path, operations in spec["paths"].items():
         for method in (m.upper() for m in operations):
@@ -233,8 +243,29 @@ def test_every_route_hides_one_users_objects_from_another(
             assert response.status_code == 404, (method, path, response.status_code, response.text)
             assert response.json()["success"] is False
             walked += 1
+            if _takes_run_id(operations[method.lower()]):  # and A's run named
+                named = {**request, "params": {**request.get("params", {}), "run_id": world.run}}
+                response = client.request(method, url, headers=bob, **named)
+                assert response.status_code == 404, (method, path, "run_id", response.text)
+                with_run += 1
     assert unclassified == [], f"classify these routes in {__file__}: {unclassified}"
     assert walked >= 60
+    assert with_run == 14  # results, summary, both lists, every export and the PDF
+    # the bodies that name a run: a list asked by POST, a background export
+    for path, body in (
+        ("/scoring/optimization-list", {"campaign_id": world.campaign, "list_type": "whitelist"}),
+        ("/reports/exports", {"campaign_id": world.campaign, "format": "summary_csv"}),
+    ):
+        named = (
+            {**body, "run_id": world.run}
+            if "list_type" in body
+            else {
+                **body,
+                "options": {"run_id": world.run},
+            }
+        )
+        response = client.post(f"{API}{path}", json=named, headers=bob)
+        assert response.status_code == 404, (path, response.text)
     # /metrics is not in the schema; it holds no user data
     assert _snapshot(client, world, alice) == before
     # B's walk created nothing of B's either (every replay failed before writing)

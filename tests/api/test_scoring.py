@@ -21,11 +21,11 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from polars.testing import assert_frame_equal
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from caliber.api.container import Container
 from caliber.cli.main import main as cli
-from caliber.db.models import Campaign, FileUpload, ScoringResult
+from caliber.db.models import Campaign, FileUpload, ScoringRun
 from caliber.db.session import session_scope
 from caliber.engine import pipeline
 from caliber.engine.config import Setup
@@ -36,6 +36,7 @@ from caliber.engine.pipeline import score
 from caliber.jobs.names import SCORE_CAMPAIGN
 from caliber.sample.export import write_sample
 from caliber.scoring import answers as scoring_answers
+from caliber.scoring import frames, store
 from caliber.scoring import jobs as scoring_jobs
 from caliber.scoring import lists as scoring_lists
 from caliber.scoring import pages as result_pages
@@ -331,24 +332,51 @@ def test_start_needs_a_file_and_a_startable_status(
     assert client.post(f"{API}/scoring/start", json={}, headers=alice).status_code == 422
 
 
-def test_rescoring_a_completed_campaign_replaces_its_results(
+def test_rescoring_a_completed_campaign_makes_a_new_run_and_keeps_the_first(
     client: TestClient, container: Container, auth: Auth, sample: Path
 ) -> None:
+    """(The SQL layout replaced the rows; runs keep them: the new run answers by
+    default, the first by its id.)"""
     alice = auth("alice")
     campaign_id = scored_campaign(client, container, alice, sample.read_bytes())
     first = all_results(client, campaign_id, alice)
+    first_run = read_run_marker(client, campaign_id, alice)
     start = {"campaign_id": campaign_id}
     assert client.post(f"{API}/scoring/start", json=start, headers=alice).status_code == 202
     run_jobs(container)
     second = all_results(client, campaign_id, alice)
     assert [(r["domain"], r["score"]) for r in second] == [(r["domain"], r["score"]) for r in first]
+    assert read_run_marker(client, campaign_id, alice) != first_run
+    assert all_results(client, campaign_id, alice, run_id=first_run) == first
     with session_scope(container.sessions) as session:
-        stored = session.scalar(
-            select(func.count())
-            .select_from(ScoringResult)
-            .where(ScoringResult.campaign_id == uuid.UUID(campaign_id))
-        )
-    assert stored == len(first)
+        runs = session.scalars(
+            select(ScoringRun.status).where(ScoringRun.campaign_id == uuid.UUID(campaign_id))
+        ).all()
+    assert runs == ["completed", "completed"]
+
+
+def read_run_marker(client: TestClient, campaign_id: str, headers: dict[str, str]) -> str:
+    """The run the campaign's results are read from by default."""
+    body = client.get(f"{API}/scoring/summary/{campaign_id}", headers=headers).json()
+    run_id: str = body["run"]["run_id"]
+    return run_id
+
+
+def rewrite_run(
+    container: Container, campaign_id: str, change: Callable[[pl.DataFrame], pl.DataFrame]
+) -> None:
+    """Change the stored frame of the campaign's latest run in its file (as a test of
+    what is served from it), and forget what this process holds of it."""
+    with session_scope(container.sessions) as session:
+        campaign = session.get(Campaign, uuid.UUID(campaign_id))
+        assert campaign is not None
+        run = session.get(ScoringRun, campaign.results_run_id)
+        assert run is not None
+        assert run.storage_key is not None
+        key = run.storage_key
+    frame = frames.from_parquet(container.storage.read(key))
+    container.storage.save(key, io.BytesIO(frames.to_parquet(change(frame))))
+    scoring_answers.clear_read_caches()
 
 
 def test_a_new_run_is_never_served_from_the_previous_runs_cached_pages(
@@ -376,12 +404,10 @@ def test_a_new_run_is_never_served_from_the_previous_runs_cached_pages(
     after = read()
     assert after[0]["total"] != before[0]["total"]
     with session_scope(container.sessions) as session:
-        stored = session.scalars(
-            select(ScoringResult.domain)
-            .where(ScoringResult.campaign_id == uuid.UUID(campaign_id))
-            .order_by(ScoringResult.rank)
-        ).all()
-    assert [r["domain"] for r in after[0]["data"]] == stored[:50]
+        owner = session.get(Campaign, uuid.UUID(campaign_id))
+        assert owner is not None
+        stored = scoring_results.results_frame(session, owner.owner_id, owner.id)["domain"]
+    assert [r["domain"] for r in after[0]["data"]] == stored.to_list()[:50]
     assert after[1]["total"] != before[1]["total"] or after[1]["data"] != before[1]["data"]
     assert after[2]["domains"] != before[2]["domains"]
     assert after[3]["domains"] != before[3]["domains"]
@@ -502,7 +528,7 @@ def test_a_failed_rerun_leaves_the_last_good_results_readable_and_marked(
     assert (during["run"]["stale"], during["run"]["latest_status"]) == (True, "processing")
     assert during["run"]["latest_error"] is None
 
-    # a good run replaces them, and only its rows remain
+    # a good run is read from then on; the first stays readable by its id, marked stale
     run_scoring_job(container, campaign_id=held[0]["campaign_id"], user_id=held[0]["user_id"])
     replaced = client.get(f"{API}/scoring/results/{campaign_id}", headers=alice)
     body = replaced.json()
@@ -511,13 +537,18 @@ def test_a_failed_rerun_leaves_the_last_good_results_readable_and_marked(
     assert body["run"]["run_id"] != first["run_id"]
     assert body["run"]["completed_at"] > first["completed_at"]
     assert replaced.headers["x-results-stale"] == "false"
-    with session_scope(container.sessions) as session:
-        runs = session.scalars(
-            select(ScoringResult.run_id)
-            .where(ScoringResult.campaign_id == uuid.UUID(campaign_id))
-            .distinct()
-        ).all()
-    assert [str(r) for r in runs] == [body["run"]["run_id"]]
+    earlier = client.get(
+        f"{API}/scoring/results/{campaign_id}", params={"run_id": first["run_id"]}, headers=alice
+    ).json()
+    assert earlier["data"] == before["results"][0]["data"]
+    assert earlier["run"] == {**first, "stale": True}
+    listed = client.get(f"{API}/campaigns/{campaign_id}/runs", headers=alice).json()["data"]
+    assert [(r["status"], r["latest_results"]) for r in listed] == [
+        ("completed", True),
+        ("failed", False),
+        ("completed", False),
+    ]
+    assert listed[1]["error_message"] == progress["error_message"]
 
 
 @pytest.mark.parametrize(
@@ -608,10 +639,12 @@ def test_redelivered_or_foreign_jobs_do_nothing(
         with session_scope(container.sessions) as session:
             campaign = session.get(Campaign, uuid.UUID(campaign_id))
             assert campaign is not None
-            ids = session.scalars(
-                select(ScoringResult.id).where(ScoringResult.campaign_id == campaign.id)
+            runs = session.execute(
+                select(ScoringRun.id, ScoringRun.status, ScoringRun.updated_at).where(
+                    ScoringRun.campaign_id == campaign.id
+                )
             ).all()
-            return campaign.status, campaign.updated_at, campaign.completed_at, sorted(ids)
+            return campaign.status, campaign.updated_at, campaign.completed_at, sorted(runs)
 
     before = snapshot()
     owner = client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"]["owner_id"]
@@ -649,10 +682,19 @@ def test_a_result_is_discarded_if_the_campaign_left_processing(
         == 200
     )
     with session_scope(container.sessions) as session:
-        assert scoring_jobs.store_result(session, uid, uuid.UUID(campaign_id), result) is False
+        run = session.scalars(
+            select(ScoringRun).where(ScoringRun.campaign_id == uuid.UUID(campaign_id))
+        ).one()
+        run_id, key = run.id, store.run_key(run.campaign_id, run.id)  # type: ignore[arg-type]
+    cid = uuid.UUID(campaign_id)
+    assert scoring_jobs.save_result(container, uid, cid, run_id, result) is False
     progress = client.get(f"{API}/scoring/progress/{campaign_id}", headers=alice).json()["data"]
     assert progress["status"] == "failed"
     assert progress["error_message"] == "stopped by hand"
+    # the run failed with the campaign's reason, and nothing of it is stored
+    listed = client.get(f"{API}/campaigns/{campaign_id}/runs", headers=alice).json()["data"]
+    assert [(r["status"], r["error_message"]) for r in listed] == [("failed", "stopped by hand")]
+    assert not container.storage.exists(key)
 
 
 def test_a_failed_enqueue_fails_the_campaign(
@@ -761,11 +803,11 @@ def test_results_filters_and_pages(
     assert beyond["has_next"] is False
 
 
-def test_runs_beyond_the_cache_budget_page_the_same_by_sql(
+def test_runs_beyond_the_cache_budget_page_the_same_read_per_request(
     client: TestClient, scored: tuple[str, dict[str, str], pl.DataFrame]
 ) -> None:
-    """RESULT_CACHE_ROWS decides where pages come from (memory or SQL), never what
-    they hold."""
+    """RESULT_CACHE_ROWS decides whether a run is held or read per request, never what
+    its pages hold. (The SQL layout paged such runs by SQL.)"""
     campaign_id, alice, _ = scored
     queries: list[dict[str, Any]] = [
         {},
@@ -784,16 +826,17 @@ def test_runs_beyond_the_cache_budget_page_the_same_by_sql(
             for path, query in zip(paths, queries, strict=True)
         ]
 
+    scoring_answers.clear_read_caches()
     from_memory = answers()
-    assert result_pages.index().serves(len(from_memory[0]["data"]))
+    assert len(result_pages.index()._runs) == 1  # held
     try:
-        result_pages.configure(0)  # every run is now "too large": SQL
-        assert not result_pages.index().serves(1)
+        result_pages.configure(0)  # every run is now "too large": read per request
         scoring_answers.clear_read_caches()
-        from_sql = answers()
+        from_file = answers()
+        assert len(result_pages.index()._runs) == 0  # nothing held
     finally:
         result_pages.configure(result_pages.DEFAULT_MAX_ROWS)
-    assert from_sql == from_memory
+    assert from_file == from_memory
     assert all(a["data"] for a in from_memory)
 
 
@@ -810,17 +853,18 @@ def test_the_encoded_lists_equal_the_models(
     campaign_id, _, _ = scored
     cid = uuid.UUID(campaign_id)
     odd = ['quote"name.example', "back\\slash.example", "ünïcødé.例え.jp", "tab\tname.example"]
-    with session_scope(container.sessions) as session:
-        rows = session.scalars(
-            select(ScoringResult)
-            .where(ScoringResult.campaign_id == cid)
-            .order_by(ScoringResult.rank)
-        ).all()
-        for row, name in zip([*rows[:2], *rows[-2:]], odd, strict=True):
-            row.domain = name
+
+    def change(frame: pl.DataFrame) -> pl.DataFrame:
+        names = frame["domain"].to_list()
+        names[:2], names[-2:] = odd[:2], odd[2:]
+        frame = frame.with_columns(pl.Series("domain", names))
         if fractional:
-            rows[0].impressions += 0.5
-    scoring_answers.clear_read_caches()
+            impressions = frame["impressions"].cast(pl.Float64).to_list()
+            impressions[0] += 0.5
+            frame = frame.with_columns(pl.Series("impressions", impressions))
+        return frame
+
+    rewrite_run(container, campaign_id, change)
     with session_scope(container.sessions) as session:
         user_id = session.scalar(select(Campaign.owner_id).where(Campaign.id == cid))
         assert user_id is not None

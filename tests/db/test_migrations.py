@@ -7,6 +7,7 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -293,3 +294,101 @@ def test_0006_adds_reading_choices_and_keeps_the_detected_mapping(fresh_url: str
         assert rows_kept == 2
     finally:
         engine.dispose()
+
+
+def test_0007_keeps_each_campaigns_results_as_its_first_run_and_back(fresh_url: str) -> None:
+    """Issue 18: the results a campaign held become its first run (completed, with the
+    campaign's snapshot, summary, report and list sizes, its rows still in
+    scoring_results); a campaign whose latest run failed or is processing also gets
+    that run; and back, nothing else lost."""
+    upgrade(fresh_url, "0004")
+    engine = build_engine(fresh_url)
+    try:
+        with engine.begin() as connection:
+            ids = _seed_0004(connection)
+        upgrade(fresh_url, "0006")
+        summary = {"row_count": 2, "lists": {"whitelist_count": 1, "blacklist_count": 0}}
+        snapshot = {"file_upload_id": "completed", "weights": {"ctr": 1.0}}
+        with engine.begin() as connection:
+            more = table(
+                "campaigns",
+                column("id", Uuid),
+                column("summary", JSON),
+                column("config_snapshot", JSON),
+                column("data_quality_report", JSON),
+                column("campaign_level_score", Float),
+                column("error_message", String),
+                column("started_at", DateTime),
+                column("completed_at", DateTime),
+            )
+            started = datetime(2026, 12, 1, 9, tzinfo=UTC)
+            connection.execute(
+                update(more)
+                .where(more.c.id == ids["completed"])
+                .values(
+                    summary=summary,
+                    config_snapshot=snapshot,
+                    data_quality_report={"rows_read": 9},
+                    campaign_level_score=61.5,
+                    started_at=started,
+                    completed_at=datetime(2026, 12, 1, 9, 5, tzinfo=UTC),
+                )
+            )
+            connection.execute(
+                update(more)
+                .where(more.c.id == ids["failed"])
+                .values(error_message="bad file", started_at=started)
+            )
+        upgrade(fresh_url)
+        with engine.connect() as connection:
+            runs = connection.execute(
+                text(
+                    "SELECT id, campaign_id, status, started_at, finished_at, snapshot, summary, "
+                    "report, campaign_level_score, row_count, whitelist_count, blacklist_count, "
+                    "error_message, storage_key FROM scoring_runs"
+                )
+            ).all()
+            results = {
+                _uuid(row.id): _uuid(row.results_run_id)
+                for row in connection.execute(
+                    text(
+                        "SELECT id, results_run_id FROM campaigns WHERE results_run_id IS NOT NULL"
+                    )
+                )
+            }
+        by_campaign: dict[uuid.UUID, list[Any]] = {}
+        for run in runs:
+            by_campaign.setdefault(_uuid(run.campaign_id), []).append(run)
+        assert sorted(len(v) for v in by_campaign.values()) == [1, 1, 1]
+        (first,) = by_campaign[ids["completed"]]
+        assert _uuid(first.id) == results[ids["completed"]]
+        assert (first.status, first.row_count, first.campaign_level_score) == ("completed", 2, 61.5)
+        assert (first.whitelist_count, first.blacklist_count) == (1, 0)
+        assert (_json(first.summary), _json(first.snapshot)) == (summary, snapshot)
+        assert _json(first.report) == {"rows_read": 9}
+        assert first.storage_key is None  # its rows stay in scoring_results
+        (failed,) = by_campaign[ids["failed"]]
+        assert (failed.status, failed.error_message) == ("failed", "bad file")
+        # a run in flight during the upgrade: its job finds it processing
+        (running,) = by_campaign[ids["processing"]]
+        assert (running.status, running.finished_at) == ("processing", None)
+        assert _json(running.snapshot) == {"file_upload_id": "processing"}
+        assert pending_differences(engine) == []
+
+        downgrade(fresh_url, "0006")
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            kept = connection.execute(text("SELECT count(*) FROM scoring_results")).scalar()
+            pointer = connection.execute(
+                text("SELECT results_run_id FROM campaigns WHERE id = :id"),
+                {"id": ids["completed"] if "postgres" in fresh_url else ids["completed"].hex},
+            ).scalar()
+        assert "scoring_runs" not in tables
+        assert kept == 2
+        assert _uuid(pointer) == results[ids["completed"]]  # rows in SQL: still readable
+    finally:
+        engine.dispose()
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

@@ -59,6 +59,7 @@ def test_beat_runs_the_original_schedule(tmp_path: Path) -> None:
     assert every[names.CLEANUP_OLD_FILES] == 24 * 3600
     assert every[names.UPDATE_CAMPAIGN_STATISTICS] == 3600
     assert every[names.CLEANUP_OLD_EXPORTS] == 4 * 3600
+    assert every[names.CLEANUP_OLD_RUNS] == 3600  # runs beyond RUN_RETENTION
 
 
 def test_no_broker_means_the_embedded_file_broker(tmp_path: Path) -> None:

@@ -1,11 +1,11 @@
 """The results service answers in the one response envelope (caliber.core.envelope):
 its pages and lists, encoded once per run, are byte for byte the shared envelope of
-their data, from the run index and by SQL, on SQLite and PostgreSQL; and no scoring
-module spells the envelope out itself (issue 15: it was written twice)."""
+their data, from a run held in memory and from one read per request, on SQLite and
+PostgreSQL; and no scoring module spells the envelope out itself (issue 15: it was
+written twice)."""
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,21 +15,25 @@ from typing import Any
 import orjson
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import caliber.scoring
 from caliber.core import envelope
-from caliber.db.migrate import upgrade
-from caliber.db.models import Campaign, CampaignStatus, User
-from caliber.db.session import build_engine, session_factory, session_scope
-from caliber.scoring import answers, lists, pages, repository, results
+from caliber.db.models import User
+from caliber.db.session import session_factory, session_scope
+from caliber.scoring import answers, lists, pages, results
 from caliber.scoring.repository import ResultFilters
 from caliber.scoring.schemas import ListType
-from tests.scoring.test_repository import make_rows, new_campaign
+from caliber.storage.local import LocalStorage
+from tests.scoring.test_repository import (
+    database,
+    make_rows,
+    new_campaign,
+    postgres_url,
+    seed_rows,
+)
 
-PG_URL = os.environ.get("CALIBER_TEST_DATABASE_URL")
-REQUIRE_SERVICES = os.environ.get("CALIBER_REQUIRE_SERVICES") == "1"
 ROWS = 120
 
 
@@ -69,44 +73,34 @@ def test_no_scoring_module_spells_the_envelope_out() -> None:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def engine(
+def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('results') / 'caliber.db'}"
-    else:
-        if not PG_URL:
-            if REQUIRE_SERVICES:
-                pytest.fail("CALIBER_TEST_DATABASE_URL is not set although services are required")
-            pytest.skip("no PostgreSQL (set CALIBER_TEST_DATABASE_URL)")
-        url = PG_URL
-    upgrade(url)
-    built = build_engine(url)
-    yield built
+) -> Iterator[tuple[Engine, LocalStorage]]:
+    folder = tmp_path_factory.mktemp("results")
+    url = f"sqlite:///{folder / 'caliber.db'}" if request.param == "sqlite" else postgres_url()
+    built, storage = database(url, folder / "files")
+    yield built, storage
     built.dispose()
 
 
 @pytest.fixture(scope="module")
-def stored(engine: Engine) -> Iterator[tuple[sessionmaker[Session], uuid.UUID, uuid.UUID]]:
+def stored(
+    backend: tuple[Engine, LocalStorage],
+) -> Iterator[tuple[sessionmaker[Session], uuid.UUID, uuid.UUID]]:
     """(sessions, owner id, campaign id): a completed campaign holding ROWS results."""
+    engine, storage = backend
     sessions = session_factory(engine)
     owner_id, campaign_id = new_campaign(sessions, "envelope")
-    with session_scope(sessions) as session:
-        repository.replace_results(session, campaign_id, make_rows(campaign_id, ROWS, seed=8))
-        session.execute(
-            update(Campaign)
-            .where(Campaign.id == campaign_id)
-            .values(status=CampaignStatus.COMPLETED, summary={"row_count": ROWS})
-        )
+    seed_rows(sessions, storage, campaign_id, make_rows(campaign_id, ROWS, seed=8))
     yield sessions, owner_id, campaign_id
     with session_scope(sessions) as session:
         session.delete(session.get(User, owner_id))
     answers.clear_read_caches()
 
 
-@pytest.fixture(params=["index", "sql"])
+@pytest.fixture(params=["index", "per-request"])
 def paged_by(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Pages from the run index in memory, or by SQL (a run over the budget)."""
+    """Pages from the run held in memory, or read per request (a run over the budget)."""
     answers.clear_read_caches()
     pages.configure(pages.DEFAULT_MAX_ROWS if request.param == "index" else 0)
     yield request.param

@@ -1,4 +1,5 @@
-"""The watchdog fails campaigns stuck in processing beyond the time limit."""
+"""The watchdog fails campaigns stuck in processing beyond the time limit, and their
+runs with them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from sqlalchemy import select
 
 from caliber.db.base import utcnow
 from caliber.db.migrate import upgrade
-from caliber.db.models import Campaign, CampaignStatus, User
+from caliber.db.models import Campaign, CampaignStatus, ScoringRun, User
 from caliber.db.session import build_engine, session_factory, session_scope
+from caliber.scoring import repository
 from caliber.scoring.service import fail_stuck_campaigns
 
 
@@ -29,17 +31,19 @@ def test_only_campaigns_processing_too_long_are_failed(tmp_path: Path) -> None:
             ("running", CampaignStatus.PROCESSING, now - timedelta(minutes=5)),
             ("done", CampaignStatus.COMPLETED, now - timedelta(hours=3)),
         ):
-            session.add(
-                Campaign(
-                    owner_id=user.id,
-                    name=name,
-                    platform="trade_desk",
-                    goal="awareness",
-                    channel="display",
-                    status=status,
-                    started_at=started,
-                )
+            campaign = Campaign(
+                owner_id=user.id,
+                name=name,
+                platform="trade_desk",
+                goal="awareness",
+                channel="display",
+                status=status,
+                started_at=started,
             )
+            session.add(campaign)
+            session.flush()
+            run = repository.add_run(session, campaign.id, {}, None, started)
+            run.status = "processing" if status == CampaignStatus.PROCESSING else "completed"
     with session_scope(sessions) as session:
         assert fail_stuck_campaigns(session, older_than_seconds=1800) == 1
     with sessions() as session:
@@ -48,6 +52,18 @@ def test_only_campaigns_processing_too_long_are_failed(tmp_path: Path) -> None:
     assert "did not finish within 30 minutes" in (states["stuck"][1] or "")
     assert states["running"] == (CampaignStatus.PROCESSING, None)
     assert states["done"] == (CampaignStatus.COMPLETED, None)
+    with sessions() as session:
+        runs = {
+            name: (status, error)
+            for name, status, error in session.execute(
+                select(Campaign.name, ScoringRun.status, ScoringRun.error_message).join(
+                    ScoringRun, ScoringRun.campaign_id == Campaign.id
+                )
+            )
+        }
+    assert runs["stuck"] == ("failed", states["stuck"][1])
+    assert runs["running"] == ("processing", None)
+    assert runs["done"] == ("completed", None)
     with session_scope(sessions) as session:  # nothing left to do: a second pass is a no-op
         assert fail_stuck_campaigns(session, older_than_seconds=1800) == 0
     engine.dispose()

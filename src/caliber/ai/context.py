@@ -30,14 +30,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caliber.campaigns import repository as campaign_repository
 from caliber.core.lru import RunCache
-from caliber.db.models import Campaign, CampaignStatus, ScoringResult
+from caliber.db.models import Campaign, CampaignStatus, ScoringRun
 from caliber.reports.data import ListSnapshot, ReportData, ResultLine
-from caliber.reports.gather import campaign_facts, report_data
+from caliber.reports.gather import report_data, stored_run
+from caliber.scoring import pages
+from caliber.scoring.frames import Record, StoredRun
+from caliber.scoring.runs import ResultsView, results_view
+from caliber.scoring.service import campaign_setup
 
 LIST_ENTRIES = 10
 OUTLIER_EXAMPLES = 5
@@ -81,41 +84,37 @@ def _list(snapshot: ListSnapshot, data: ReportData, threshold_key: str) -> dict[
 
 
 def _facts(campaign: Campaign) -> dict[str, Any]:
-    facts = campaign_facts(campaign)
+    setup = campaign_setup(campaign)
     return {
-        "id": facts.id,
-        "name": facts.name,
-        "platform": facts.platform,
-        "goal": facts.goal,
-        "channel": facts.channel,
-        "ctr_sensitivity": facts.ctr_sensitivity,
-        "analysis_level": facts.analysis_level,
-        "status": facts.status,
+        "id": str(campaign.id),
+        "name": campaign.name,
+        "platform": str(setup.platform),
+        "goal": str(setup.goal),
+        "channel": str(setup.channel),
+        "ctr_sensitivity": setup.ctr_sensitivity,
+        "analysis_level": str(
+            (campaign.config_snapshot or {}).get("analysis_level") or setup.resolve().level
+        ),
+        "status": campaign.status,
         "min_impressions": campaign.min_impressions,
     }
 
 
-def _metric_averages(session: Session, run_id: uuid.UUID, metrics: list[str]) -> dict[str, Any]:
-    sums: dict[str, float] = dict.fromkeys(metrics, 0.0)
-    counts: dict[str, int] = dict.fromkeys(metrics, 0)
-    for stored in session.scalars(
-        select(ScoringResult.metrics).where(ScoringResult.run_id == run_id)
-    ):
-        values = (stored or {}).get("values", {})
-        for metric in metrics:
-            value = values.get(metric)
-            if isinstance(value, int | float):
-                sums[metric] += float(value)
-                counts[metric] += 1
-    return {m: (sums[m] / counts[m] if counts[m] else None) for m in metrics}
+def _metric_averages(stored: StoredRun, metrics: list[str]) -> dict[str, Any]:
+    """Each metric's mean over the rows that have a value, summed in rank order."""
+    found: dict[str, Any] = {}
+    for metric in metrics:
+        column = stored.metric_values(metric)
+        values = [] if column is None else [v for v in column.to_list() if v is not None]
+        total = 0.0
+        for value in values:
+            total += float(value)
+        found[metric] = total / len(values) if values else None
+    return found
 
 
-def _outliers(session: Session, run_id: uuid.UUID, rows: int) -> dict[str, Any]:
-    flagged = session.execute(
-        select(ScoringResult)
-        .where(ScoringResult.run_id == run_id, ScoringResult.is_outlier.is_(True))
-        .order_by(ScoringResult.rank)
-    ).scalars()
+def _outliers(stored: StoredRun, rows: int) -> dict[str, Any]:
+    flagged = stored.records(stored.outlier_positions())
     count = 0
     by_flag: dict[str, int] = {}
     examples: list[dict[str, Any]] = []
@@ -151,12 +150,13 @@ def campaign_context(
     one exists that they do not reflect."""
     campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
     context: dict[str, Any] = {"campaign": _facts(campaign), "scored": False}
-    run_id = campaign.results_run_id
-    if run_id is None or not campaign.summary:
+    if campaign.results_run_id is None or not campaign.summary:
         return context
+    view = results_view(session, owner_id, campaign_id)
+    run_id = view.run.id
     # the scored figures do not change within a run: built once per run and process
     scored = _scored_parts.get_or_make(
-        (campaign.id, run_id), lambda: _scored_figures(session, owner_id, campaign, run_id)
+        (campaign.id, run_id), lambda: _scored_figures(session, owner_id, view)
     )
     results = {
         "run_id": str(run_id),
@@ -171,10 +171,9 @@ def campaign_context(
 _scored_parts: RunCache[dict[str, Any]] = RunCache(64)
 
 
-def _scored_figures(
-    session: Session, owner_id: uuid.UUID, campaign: Campaign, run_id: uuid.UUID
-) -> dict[str, Any]:
-    data = report_data(session, owner_id, campaign.id, with_insights=False)
+def _scored_figures(session: Session, owner_id: uuid.UUID, view: ResultsView) -> dict[str, Any]:
+    data = report_data(session, owner_id, view.campaign.id, with_insights=False, view=view)
+    stored = stored_run(session, view)
     summary = dict(data.summary)
     summary["top_performers"] = [_row(r) for r in summary.get("top_performers") or []]
     summary["bottom_performers"] = [_row(r) for r in summary.get("bottom_performers") or []]
@@ -184,10 +183,10 @@ def _scored_figures(
         "summary": summary,
         "weights": data.weights,
         "directions": data.directions,
-        "metric_averages": _metric_averages(session, run_id, list(data.weights)),
+        "metric_averages": _metric_averages(stored, list(data.weights)),
         "whitelist": _list(data.whitelist, data, "whitelist_min_score"),
         "blacklist": _list(data.blacklist, data, "blacklist_max_score"),
-        "outliers": _outliers(session, run_id, data.total_rows),
+        "outliers": _outliers(stored, data.total_rows),
         "data_quality": {
             "rows_read": quality.get("rows_read"),
             "rows_scored": quality.get("rows_scored"),
@@ -197,19 +196,16 @@ def _scored_figures(
     }
 
 
-def find_domain(session: Session, context: dict[str, Any], name: str) -> ScoringResult | None:
+def find_domain(session: Session, context: dict[str, Any], name: str) -> Record | None:
     """The row named ``name`` (case and a leading ``www.`` ignored) among the results a
     scored :func:`campaign_context` describes."""
-    wanted = name.strip().lower().removeprefix("www.")
-    run_id = uuid.UUID(context["results"]["run_id"])
-    return session.scalars(
-        select(ScoringResult).where(
-            ScoringResult.run_id == run_id, func.lower(ScoringResult.domain) == wanted
-        )
-    ).first()
+    run = session.get(ScoringRun, uuid.UUID(context["results"]["run_id"]))
+    if run is None:  # removed since the context was built
+        return None
+    return pages.index().run(session, run).stored.find(name)
 
 
-def _on_list(row: ScoringResult, listed: dict[str, Any], *, above: bool) -> bool:
+def _on_list(row: Record, listed: dict[str, Any], *, above: bool) -> bool:
     """The lists' own rule (scoring.md §5): eligible by impressions, past the threshold."""
     threshold = listed.get("score_threshold")
     if threshold is None or row.impressions < float(listed.get("min_impressions") or 0):
@@ -218,7 +214,7 @@ def _on_list(row: ScoringResult, listed: dict[str, Any], *, above: bool) -> bool
     return row.score >= limit if above else row.score <= limit
 
 
-def domain_context(context: dict[str, Any], row: ScoringResult) -> dict[str, Any]:
+def domain_context(context: dict[str, Any], row: Record) -> dict[str, Any]:
     """One scored row with its breakdown against the campaign's averages."""
     averages = context.get("metric_averages") or {}
     breakdown = {

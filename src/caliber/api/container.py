@@ -12,6 +12,7 @@ from caliber.auth.verifier import CertificateCache, FirebaseTokenVerifier
 from caliber.core.settings import Settings
 from caliber.db.session import build_engine, session_factory
 from caliber.jobs.queue import CeleryJobQueue, JobQueue, ThreadJobQueue
+from caliber.scoring import store as run_store
 from caliber.storage.base import Storage
 from caliber.storage.factory import build_storage
 
@@ -34,11 +35,13 @@ class Container:
             verifier = FirebaseTokenVerifier(
                 settings.FIREBASE_PROJECT_ID, CertificateCache(settings.FIREBASE_CERTS_URL)
             )
+        storage = build_storage(settings)
+        run_store.attach(engine, storage)  # reads of run files through these sessions
         return cls(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            storage=build_storage(settings),
+            storage=storage,
             verifier=verifier,
             jobs=build_queue(settings),
             ai=Analyst(settings),

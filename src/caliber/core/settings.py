@@ -111,8 +111,11 @@ class Settings(BaseSettings):
     CELERY_MONITOR_INTERVAL: int = Field(default=300, ge=1)
     # background exports are downloadable this long, then the cleanup task removes them
     EXPORT_RETENTION_HOURS: int = Field(default=24, ge=1)
-    # result pages and lists are served from a per-run index held in each API process
-    # (~120 bytes a row); runs beyond this many rows in all are paged by SQL instead
+    # scoring runs kept per campaign (each readable by run_id); beat's cleanup removes
+    # older ones and their files, never the latest completed run nor one in progress
+    RUN_RETENTION: int = Field(default=12, ge=1, le=1000)
+    # result pages and lists are served from each run's frame held in each API process
+    # (about 260 bytes a row); a run larger than this many rows in all is read per request
     RESULT_CACHE_ROWS: int = Field(default=2_000_000, ge=0)
     # exports, PDF reports and analyses a user may have in flight at once (more: 429 with
     # Retry-After); shared by every API process through Redis when REDIS_URL is set

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -93,15 +94,15 @@ class FileUpload(UUIDPrimaryKey, Timestamps, Base):
 
 
 class Campaign(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
-    """A campaign, its latest scoring run, and the results it holds.
+    """A campaign, its latest scoring run, and the results routes read by default.
 
-    The latest run (``status``, ``progress_percentage``, ``current_step``,
-    ``started_at``, ``error_message``, ``total_records``, ``processed_records``,
-    ``run_snapshot``: the setup and file it scores) and the results (``results_run_id``:
-    which rows of ``scoring_results`` are the campaign's, with the ``completed_at``,
-    ``config_snapshot``, ``summary``, ``campaign_level_score``, ``data_quality_report``
-    and ``column_mapping_used`` of the run that wrote them) are kept apart: a run that is
-    in progress or failed leaves the previous results readable until another one succeeds.
+    Every scoring is a :class:`ScoringRun`. The campaign keeps the latest run's state
+    (``status``, ``progress_percentage``, ``current_step``, ``started_at``,
+    ``error_message``, ``total_records``, ``processed_records``, ``run_snapshot``: the
+    setup and file it scores) and points at its latest completed run (``results_run_id``),
+    whose ``completed_at``, ``config_snapshot``, ``summary``, ``campaign_level_score``,
+    ``data_quality_report`` and ``column_mapping_used`` it copies: a run that is in
+    progress or failed leaves the previous results readable until another one succeeds.
     ``read_options`` (with the setup) is the user's choice of how to read the next file;
     ``column_mapping_used`` is how a run read the headers (header -> standard input).
     """
@@ -137,14 +138,52 @@ class Campaign(UUIDPrimaryKey, Timestamps, ScoringSetupColumns, Base):
     file_upload: Mapped[FileUpload | None] = relationship(foreign_keys=[file_upload_id])
 
 
-class ScoringResult(UUIDPrimaryKey, Base):
-    """One row per scoring run and domain / supply vendor (the dimension value).
+class RunStatus(StrEnum):
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
 
-    A run writes its rows under a new ``run_id`` (on SQLite in short transactions, so
-    other writers are never locked out for long); they become the campaign's results
-    when ``campaigns.results_run_id`` points at them, in one short transaction, and the
-    rows of earlier runs are deleted afterwards. Reads go by run, never by campaign
-    alone, so nobody sees a half-written run."""
+
+class ScoringRun(UUIDPrimaryKey, Timestamps, Base):
+    """One scoring of a campaign: the file, setup, weights and reading choices it used
+    (``snapshot``), when it ran, how it ended, its summary, processing report and list
+    sizes, and where its result rows are: one Parquet file in the storage backend
+    (``storage_key``, :mod:`caliber.scoring.store`), or, for a run the migration to
+    runs kept (``storage_key`` NULL), the ``scoring_results`` rows of its id.
+
+    Owned through its campaign (every read joins it); when the campaign is deleted the
+    run stays (``campaign_id`` NULL) until the retention task removes it and its file.
+    """
+
+    __tablename__ = "scoring_runs"
+    __table_args__ = (Index("ix_scoring_runs_campaign_started", "campaign_id", "started_at"),)
+
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.PROCESSING)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # completed or failed
+    file_upload_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("file_uploads.id", ondelete="SET NULL"), index=True
+    )
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    column_mapping_used: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    campaign_level_score: Mapped[float | None] = mapped_column(Float)
+    row_count: Mapped[int | None] = mapped_column(Integer)
+    whitelist_count: Mapped[int | None] = mapped_column(Integer)
+    blacklist_count: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    storage_key: Mapped[str | None] = mapped_column(String(255))
+    stored_bytes: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ScoringResult(UUIDPrimaryKey, Base):
+    """The SQL row layout of results, kept for the runs stored that way before runs
+    became files (:mod:`caliber.scoring.legacy`): one row per run and domain / supply
+    vendor. New runs never write here; the retention task moves these runs to files."""
 
     __tablename__ = "scoring_results"
     __table_args__ = (
@@ -317,7 +356,9 @@ __all__ = [
     "FileUpload",
     "Notification",
     "Organization",
+    "RunStatus",
     "ScoringResult",
+    "ScoringRun",
     "User",
     "UserStatistics",
 ]

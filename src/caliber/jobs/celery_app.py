@@ -43,13 +43,14 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     names.UPDATE_CAMPAIGN_STATISTICS: {"queue": "maintenance"},
     names.GENERATE_EXPORT: {"queue": "exports"},
     names.CLEANUP_OLD_EXPORTS: {"queue": "maintenance"},
+    names.CLEANUP_OLD_RUNS: {"queue": "maintenance"},
 }
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """As the original: health check every CELERY_MONITOR_INTERVAL (5 minutes by
     default), statistics hourly, old exports every 4 hours, unused uploads daily; plus
-    the watchdog at the health check's pace."""
+    the watchdog at the health check's pace and the runs beyond RUN_RETENTION hourly."""
     every = timedelta(seconds=settings.CELERY_MONITOR_INTERVAL)
     return {
         "health-check": {"task": names.HEALTH_CHECK, "schedule": every},
@@ -60,6 +61,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         },
         "cleanup-old-exports": {"task": names.CLEANUP_OLD_EXPORTS, "schedule": timedelta(hours=4)},
         "cleanup-old-files": {"task": names.CLEANUP_OLD_FILES, "schedule": timedelta(days=1)},
+        "cleanup-old-runs": {"task": names.CLEANUP_OLD_RUNS, "schedule": timedelta(hours=1)},
     }
 
 

@@ -18,7 +18,7 @@ from caliber.db.base import utcnow
 from caliber.db.models import Export, ExportStatus
 from caliber.db.session import session_scope
 from caliber.reports.service import ExportOptions, render
-from caliber.scoring import service as scoring_service
+from caliber.scoring.runs import results_view
 from caliber.storage.base import Storage
 
 logger = logging.getLogger(__name__)
@@ -38,14 +38,15 @@ def create_export(
     fmt: str,
     options: ExportOptions,
 ) -> Export:
-    """A pending export of the owner's completed campaign (404 / 409 first). The caller
-    commits, then enqueues ``generate_export``."""
-    scoring_service.completed_campaign(session, owner_id, campaign_id)
+    """A pending export of a run of the owner's campaign (``options.run_id``, default its
+    latest completed run; 404 / 409 first). The caller commits, then enqueues
+    ``generate_export``."""
+    results_view(session, owner_id, campaign_id, options.run_id)
     export = Export(
         owner_id=owner_id,
         campaign_id=campaign_id,
         format=fmt,
-        options=options.model_dump(exclude_defaults=True),
+        options=options.model_dump(mode="json", exclude_defaults=True),
         status=ExportStatus.PENDING,
     )
     session.add(export)

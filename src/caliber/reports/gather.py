@@ -1,18 +1,20 @@
-"""Gather a completed campaign's report data from the database (owner-checked)."""
+"""Gather a run's report data (the campaign's latest completed run unless one is
+named; owner-checked): the run's facts from the database, its rows from its stored frame."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caliber.db.base import utcnow
-from caliber.db.models import AIInsight, Campaign, ScoringResult
+from caliber.db.models import AIInsight
 from caliber.engine.lists import OptimizationLists, build_lists
 from caliber.reports import formats
 from caliber.reports.data import (
@@ -23,8 +25,10 @@ from caliber.reports.data import (
     ReportData,
     ResultLine,
 )
-from caliber.scoring import service as scoring_service
+from caliber.scoring import pages
+from caliber.scoring.frames import EXPORT_FIELDS, StoredRun
 from caliber.scoring.repository import ResultFilters
+from caliber.scoring.runs import ResultsView, results_view
 
 TOP_ROWS = 50
 INSIGHTS_IN_REPORT = 6
@@ -41,19 +45,6 @@ _LINE_COLUMNS = (
     "conversions",
     "conversion_rate",
 )
-_SCHEMA: dict[str, Any] = {
-    "rank": pl.Int64,
-    "domain": pl.String,
-    "score": pl.Float64,
-    "quality_status": pl.String,
-    "percentile_rank": pl.Int64,
-    "impressions": pl.Float64,
-    "spend": pl.Float64,
-    "cpm": pl.Float64,
-    "ctr": pl.Float64,
-    "conversions": pl.Float64,
-    "conversion_rate": pl.Float64,
-}
 _STATS = (
     ("score", "Score", "points", "The 0-100 quality score of each row"),
     ("ctr", "CTR", "fraction", "Clicks per impression"),
@@ -62,9 +53,11 @@ _STATS = (
 )
 
 
-def campaign_facts(campaign: Campaign) -> CampaignFacts:
-    setup = scoring_service.campaign_setup(campaign)
-    snapshot = campaign.config_snapshot or {}
+def campaign_facts(view: ResultsView) -> CampaignFacts:
+    """The campaign's identity and the setup, file and completion of the run read."""
+    campaign = view.campaign
+    setup = view.setup
+    snapshot = view.run.snapshot or {}
     return CampaignFacts(
         id=str(campaign.id),
         name=campaign.name,
@@ -75,18 +68,10 @@ def campaign_facts(campaign: Campaign) -> CampaignFacts:
         analysis_level=str(snapshot.get("analysis_level") or setup.resolve().level),
         status=campaign.status,
         created_at=campaign.created_at,
-        completed_at=campaign.completed_at,
+        completed_at=view.run.finished_at,
         source_filename=snapshot.get("original_filename"),
         description=campaign.description,
     )
-
-
-def _frame(session: Session, run_id: uuid.UUID) -> pl.DataFrame:
-    columns = [getattr(ScoringResult, name) for name in _LINE_COLUMNS]
-    rows = session.execute(
-        select(*columns).where(ScoringResult.run_id == run_id).order_by(ScoringResult.rank)
-    ).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=_SCHEMA, orient="row")
 
 
 def _lines(frame: pl.DataFrame) -> tuple[ResultLine, ...]:
@@ -126,6 +111,11 @@ def _snapshot(kind: str, lists: OptimizationLists) -> ListSnapshot:
     )
 
 
+def stored_run(session: Session, view: ResultsView) -> StoredRun:
+    """The run's stored frame (held by this process's page index when it fits)."""
+    return pages.index().run(session, view.run).stored
+
+
 def report_data(
     session: Session,
     owner_id: uuid.UUID,
@@ -134,21 +124,24 @@ def report_data(
     min_impressions: float | None = None,
     with_insights: bool = True,
     now: datetime | None = None,
+    run_id: uuid.UUID | None = None,
+    view: ResultsView | None = None,
 ) -> ReportData:
     """Everything the PDF, the summary CSV and the campaign JSON show (404 if not the
-    owner's, 409 if not completed)."""
-    campaign = scoring_service.completed_campaign(session, owner_id, campaign_id)
-    setup = scoring_service.campaign_setup(campaign)
-    frame = _frame(session, results_run_id(campaign))
+    owner's, or not a run of this campaign; 409 if it has no results)."""
+    view = view or results_view(session, owner_id, campaign_id, run_id)
+    campaign = view.campaign
+    setup = view.setup
+    frame = stored_run(session, view).lines()
     threshold = setup.min_impressions if min_impressions is None else min_impressions
     lists = build_lists(
         frame, "domain", threshold, setup.whitelist_quantile, setup.blacklist_quantile
     )
-    snapshot = campaign.config_snapshot or {}
+    snapshot = view.run.snapshot or {}
     return ReportData(
-        campaign=campaign_facts(campaign),
+        campaign=campaign_facts(view),
         generated_at=now or utcnow(),
-        summary=dict(campaign.summary or {}),
+        summary=view.summary,
         weights={k: float(v) for k, v in (snapshot.get("weights") or {}).items()},
         directions=dict(snapshot.get("directions") or {}),
         metric_stats=_stats(frame),
@@ -157,7 +150,7 @@ def report_data(
         total_rows=frame.height,
         whitelist=_snapshot("whitelist", lists),
         blacklist=_snapshot("blacklist", lists),
-        data_quality=dict(campaign.data_quality_report or {}),
+        data_quality=dict(view.run.report or {}),
         insights=campaign_insights(session, owner_id, campaign.id) if with_insights else (),
     )
 
@@ -175,25 +168,16 @@ def campaign_insights(
     return tuple(Insight(r.insight_type, r.content, r.created_at) for r in rows)
 
 
-def results_run_id(campaign: Campaign) -> uuid.UUID:
-    """The run whose rows are the campaign's results (``completed_campaign`` checked it
-    has one): reads go by it, never by the campaign, which may also have rows of a run
-    being written or removed."""
-    assert campaign.results_run_id is not None
-    return campaign.results_run_id
-
-
 def result_batches(
-    session: Session, run_id: uuid.UUID, filters: ResultFilters, batch: int = 2000
-) -> Iterator[Sequence[Row[Any]]]:
+    stored: StoredRun, filters: ResultFilters, batch: int = 2000
+) -> Iterator[list[tuple[Any, ...]]]:
     """Every (filtered) result row in rank order as tuples of
-    :data:`formats.STORED_RESULT_FIELDS`, ``batch`` rows at a time (streamed from the
-    database: a large campaign never sits in memory at once). Plain rows, not ORM
-    objects: on a 300,000-row campaign those cost more than writing the file."""
-    query = (
-        select(*(getattr(ScoringResult, name) for name in formats.STORED_RESULT_FIELDS))
-        .where(ScoringResult.run_id == run_id, *filters.clauses())
-        .order_by(ScoringResult.rank)
-        .execution_options(yield_per=batch)
-    )
-    yield from session.execute(query).partitions()
+    :data:`formats.STORED_RESULT_FIELDS`, ``batch`` rows at a time (made from the run's
+    frame batch by batch: the rows of a large campaign never sit in memory at once)."""
+    assert formats.STORED_RESULT_FIELDS == EXPORT_FIELDS
+    mask = None
+    if filters != ResultFilters():
+        index = pages.RunIndex(stored.index)
+        found = index.matching(filters)
+        mask = None if found is None else np.asarray(found, dtype=bool)
+    yield from stored.export_batches(mask, batch)

@@ -1,8 +1,10 @@
-"""Every export of a completed campaign, by format name: used by the download routes
-(answered directly) and by the ``generate_export`` task (stored, then downloaded).
+"""Every export of a run of a campaign (its latest completed run unless ``run_id`` names
+another), by format name: used by the download routes (answered directly) and by the
+``generate_export`` task (stored, then downloaded).
 
-Owner checks come first: another user's campaign is "not found", a campaign that has
-not completed is a conflict (409), before any byte is produced.
+Owner checks come first: another user's campaign, or a run that is not the campaign's,
+is "not found"; a campaign without results, or a run without results (in progress,
+failed), is a conflict (409), before any byte is produced.
 """
 
 from __future__ import annotations
@@ -21,17 +23,13 @@ from sqlalchemy.orm import Session
 
 from caliber.core.errors import Conflict, InvalidInput
 from caliber.db.base import utcnow
-from caliber.db.models import AIInsight, Campaign
+from caliber.db.models import AIInsight
 from caliber.reports import csv_writer, dsp, formats
 from caliber.reports.data import CampaignFacts, ReportData
-from caliber.reports.gather import (
-    campaign_facts,
-    report_data,
-    result_batches,
-    results_run_id,
-)
-from caliber.scoring import service as scoring_service
+from caliber.reports.gather import campaign_facts, report_data, result_batches, stored_run
+from caliber.scoring.frames import StoredRun
 from caliber.scoring.repository import ResultFilters
+from caliber.scoring.runs import ResultsView, results_view
 
 ExportFormat = Literal[
     "results_csv",
@@ -77,6 +75,8 @@ class ExportOptions(BaseModel):
     include_charts: bool = True
     include_details: bool = True
     entries: Literal["web", "apps"] = "web"  # DSP text lists: web domains or app ids
+    # which run (default: the campaign's latest completed run)
+    run_id: uuid.UUID | None = None
 
     @model_validator(mode="after")
     def _scores_in_order(self) -> ExportOptions:
@@ -121,16 +121,11 @@ def _name(facts: CampaignFacts, kind: str, ext: str, when: datetime) -> str:
 
 
 def _results_csv(
-    sessions: SessionFactory,
-    facts: CampaignFacts,
-    run_id: uuid.UUID,
-    filters: ResultFilters,
-    now: datetime,
+    stored: StoredRun, facts: CampaignFacts, filters: ResultFilters, now: datetime
 ) -> Iterator[bytes]:
-    """Streams with its own session, so a large campaign never sits in memory at once
-    (its one query reads one snapshot: rows of a run replaced meanwhile stay readable)."""
-    with sessions() as session:
-        yield from csv_writer.results_csv(facts, result_batches(session, run_id, filters), now)
+    """Streams, row batch by row batch from the run's frame (a run's rows never change,
+    so nothing of the database is held while the body is sent)."""
+    yield from csv_writer.results_csv(facts, result_batches(stored, filters), now)
 
 
 def _require_domains(facts: CampaignFacts) -> None:
@@ -144,12 +139,13 @@ def _require_domains(facts: CampaignFacts) -> None:
 
 def _campaign_json(
     session: Session,
-    sessions: SessionFactory,
-    campaign: Campaign,
+    stored: StoredRun,
+    view: ResultsView,
     data: ReportData,
     options: ExportOptions,
 ) -> Iterator[bytes]:
     facts = data.campaign
+    campaign, run = view.campaign, view.run
     head: dict[str, Any] = {
         "campaign": {
             "id": facts.id,
@@ -163,24 +159,22 @@ def _campaign_json(
             "analysis_level": facts.analysis_level,
             "status": facts.status,
             "created_at": formats.iso_utc(facts.created_at),
-            "started_at": None
-            if campaign.started_at is None
-            else formats.iso_utc(campaign.started_at),
+            "started_at": formats.iso_utc(run.started_at),
             "completed_at": None
             if facts.completed_at is None
             else formats.iso_utc(facts.completed_at),
             "source_filename": facts.source_filename,
         },
-        "config_snapshot": campaign.config_snapshot,
-        "column_mapping_used": campaign.column_mapping_used,
-        "data_quality_report": campaign.data_quality_report,
+        "config_snapshot": run.snapshot,
+        "column_mapping_used": run.column_mapping_used,
+        "data_quality_report": run.report,
         "campaign_summary": data.summary,
         "whitelist": formats.list_json(data.whitelist, facts, data.generated_at),
         "blacklist": formats.list_json(data.blacklist, facts, data.generated_at),
         "generated_at": formats.iso_utc(data.generated_at),
     }
     if options.include_insights:
-        stored = session.scalars(
+        insights = session.scalars(
             select(AIInsight)
             .where(AIInsight.owner_id == campaign.owner_id, AIInsight.campaign_id == campaign.id)
             .order_by(AIInsight.created_at)
@@ -193,23 +187,21 @@ def _campaign_json(
                 "content": i.content,
                 "created_at": formats.iso_utc(i.created_at),
             }
-            for i in stored
+            for i in insights
         ]
     text = json.dumps(head, ensure_ascii=False, indent=2, default=str)
     if not options.include_results:
         yield text.encode("utf-8")
         return
     yield (text[: text.rindex("}")].rstrip() + ',\n  "scoring_results": [').encode("utf-8")
-    with sessions() as own:
-        batches = result_batches(own, results_run_id(campaign), ResultFilters())
-        separator, pending = "\n    ", []
-        for item in formats.results_json_items(batches):
-            pending.append(separator + item)
-            separator = ",\n    "
-            if len(pending) == 256:
-                yield "".join(pending).encode("utf-8")
-                pending.clear()
-        yield "".join(pending).encode("utf-8")
+    separator, pending = "\n    ", []
+    for item in formats.results_json_items(result_batches(stored, ResultFilters())):
+        pending.append(separator + item)
+        separator = ",\n    "
+        if len(pending) == 256:
+            yield "".join(pending).encode("utf-8")
+            pending.clear()
+    yield "".join(pending).encode("utf-8")
     yield b"\n  ]\n}"
 
 
@@ -223,26 +215,27 @@ def render(
     *,
     now: datetime | None = None,
 ) -> Rendered:
-    """The export ``fmt`` of the owner's completed campaign."""
+    """The export ``fmt`` of a run of the owner's campaign (``options.run_id``, default
+    its latest completed run). ``sessions`` is kept for callers; a run's rows are read
+    from its frame."""
     options = options or ExportOptions()
     now = now or utcnow()
-    campaign = scoring_service.completed_campaign(session, owner_id, campaign_id)
-    rendered = _render(session, sessions, owner_id, campaign, fmt, options, now)
-    rendered.headers.update(scoring_service.results_run(campaign).headers())
+    view = results_view(session, owner_id, campaign_id, options.run_id)
+    rendered = _render(session, owner_id, view, fmt, options, now)
+    rendered.headers.update(view.marker.headers())
     return rendered
 
 
 def _render(
     session: Session,
-    sessions: SessionFactory,
     owner_id: uuid.UUID,
-    campaign: Campaign,
+    view: ResultsView,
     fmt: str,
     options: ExportOptions,
     now: datetime,
 ) -> Rendered:
-    facts = campaign_facts(campaign)
-    campaign_id = campaign.id
+    facts = campaign_facts(view)
+    campaign_id = view.campaign.id
     if fmt == "results_csv":
         filters = ResultFilters(
             quality_status=options.quality_status,
@@ -253,7 +246,7 @@ def _render(
         return Rendered(
             _name(facts, "results", "csv", now),
             CSV,
-            _results_csv(sessions, facts, results_run_id(campaign), filters, now),
+            _results_csv(stored_run(session, view), facts, filters, now),
         )
     kind, _, tail = fmt.partition("_")
     if tail in ("txt", "trade_desk", "dv360"):
@@ -265,6 +258,7 @@ def _render(
         min_impressions=options.min_impressions,
         with_insights=fmt == "pdf",
         now=now,
+        view=view,
     )
     if fmt == "pdf":
         from caliber.reports.pdf.document import render_campaign_pdf  # noqa: PLC0415 - ReportLab is heavy
@@ -284,7 +278,7 @@ def _render(
         return Rendered(
             _name(facts, "campaign", "json", now),
             JSON,
-            _campaign_json(session, sessions, campaign, data, options),
+            _campaign_json(session, stored_run(session, view), view, data, options),
         )
     snapshot = data.whitelist if kind == "whitelist" else data.blacklist
     if tail == "csv":

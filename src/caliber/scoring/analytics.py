@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from caliber.core.lru import RunCache
 from caliber.engine.analytics.base import ScoredFrame
-from caliber.scoring import results as scoring_results
-from caliber.scoring import service as scoring_service
+from caliber.scoring import pages
+from caliber.scoring.runs import results_view
 
 _frames: RunCache[ScoredFrame] = RunCache(4)  # frames are large: the 4 latest runs
 
@@ -41,8 +41,7 @@ _answers: RunCache[dict[str, Any]] = RunCache(512, weight=_encoded_size, max_wei
 
 def _run_key(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Hashable:
     """The campaign's run (404 / 409 first): every key of an answer starts with it."""
-    campaign = scoring_service.completed_campaign(session, owner_id, campaign_id)
-    return scoring_service.results_run(campaign).run_id
+    return results_view(session, owner_id, campaign_id).run.id
 
 
 def _answer(key: Hashable, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -61,23 +60,23 @@ def clear_caches() -> None:
 
 def scored_frame(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> ScoredFrame:
     """The campaign's results as the engine's frame (404 / 409 as the results routes)."""
-    campaign = scoring_service.completed_campaign(session, owner_id, campaign_id)
+    view = results_view(session, owner_id, campaign_id)
 
     def load() -> ScoredFrame:
-        resolved = scoring_service.campaign_setup(campaign).resolve()
-        snapshot = campaign.config_snapshot or {}
+        resolved = view.setup.resolve()
+        snapshot = view.run.snapshot or {}
         weights = {k: float(v) for k, v in (snapshot.get("weights") or {}).items()} or {
             m.name: m.weight for m in resolved.metrics
         }
         total = sum(weights.values()) or 1.0
         return ScoredFrame(
-            frame=scoring_results.results_frame(session, owner_id, campaign_id),
+            frame=pages.index().run(session, view.run).stored.frame,
             dimension=str(resolved.level),
             weights={k: v / total for k, v in weights.items()},
             higher_is_better={m.name: m.higher_is_better for m in resolved.metrics},
         )
 
-    return _frames.get_or_make(scoring_service.results_run(campaign).run_id, load)
+    return _frames.get_or_make(view.run.id, load)
 
 
 def explain(

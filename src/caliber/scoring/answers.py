@@ -5,23 +5,20 @@ A run's rows never change (a new run has a new run id, and every key carries it)
 what is computed from them is kept per run, query and process: the result pages of
 :mod:`caliber.scoring.results` and the lists of :mod:`caliber.scoring.lists`. The run's
 marker is not cached with them: a run's pages stay the same when a later run starts or
-fails, whether they are ``stale`` does not. Also the facts of a campaign both read: the
-run behind its results, their row count, and counts written as the engine writes them.
+fails, whether they are ``stale`` does not.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from caliber.core.lru import RunCache
-from caliber.db.models import Campaign
 from caliber.scoring import pages
-from caliber.scoring.service import ResultsRun
+from caliber.scoring.runs import ResultsRun
 
 
 @dataclass(frozen=True)
@@ -51,8 +48,8 @@ def dumps(value: Any) -> bytes:
 page_bodies: RunCache[bytes] = RunCache(4096, weight=len, max_weight=64 * 2**20)
 # encoded lists (a 200k-row campaign's list is ~7 MB)
 list_bodies: RunCache[bytes] = RunCache(64, weight=len, max_weight=128 * 2**20)
-# Results never change within a run, so counts and lists are kept per run (keyed by the
-# run's id) in a small per-process cache.
+# Results never change within a run, so lists are kept per run (keyed by the run's id)
+# in a small per-process cache.
 run_values: RunCache[Any] = RunCache(256)
 
 
@@ -64,19 +61,6 @@ def clear_read_caches() -> None:
     pages.index().clear()
 
 
-def run_id(campaign: Campaign) -> uuid.UUID:
-    """The run behind the results of a campaign ``completed_campaign`` returned."""
-    assert campaign.results_run_id is not None  # completed_campaign checked it
-    return campaign.results_run_id
-
-
 def whole(value: float) -> int | float:
     """A count as the engine shows it: an integer when it is a whole number."""
     return int(value) if float(value).is_integer() else value
-
-
-def row_count(campaign: Campaign) -> int | None:
-    """The number of rows of the campaign's results (its summary's), if known."""
-    summary = campaign.summary or {}
-    count = summary.get("row_count")
-    return int(count) if isinstance(count, int | float) else None

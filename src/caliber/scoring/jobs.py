@@ -1,9 +1,10 @@
 """The scoring job: read the campaign's file, run the engine, store the result.
 
-Idempotent: it acts only on a campaign of ``user_id`` that is ``processing``, so a
-redelivered or stale job does nothing. Each step is its own short transaction (this
-module is the job's edge and owns them); the result is saved by
-:mod:`caliber.scoring.saving` under a new run id and becomes the campaign's results, and
+Idempotent: it acts only on a campaign of ``user_id`` that is ``processing``, and scores
+the campaign's run in progress (recorded at start), so a redelivered or stale job does
+nothing, or that run's work again. Each step is its own short transaction (this module
+is the job's edge and owns them); the result frame is saved by
+:mod:`caliber.scoring.saving` as the run's file and becomes the campaign's results, and
 the campaign completed, in one short transaction at the end (until then, and if the run
 fails, the previous results stay readable).
 
@@ -21,19 +22,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-import polars as pl
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from caliber.campaigns import repository as campaign_repository
-from caliber.core.errors import CaliberError, InvalidInput, NotFound, UpstreamUnavailable
+from caliber.core.errors import CaliberError, NotFound, UpstreamUnavailable
+from caliber.db.base import utcnow
 from caliber.db.models import CampaignStatus
 from caliber.db.session import session_scope
 from caliber.engine import pipeline
 from caliber.engine.config import Setup
 from caliber.engine.errors import EngineError
 from caliber.engine.options import ReadOptions
-from caliber.scoring import repository, saving
+from caliber.scoring import frames, repository, saving
 from caliber.scoring import service as scoring_service
 from caliber.storage.base import Storage
 
@@ -55,7 +56,6 @@ ENGINE_STEPS = {
     "done": STEP_SAVING,
 }
 _ENGINE_START, _ENGINE_SPAN = 5, 80  # the engine's share of progress_percentage
-MAX_NAME_LENGTH = 512  # scoring_results.domain
 
 
 class JobServices(Protocol):
@@ -67,9 +67,10 @@ class JobServices(Protocol):
 
 @dataclass(frozen=True)
 class JobInput:
-    """What a claimed job needs outside the database: the setup, the stored file and the
-    reading choices resolved when the run started."""
+    """What a claimed job needs outside the database: its run, the setup, the stored file
+    and the reading choices resolved when the run started."""
 
+    run_id: uuid.UUID
     setup: Setup
     storage_key: str
     filename: str
@@ -104,19 +105,9 @@ def run_scoring_job(
         result = pipeline.score(
             data, job.setup, filename=job.filename, options=job.options, progress=progress
         )
-        run_id = uuid.uuid4()
-        stored = saving.save_run(
-            services.sessions,
-            uid,
-            cid,
-            run_id,
-            result_rows(result, cid, run_id),
-            completion(result),
-        )
+        stored = save_result(services, uid, cid, job.run_id, result)
         if not stored:
             logger.info("campaign %s left processing during scoring; result discarded", cid)
-        else:
-            _refresh_statistics(services)
     except (OperationalError, UpstreamUnavailable):
         if transient:
             raise
@@ -129,12 +120,19 @@ def run_scoring_job(
         _fail(services, uid, cid, GENERIC_FAILURE)
 
 
-def _refresh_statistics(services: JobServices) -> None:
-    try:
-        with services.sessions() as session:
-            repository.refresh_statistics(session)
-    except Exception:  # an optimisation: never fail a completed run for it
-        logger.warning("could not refresh the results table's statistics", exc_info=True)
+def save_result(
+    services: JobServices,
+    owner_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    run_id: uuid.UUID,
+    result: pipeline.ScoringResult,
+) -> bool:
+    """Store ``result`` as run ``run_id``'s file and make it the campaign's results
+    (False, nothing left, when the campaign is no longer processing)."""
+    data = frames.to_parquet(frames.prepare(result.results, result.dimension))
+    return saving.save_run(
+        services.sessions, services.storage, owner_id, campaign_id, run_id, data, completion(result)
+    )
 
 
 def _set_step(
@@ -160,6 +158,9 @@ def claim_job(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> 
     except NotFound:
         return None
     if campaign.status != CampaignStatus.PROCESSING:
+        # its run was cancelled (or failed, or replaced) before this delivery: record why
+        reason = campaign.error_message if campaign.status == CampaignStatus.FAILED else None
+        repository.fail_processing_runs(session, [campaign_id], reason or scoring_service.STOPPED)
         return None
     # the file the run was started with, even if another was attached since
     file_id = (campaign.run_snapshot or {}).get("file_upload_id") or campaign.file_upload_id
@@ -171,25 +172,19 @@ def claim_job(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> 
     except NotFound:
         scoring_service.fail(session, owner_id, campaign_id, "the file was deleted; upload again")
         return None
+    run = repository.current_run(session, campaign_id)
+    if run is None:  # started before runs were recorded (a deploy mid-run): record it now
+        run = repository.add_run(
+            session,
+            campaign_id,
+            dict(campaign.run_snapshot or {}),
+            upload.id,
+            campaign.started_at or utcnow(),
+        )
     scoring_service.set_step(session, owner_id, campaign_id, STEP_LOADING, _ENGINE_START)
     setup = scoring_service.run_setup(campaign)
     options = scoring_service.run_options(campaign)
-    return JobInput(setup, upload.storage_key, upload.original_filename, options)
-
-
-def store_result(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, result: pipeline.ScoringResult
-) -> bool:
-    """Save ``result`` as the campaign's results and mark it completed, all in the
-    session's transaction (the job itself saves through :func:`saving.save_run`). False
-    (nothing written) if it is no longer processing."""
-    run_id = uuid.uuid4()
-    rows = result_rows(result, campaign_id, run_id)
-    stored = saving.store_run(session, owner_id, campaign_id, run_id, rows, completion(result))
-    if stored is None:
-        return False
-    repository.delete_runs(session, campaign_id, stored)
-    return True
+    return JobInput(run.id, setup, upload.storage_key, upload.original_filename, options)
 
 
 def completion(result: pipeline.ScoringResult) -> dict[str, Any]:
@@ -203,61 +198,6 @@ def completion(result: pipeline.ScoringResult) -> dict[str, Any]:
         "total_records": report.rows_read,
         "processed_records": report.rows_read,
     }
-
-
-def result_rows(
-    result: pipeline.ScoringResult, campaign_id: uuid.UUID, run_id: uuid.UUID
-) -> list[dict[str, Any]]:
-    """The engine's result rows as ``scoring_results`` rows of run ``run_id`` (keys of
-    :data:`repository.COLUMNS`); rank = position in the engine's order."""
-    dimension = result.dimension
-    metrics = result.metric_names
-    frame = result.results
-    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
-    # NaN and infinities are neither JSON nor sortable: store them as missing
-    frame = frame.with_columns(
-        pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in floats
-    )
-    too_long = frame.filter(pl.col(dimension).str.len_chars() > MAX_NAME_LENGTH).height
-    if too_long:
-        raise InvalidInput(
-            f"{too_long} {dimension} value(s) are longer than {MAX_NAME_LENGTH} characters; "
-            "check the file's dimension column",
-            field=dimension,
-        )
-    rows: list[dict[str, Any]] = []
-    for rank, row in enumerate(frame.iter_rows(named=True), start=1):
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "campaign_id": campaign_id,
-                "run_id": run_id,
-                "rank": rank,
-                "domain": row[dimension],
-                "impressions": float(row["impressions"]),
-                "spend": _float(row["spend"]),
-                "cpm": _float(row["cpm"]),
-                "ctr": _float(row["ctr"]),
-                "conversions": _float(row["conversions"]),
-                "conversion_rate": _float(row["conversion_rate"]),
-                "score": float(row["score"]),
-                "percentile_rank": int(row["percentile_rank"]),
-                "quality_status": row["quality_status"],
-                "is_outlier": bool(row["is_outlier"]),
-                "outlier_flags": list(row["outlier_flags"] or []),
-                "metrics": {
-                    "values": {m: row[m] for m in metrics},
-                    "normalized": {m: row[f"{m}_normalized"] for m in metrics},
-                    "source_rows": row["source_rows"],
-                },
-                "score_breakdown": result.breakdown(row),
-            }
-        )
-    return rows
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def json_safe(value: Any) -> Any:

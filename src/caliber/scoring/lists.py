@@ -1,6 +1,6 @@
-"""The whitelist and blacklist of a campaign's results, rebuilt from the stored rows by
-the engine's own ``build_lists``, so they equal what ``caliber score`` writes for the
-same file and setup. Never commits.
+"""The whitelist and blacklist of a run's results (the campaign's latest completed run
+unless one is named), rebuilt from the stored rows by the engine's own ``build_lists``,
+so they equal what ``caliber score`` writes for the same file and setup. Never commits.
 
 A run's rows never change, so each list is built once per run and threshold, and kept
 encoded (:mod:`caliber.scoring.answers`); a 200k-row campaign's list is written straight
@@ -17,11 +17,10 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from caliber.core import envelope
-from caliber.db.models import Campaign
 from caliber.engine.lists import build_lists
-from caliber.scoring import answers, pages, repository
+from caliber.scoring import answers, pages
+from caliber.scoring.runs import ResultsView, results_view
 from caliber.scoring.schemas import ListType, OptimizationListOut
-from caliber.scoring.service import campaign_setup, completed_campaign, results_run
 
 
 def optimization_list(
@@ -30,11 +29,12 @@ def optimization_list(
     campaign_id: uuid.UUID,
     list_type: ListType,
     min_impressions: float | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> OptimizationListOut:
     """The whitelist or blacklist of the stored rows, by the engine's ``build_lists``
-    (default eligibility: the campaign's min_impressions)."""
-    campaign = completed_campaign(session, owner_id, campaign_id)
-    chosen, dimension, payload = _list_payload(session, campaign, list_type, min_impressions)
+    (default eligibility: the min_impressions the run was scored with)."""
+    view = results_view(session, owner_id, campaign_id, run_id)
+    chosen, dimension, payload = _list_payload(session, view, list_type, min_impressions)
     return OptimizationListOut.model_validate({**payload, "entries": _entries(chosen, dimension)})
 
 
@@ -44,15 +44,16 @@ def optimization_list_json(
     campaign_id: uuid.UUID,
     list_type: ListType,
     min_impressions: float | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> answers.Answer:
     """:func:`optimization_list` in its response envelope, encoded once per run, list
     and threshold. A 200k-row campaign's list is ~50,000 entries (~7 MB of JSON): polars
     writes them straight from the frame (not 50,000 dicts, let alone models)."""
-    campaign = completed_campaign(session, owner_id, campaign_id)
-    key = (campaign.results_run_id, list_type, min_impressions)
+    view = results_view(session, owner_id, campaign_id, run_id)
+    key = (view.run.id, list_type, min_impressions)
 
     def encode() -> bytes:
-        chosen, dimension, payload = _list_payload(session, campaign, list_type, min_impressions)
+        chosen, dimension, payload = _list_payload(session, view, list_type, min_impressions)
         impressions = chosen["impressions"]
         if impressions.len() and (impressions != impressions.floor()).any():
             entries = answers.dumps(_entries(chosen, dimension))  # some fractional: value by value
@@ -72,21 +73,21 @@ def optimization_list_json(
         data = answers.dumps(payload)[:-1] + b',"entries":' + entries + b"}"
         return orjson.dumps(envelope.ok(orjson.Fragment(data)))
 
-    return answers.with_run(answers.list_bodies.get_or_make(key, encode), results_run(campaign))
+    return answers.with_run(answers.list_bodies.get_or_make(key, encode), view.marker)
 
 
 def _list_payload(
-    session: Session, campaign: Campaign, list_type: ListType, min_impressions: float | None
+    session: Session, view: ResultsView, list_type: ListType, min_impressions: float | None
 ) -> tuple[pl.DataFrame, str, dict[str, Any]]:
     """The chosen list's rows, the dimension, and every field of
     :class:`OptimizationListOut` but ``entries``."""
-    setup = campaign_setup(campaign)
+    setup = view.setup
     dimension = str(setup.resolve().level)
     threshold = setup.min_impressions if min_impressions is None else min_impressions
     lists = answers.run_values.get_or_make(
-        ("lists", campaign.results_run_id, threshold),
+        ("lists", view.run.id, threshold),
         lambda: build_lists(
-            _list_frame(session, campaign, dimension),
+            pages.index().run(session, view.run).stored.list_frame(),
             dimension,
             threshold,
             setup.whitelist_quantile,
@@ -99,7 +100,7 @@ def _list_payload(
     average = chosen["score"].mean() if chosen.height else None
     payload = {
         "list_type": list_type,
-        "campaign_id": str(campaign.id),
+        "campaign_id": str(view.campaign.id),
         "analysis_level": dimension,
         "domains": chosen[dimension].to_list(),
         "count": chosen.height,
@@ -141,19 +142,3 @@ def _entries(chosen: pl.DataFrame, dimension: str) -> list[dict[str, Any]]:
             strict=True,
         )
     ]
-
-
-def _list_frame(session: Session, campaign: Campaign, dimension: str) -> pl.DataFrame:
-    """The columns ``build_lists`` reads, in rank order: from the run's page index when
-    it is (or can be) held in memory, else from the database."""
-    row_count = answers.row_count(campaign)
-    if row_count is None or not pages.index().serves(row_count):
-        return repository.list_frame(session, answers.run_id(campaign), dimension)
-    frame = pages.index().frame(session, pages.RunKey(answers.run_id(campaign)))
-    return frame.select(
-        pl.col("domain").alias(dimension),
-        "score",
-        "impressions",
-        pl.col("percentile_rank").cast(pl.Int64),
-        "quality_status",
-    )

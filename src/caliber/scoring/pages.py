@@ -1,61 +1,47 @@
 """Result pages from a per-run index held in memory.
 
-A run's rows never change (a new run has a new run id, hence new keys), so
-each API process keeps, per run, the narrow columns pages sort and filter on (the
+A run's rows never change (a new run has a new run id, hence new keys), so each API
+process keeps, per run, the run's stored frame (:class:`caliber.scoring.frames.StoredRun`,
+read once from the run's file) with its narrow columns pages sort and filter on (the
 *index*: rank, score, impressions, spend, CPM, CTR, conversion rate, percentile, name,
 status), each column's ascending order (sorted in the background once the index is
-loaded; one sort serves both directions and every filter), about 120 bytes a row in
-all, and per sort and filter the ordered ranks of the matching rows. A page is then a
-slice of those ranks and one primary-key lookup of its rows, whatever the sort, filter
-or depth: PostgreSQL never sorts or walks an offset of a 200,000-row campaign per
-request.
+loaded; one sort serves both directions and every filter), and per sort and filter the
+ordered ranks of the matching rows. A page is then a slice of those ranks and its rows
+taken from the frame, whatever the sort, filter or depth: no database or storage read
+per page.
 
-The order is the SQL order of :func:`caliber.scoring.repository.results_page`: the
-sort column in the asked direction, rows with no value last, ties by engine rank in
-the sort's direction; names compare by code point (as the SQL path does on every
-backend). Campaigns larger than the budget are paged by SQL.
+The order: the sort column in the asked direction, rows with no value last, ties by
+engine rank in the sort's direction; names compare by code point.
 
-Budgets (per process): indexes of at most ``max_rows`` rows in all
-(``RESULT_CACHE_ROWS``), and at most 4 × ``max_rows`` cached ranks.
+Budgets (per process): runs of at most ``max_rows`` rows in all (``RESULT_CACHE_ROWS``),
+and at most 4 x ``max_rows`` cached ranks. A run larger than the whole budget is read for
+each request and not kept.
 """
 
 from __future__ import annotations
 
-import io
 import threading
 import uuid
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from caliber.core.lru import RunCache
-from caliber.db.models import ScoringResult
+from caliber.db.models import ScoringRun
+from caliber.scoring import store
+from caliber.scoring.frames import INDEX_SCHEMA, StoredRun
 from caliber.scoring.repository import ResultFilters, SortColumn, SortDirection
 
 DEFAULT_MAX_ROWS = 2_000_000
-
-SCHEMA: dict[str, type[pl.DataType]] = {
-    "rank": pl.Int32,
-    "domain": pl.String,
-    "impressions": pl.Float64,
-    "spend": pl.Float64,
-    "cpm": pl.Float64,
-    "ctr": pl.Float64,
-    "conversion_rate": pl.Float64,
-    "score": pl.Float64,
-    "percentile_rank": pl.Int32,
-    "quality_status": pl.String,
-}
+SCHEMA = INDEX_SCHEMA
 
 
 @dataclass(frozen=True)
 class RunKey:
-    """A run's rows: ``scoring_results.run_id`` (a new run has a new id)."""
+    """A run's rows (a new run has a new id)."""
 
     run_id: uuid.UUID
 
@@ -122,6 +108,11 @@ class RunIndex:
                 self._ascending[column] = found
             return found
 
+    def orders_bytes(self) -> int:
+        return sum(int(order.nbytes) for order, _ in self._ascending.values()) + int(
+            self.ranks.nbytes
+        )
+
     def matching(self, filters: ResultFilters) -> np.ndarray | None:
         """A mask of the rows matching ``filters`` by position (None: no filter)."""
         if filters == ResultFilters():
@@ -130,84 +121,62 @@ class RunIndex:
         return mask.to_numpy()
 
 
+class HeldRun:
+    """What a process holds of a run for its pages: the stored frame and its index."""
+
+    def __init__(self, stored: StoredRun) -> None:
+        self.stored = stored
+        self.index = RunIndex(stored.index)
+
+    @property
+    def height(self) -> int:
+        return self.stored.height
+
+    def memory_bytes(self) -> int:
+        """The frame, what the index adds to it, and the sort orders made so far."""
+        return (
+            int(self.stored.frame.estimated_size())
+            + self.stored.index_bytes()
+            + self.index.orders_bytes()
+        )
+
+
 class PageIndex:
-    """The per-process caches of run indexes and orderings."""
+    """The per-process caches of held runs and orderings."""
 
     def __init__(self, max_rows: int = DEFAULT_MAX_ROWS) -> None:
         self.configure(max_rows)
 
     def configure(self, max_rows: int) -> None:
         self.max_rows = max_rows
-        self._runs: RunCache[RunIndex] = RunCache(
-            64, weight=lambda run: run.height, max_weight=max_rows
+        self._runs: RunCache[HeldRun] = RunCache(
+            64, weight=lambda held: held.height, max_weight=max_rows
         )
         self._orders: RunCache[np.ndarray] = RunCache(
             1024, weight=lambda ranks: int(ranks.size) or 1, max_weight=4 * max_rows
         )
 
-    def serves(self, row_count: int) -> bool:
-        """Whether a run of ``row_count`` rows is paged from memory."""
-        return row_count <= self.max_rows
+    def run(self, session: Session, run: ScoringRun) -> HeldRun:
+        """The run held for pages: read from its file (or SQL rows) the first time."""
 
-    def run(self, session: Session, run: RunKey) -> RunIndex:
-        return self._runs.get_or_make(run, lambda: RunIndex(load_frame(session, run.run_id)))
-
-    def frame(self, session: Session, run: RunKey) -> pl.DataFrame:
-        return self.run(session, run).frame
+        return self._runs.get_or_make(RunKey(run.id), lambda: HeldRun(store.load(session, run)))
 
     def ranks(
         self,
-        session: Session,
-        run: RunKey,
+        held: HeldRun,
         filters: ResultFilters,
         sort_by: SortColumn,
         direction: SortDirection,
     ) -> np.ndarray:
-        """The ranks of the rows matching ``filters``, in page order."""
-        key: Hashable = (run, filters, sort_by, direction)
+        """The ranks of the held run's rows matching ``filters``, in page order."""
+        key: Hashable = (RunKey(held.stored.run_id), filters, sort_by, direction)
         return self._orders.get_or_make(
-            key, lambda: ordered_ranks(self.run(session, run), filters, sort_by, direction)
+            key, lambda: ordered_ranks(held.index, filters, sort_by, direction)
         )
 
     def clear(self) -> None:
         self._runs.clear()
         self._orders.clear()
-
-
-def load_frame(session: Session, run_id: uuid.UUID) -> pl.DataFrame:
-    """The run's narrow columns, in rank order. On PostgreSQL as CSV through COPY, parsed
-    by polars (a 200k-row run in a fraction of the time, and without holding the GIL for
-    200,000 Python tuples, which would stall every other request of the process)."""
-    table = ScoringResult.__table__
-    query = (
-        select(*(table.c[name] for name in SCHEMA))
-        .where(table.c.run_id == run_id)
-        .order_by(table.c.rank)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        return _copy_frame(session, query)
-    rows = session.execute(query).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=SCHEMA, orient="row")
-
-
-def _copy_frame(session: Session, query: Select[Any]) -> pl.DataFrame:
-    connection = session.connection()
-    statement = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    buffer = io.BytesIO()
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f"COPY ({statement}) TO STDOUT (FORMAT csv)") as copy,
-    ):
-        for chunk in copy:
-            buffer.write(chunk)
-    if buffer.tell() == 0:
-        return pl.DataFrame(schema=SCHEMA)
-    buffer.seek(0)
-    return pl.read_csv(
-        buffer, has_header=False, new_columns=list(SCHEMA), schema=SCHEMA, quote_char='"'
-    )
 
 
 def ordered_ranks(
@@ -232,22 +201,6 @@ def _predicate(filters: ResultFilters) -> pl.Expr:
     if filters.min_impressions is not None:
         found &= pl.col("impressions") >= filters.min_impressions
     return found
-
-
-def fetch_rows(session: Session, run_id: uuid.UUID, ranks: np.ndarray) -> list[Row[Any]]:
-    """The rows of ``ranks``, in that order (one lookup by the (run, rank) key); plain
-    rows, not ORM objects (read-only, and a third of the cost)."""
-    wanted = [int(r) for r in ranks]
-    if not wanted:
-        return []
-    table = ScoringResult.__table__
-    found = {
-        row.rank: row
-        for row in session.execute(
-            select(*table.columns).where(table.c.run_id == run_id, table.c.rank.in_(wanted))
-        ).all()
-    }
-    return [found[rank] for rank in wanted if rank in found]
 
 
 _index = PageIndex()

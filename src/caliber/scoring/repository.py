@@ -1,38 +1,24 @@
-"""Scoring-result queries: writing a run's rows, removing replaced runs, result pages,
-and the columns the optimization lists are rebuilt from.
+"""Scoring queries: the result pages' query types, and the SQL of runs
+(``scoring_runs``).
 
 Callers scope by owner first (the campaign is fetched through the owner-scoped campaign
-repository); every read here is then keyed by the run that campaign points at
-(``campaigns.results_run_id``), never by the campaign alone: while a new run is being
-written, or an old one removed, the campaign's id also matches rows that are not its
-results.
+repository, or :func:`get_run` joins it); a run is then addressed by its id, never by
+the campaign alone.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from datetime import datetime
 from typing import Any, Literal, cast
 
-import orjson
-import polars as pl
-from sqlalchemy import (
-    ColumnElement,
-    CursorResult,
-    Table,
-    delete,
-    func,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
-from caliber.db.models import Campaign, ScoringResult
+from caliber.db.base import utcnow
+from caliber.db.models import Campaign, CampaignStatus, RunStatus, ScoringRun
 
 SortColumn = Literal[
     "score",
@@ -47,32 +33,6 @@ SortColumn = Literal[
 SortDirection = Literal["asc", "desc"]
 QualityStatus = Literal["good", "moderate", "poor"]
 
-TABLE = cast(Table, ScoringResult.__table__)
-# Insert order of a row: COPY and executemany both use it.
-COLUMNS: tuple[str, ...] = (
-    "id",
-    "campaign_id",
-    "run_id",
-    "rank",
-    "domain",
-    "impressions",
-    "spend",
-    "cpm",
-    "ctr",
-    "conversions",
-    "conversion_rate",
-    "score",
-    "percentile_rank",
-    "quality_status",
-    "is_outlier",
-    "outlier_flags",
-    "metrics",
-    "score_breakdown",
-)
-_JSON_COLUMNS = ("outlier_flags", "metrics", "score_breakdown")
-assert COLUMNS[-len(_JSON_COLUMNS) :] == _JSON_COLUMNS  # COPY writes them last, serialized
-_NULLABLE_SORTS = frozenset({"spend", "cpm", "ctr", "conversion_rate"})
-
 
 @dataclass(frozen=True)
 class ResultFilters:
@@ -81,232 +41,180 @@ class ResultFilters:
     max_score: float | None = None
     min_impressions: float | None = None
 
-    def clauses(self) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
-        if self.quality_status is not None:
-            found.append(ScoringResult.quality_status == self.quality_status)
-        if self.min_score is not None:
-            found.append(ScoringResult.score >= self.min_score)
-        if self.max_score is not None:
-            found.append(ScoringResult.score <= self.max_score)
-        if self.min_impressions is not None:
-            found.append(ScoringResult.impressions >= self.min_impressions)
-        return found
+
+# --- runs ------------------------------------------------------------------------------
 
 
-def writes_in_batches(session: Session) -> bool:
-    """Whether a run's rows are written in several short transactions (SQLite, whose one
-    write lock would otherwise shut every other writer out for the whole save) or in the
-    run's single transaction (PostgreSQL: its row locks and MVCC let other users write
-    meanwhile, and one COPY is fastest)."""
-    return session.get_bind().dialect.name != "postgresql"
-
-
-def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert ``rows`` (keys: :data:`COLUMNS`) in the session's transaction: COPY on
-    PostgreSQL, executemany elsewhere."""
-    if not rows:
-        return 0
-    if session.get_bind().dialect.name == "postgresql":
-        _copy_rows(session, rows)
-    elif session.get_bind().dialect.paramstyle == "qmark":
-        _executemany_rows(session, rows)
-    else:
-        session.execute(insert(TABLE), list(rows))
-    return len(rows)
-
-
-def _executemany_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """One executemany of ready-made values (SQLite): each column's own bind processor,
-    the JSON columns written by orjson. Two thirds of an ORM-level insert of these rows
-    went to building their parameters one by one, the stdlib JSON encoder most of it."""
-    connection = session.connection()
-    plain = COLUMNS[: -len(_JSON_COLUMNS)]
-    processors = [TABLE.c[name].type.bind_processor(connection.dialect) for name in plain]
-    pick = itemgetter(*plain)
-    statement = (
-        f"INSERT INTO {TABLE.name} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-    )
-    values = [
-        (
-            *(v if f is None else f(v) for f, v in zip(processors, pick(row), strict=True)),
-            *(_json_text(row[c]) for c in _JSON_COLUMNS),
-        )
-        for row in rows
-    ]
-    connection.exec_driver_sql(statement, values)
-
-
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an integer beyond 64 bits: the standard library writes it exactly
-        return json.dumps(value)
-
-
-def count_run(session: Session, run_id: uuid.UUID) -> int:
-    found = session.scalar(
-        select(func.count()).select_from(ScoringResult).where(ScoringResult.run_id == run_id)
-    )
-    return found or 0
-
-
-def run_ids(session: Session, campaign_id: uuid.UUID, *, exclude: uuid.UUID) -> list[uuid.UUID]:
-    """The runs the campaign has rows of, but ``exclude``: the one it points at before a
-    switch, and any that were abandoned (a crash mid-save)."""
-    found = session.scalars(
-        select(ScoringResult.run_id)
-        .where(ScoringResult.campaign_id == campaign_id, ScoringResult.run_id != exclude)
-        .distinct()
-    )
-    return list(found)
-
-
-def delete_runs(
+def add_run(
     session: Session,
     campaign_id: uuid.UUID,
-    runs: Sequence[uuid.UUID],
-    *,
-    limit: int | None = None,
-) -> int:
-    """Delete the campaign's rows of ``runs``, at most ``limit`` of them (a short
-    transaction on SQLite); how many were deleted."""
-    where: list[ColumnElement[bool]] = [
-        ScoringResult.campaign_id == campaign_id,
-        ScoringResult.run_id.in_(list(runs)),
-    ]
-    if limit is not None:
-        chosen = select(ScoringResult.id).where(*where).limit(limit).scalar_subquery()
-        where = [ScoringResult.id.in_(chosen)]
-    statement = delete(ScoringResult).where(*where)
+    snapshot: dict[str, Any],
+    file_upload_id: uuid.UUID | None,
+    started_at: datetime,
+) -> ScoringRun:
+    run = ScoringRun(
+        campaign_id=campaign_id,
+        status=RunStatus.PROCESSING,
+        started_at=started_at,
+        file_upload_id=file_upload_id,
+        snapshot=snapshot,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID
+) -> ScoringRun | None:
+    """Run ``run_id`` of the owner's campaign ``campaign_id`` (None otherwise: another
+    user's, or another campaign's)."""
+    return session.scalar(
+        select(ScoringRun)
+        .join(Campaign, Campaign.id == ScoringRun.campaign_id)
+        .where(
+            ScoringRun.id == run_id,
+            ScoringRun.campaign_id == campaign_id,
+            Campaign.owner_id == owner_id,
+        )
+    )
+
+
+def current_run(session: Session, campaign_id: uuid.UUID) -> ScoringRun | None:
+    """The campaign's newest run still marked processing (the one a job scores)."""
+    return session.scalar(
+        select(ScoringRun)
+        .where(ScoringRun.campaign_id == campaign_id, ScoringRun.status == RunStatus.PROCESSING)
+        .order_by(ScoringRun.started_at.desc(), ScoringRun.id)
+        .limit(1)
+    )
+
+
+def runs_page(
+    session: Session, campaign_id: uuid.UUID, *, offset: int, limit: int
+) -> tuple[list[ScoringRun], int]:
+    """The campaign's runs, newest first, and how many it has."""
+    where = ScoringRun.campaign_id == campaign_id
+    total = session.scalar(select(func.count()).select_from(ScoringRun).where(where)) or 0
+    found = session.scalars(
+        select(ScoringRun)
+        .where(where)
+        .order_by(ScoringRun.started_at.desc(), ScoringRun.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(found), total
+
+
+def newest_run_id(session: Session, campaign_id: uuid.UUID) -> uuid.UUID | None:
+    return session.scalar(
+        select(ScoringRun.id)
+        .where(ScoringRun.campaign_id == campaign_id)
+        .order_by(ScoringRun.started_at.desc(), ScoringRun.id)
+        .limit(1)
+    )
+
+
+def update_run(session: Session, run_id: uuid.UUID, *, when: str, **values: Any) -> bool:
+    """Update run ``run_id`` if its status is ``when`` (atomic on both backends)."""
     result = cast(
-        CursorResult[Any], session.execute(statement.execution_options(synchronize_session=False))
+        CursorResult[Any],
+        session.execute(
+            update(ScoringRun)
+            .where(ScoringRun.id == run_id, ScoringRun.status == when)
+            .values(**values, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount == 1
+
+
+def fail_processing_runs(
+    session: Session, campaign_ids: Sequence[uuid.UUID], message: str | None
+) -> int:
+    """Mark the runs of ``campaign_ids`` still processing failed with ``message``."""
+    if not campaign_ids:
+        return 0
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(ScoringRun)
+            .where(
+                ScoringRun.campaign_id.in_(list(campaign_ids)),
+                ScoringRun.status == RunStatus.PROCESSING,
+            )
+            .values(
+                status=RunStatus.FAILED,
+                error_message=message,
+                finished_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     return int(result.rowcount or 0)
 
 
-def replace_results(
-    session: Session, campaign_id: uuid.UUID, rows: Sequence[dict[str, Any]]
-) -> uuid.UUID:
-    """``rows`` (any ``run_id`` replaced) as the campaign's results under a new run, and
-    every other run's rows deleted, in the session's one transaction: a seed for tests
-    and benchmarks (the scoring job saves through :mod:`caliber.scoring.saving`)."""
-    run_id = uuid.uuid4()
-    insert_rows(session, [{**row, "run_id": run_id} for row in rows])
-    session.execute(
-        update(Campaign).where(Campaign.id == campaign_id).values(results_run_id=run_id)
-    )
-    delete_runs(session, campaign_id, run_ids(session, campaign_id, exclude=run_id))
-    return run_id
+# --- retention ---------------------------------------------------------------------------
 
 
-def _copy_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """COPY FROM STDIN through the session's own connection (same transaction)."""
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    plain = itemgetter(*COLUMNS[: -len(_JSON_COLUMNS)])
-    statement = f"COPY {TABLE.name} ({', '.join(COLUMNS)}) FROM STDIN"
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(
-                (*plain(row), *(json.dumps(row[c], allow_nan=False) for c in _JSON_COLUMNS))
-            )
-
-
-def results_page(
-    session: Session,
-    run_id: uuid.UUID,
-    *,
-    filters: ResultFilters,
-    sort_by: SortColumn,
-    direction: SortDirection,
-    offset: int,
-    limit: int,
-    total: int | None = None,
-) -> tuple[list[ScoringResult], int]:
-    """One page of rows matching ``filters`` and the number matching (counted unless the
-    caller knows it). Ties are broken by engine rank (reversed in descending sorts); rows
-    with no value to sort on come last; names compare by code point on every backend."""
-    where = [ScoringResult.run_id == run_id, *filters.clauses()]
-    if total is None:
-        total = count_results(session, run_id, filters)
-    if sort_by == "score" and direction == "desc":
-        # rank is the engine's order: score desc, impressions desc, name asc
-        order = [ScoringResult.rank.asc()]
-    else:
-        column = getattr(ScoringResult, sort_by)
-        if sort_by == "domain" and session.get_bind().dialect.name == "postgresql":
-            column = column.collate("C")  # code point order, as SQLite and the run index
-        key = column.desc() if direction == "desc" else column.asc()
-        if sort_by in _NULLABLE_SORTS:
-            key = key.nulls_last()  # (NOT NULL columns skip it: it would defeat the index)
-        # ties follow the sort's direction, so each sort is one index range scanned
-        # forward or backward ((run_id, column, rank)); mixed directions sort in full
-        tiebreak = ScoringResult.rank.desc() if direction == "desc" else ScoringResult.rank.asc()
-        order = [key, tiebreak]
-    # two steps: the page's ranks first (narrow: an index-only walk where an index
-    # fits, and a sort of (key, rank) pairs, not of whole 1.4 KB rows, where none does),
-    # then those rows
-    ranks = list(
-        session.scalars(
-            select(ScoringResult.rank).where(*where).order_by(*order).offset(offset).limit(limit)
-        )
-    )
-    if not ranks:
-        return [], total
-    found = {
-        row.rank: row
-        for row in session.scalars(
-            select(ScoringResult).where(
-                ScoringResult.run_id == run_id, ScoringResult.rank.in_(ranks)
-            )
-        )
-    }
-    return [found[rank] for rank in ranks if rank in found], total
-
-
-def count_results(session: Session, run_id: uuid.UUID, filters: ResultFilters) -> int:
-    where = [ScoringResult.run_id == run_id, *filters.clauses()]
-    return session.scalar(select(func.count()).select_from(ScoringResult).where(*where)) or 0
-
-
-def refresh_statistics(session: Session) -> None:
-    """After a bulk write on PostgreSQL: fresh planner statistics and visibility map, so
-    the first pages a user opens use index-only scans (autovacuum would take minutes)."""
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    with bind.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f"VACUUM (ANALYZE) {TABLE.name}"))
-
-
-def list_frame(session: Session, run_id: uuid.UUID, dimension: str) -> pl.DataFrame:
-    """The columns the engine's ``build_lists`` reads, in rank order, as a polars frame."""
-    rows = session.execute(
-        select(
-            ScoringResult.domain,
-            ScoringResult.score,
-            ScoringResult.impressions,
-            ScoringResult.percentile_rank,
-            ScoringResult.quality_status,
-        )
-        .where(ScoringResult.run_id == run_id)
-        .order_by(ScoringResult.rank)
-    ).all()
-    schema = {
-        dimension: pl.String,
-        "score": pl.Float64,
-        "impressions": pl.Float64,
-        "percentile_rank": pl.Int64,
-        "quality_status": pl.String,
-    }
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-
-
-def all_results(session: Session, run_id: uuid.UUID) -> list[ScoringResult]:
-    """Every row of the run in rank order (exports, audits)."""
+def campaigns_over(session: Session, keep: int, limit: int = 500) -> list[uuid.UUID]:
+    """Campaigns with more than ``keep`` runs."""
     return list(
         session.scalars(
-            select(ScoringResult).where(ScoringResult.run_id == run_id).order_by(ScoringResult.rank)
+            select(ScoringRun.campaign_id)
+            .where(ScoringRun.campaign_id.is_not(None))
+            .group_by(ScoringRun.campaign_id)
+            .having(func.count() > keep)
+            .limit(limit)
         )
     )
+
+
+def expired_runs(session: Session, campaign_id: uuid.UUID, keep: int) -> list[ScoringRun]:
+    """The campaign's runs beyond its ``keep`` newest, but never its latest completed
+    run (the results routes read by default) nor a run in progress."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return []
+    runs = session.scalars(
+        select(ScoringRun)
+        .where(ScoringRun.campaign_id == campaign_id)
+        .order_by(ScoringRun.started_at.desc(), ScoringRun.id)
+        .offset(keep)
+    )
+    in_progress = campaign.status == CampaignStatus.PROCESSING
+    return [
+        run
+        for run in runs
+        if run.id != campaign.results_run_id
+        and not (in_progress and run.status == RunStatus.PROCESSING)
+    ]
+
+
+def orphan_runs(session: Session, limit: int = 500) -> list[ScoringRun]:
+    """Runs whose campaign was deleted."""
+    return list(
+        session.scalars(select(ScoringRun).where(ScoringRun.campaign_id.is_(None)).limit(limit))
+    )
+
+
+def runs_in_sql(session: Session, limit: int) -> list[ScoringRun]:
+    """Completed runs whose rows are still in ``scoring_results``."""
+    return list(
+        session.scalars(
+            select(ScoringRun)
+            .where(
+                ScoringRun.storage_key.is_(None),
+                ScoringRun.status == RunStatus.COMPLETED,
+                ScoringRun.campaign_id.is_not(None),
+            )
+            .order_by(ScoringRun.started_at)
+            .limit(limit)
+        )
+    )
+
+
+def run_ids_in_sql(session: Session) -> list[uuid.UUID]:
+    """Every run (any status) that has no file: its rows, if any, are in SQL."""
+    return list(session.scalars(select(ScoringRun.id).where(ScoringRun.storage_key.is_(None))))

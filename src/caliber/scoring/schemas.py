@@ -24,8 +24,10 @@ class OptimizationListRequest(BaseModel):
 
     campaign_id: uuid.UUID
     list_type: ListType
-    # default: the campaign's own min_impressions
+    # default: the min_impressions the run was scored with
     min_impressions: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # default: the campaign's latest completed run
+    run_id: uuid.UUID | None = None
 
 
 class StartOut(BaseModel):
@@ -57,11 +59,33 @@ class ResultsRunOut(BaseModel):
     run_id: uuid.UUID
     completed_at: UTCDateTime | None = Field(description="when that run completed")
     stale: bool = Field(
-        description="a later run is in progress, failed or was reset: these results are "
-        "the last successful run's until another one succeeds"
+        description="the run is not the campaign's latest: an earlier run was asked for, "
+        "or a later run is in progress, failed or was reset (these results are the last "
+        "successful run's until another one succeeds)"
     )
     latest_status: CampaignStatus = Field(description="the status of the latest run")
     latest_error: str | None = Field(description="why the latest run failed, when it did")
+
+
+class RunOut(BaseModel):
+    """One scoring of a campaign (``GET /campaigns/{id}/runs``)."""
+
+    id: uuid.UUID
+    campaign_id: uuid.UUID
+    status: Literal["processing", "completed", "failed"]
+    started_at: UTCDateTime
+    finished_at: UTCDateTime | None = Field(description="when it completed or failed")
+    completed_at: UTCDateTime | None
+    file_upload_id: uuid.UUID | None
+    file_name: str | None
+    campaign_level_score: float | None
+    row_count: int | None
+    whitelist_count: int | None
+    blacklist_count: int | None
+    error_message: str | None
+    latest_results: bool = Field(
+        description="the run the results routes read when no run_id is given"
+    )
 
 
 class ResultRow(BaseModel):

@@ -1,11 +1,12 @@
 """Scoring rules: starting a run, the guarded status updates of a run, its progress and
-the check every read of results goes through (:func:`completed_campaign`, used by
-:mod:`caliber.scoring.results`, the analytics and the reports). Never commits.
+the check reads of a campaign's latest results go through (:func:`completed_campaign`).
+Never commits.
 
-What is stored is what the engine produced: one row per result row in the engine's
-order (``rank``), the engine's ``summary()``, its processing report and column mapping.
-A campaign's results are those of its last successful run: a run in progress, or one
-that failed, leaves them readable (marked by :func:`results_run`) until another succeeds.
+Every start records a run (``scoring_runs``, processing); the job completes it
+(:mod:`caliber.scoring.saving`) or it fails (:func:`fail`, the watchdog). What is stored
+is what the engine produced: its result frame (one file per run), its ``summary()``,
+processing report and column mapping. Which run a read answers, and the marker saying
+so: :mod:`caliber.scoring.runs`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -28,6 +28,7 @@ from caliber.db.models import Campaign, CampaignStatus, FileUpload
 from caliber.engine.config import Setup
 from caliber.engine.options import ReadOptions
 from caliber.files import reading as file_reading
+from caliber.scoring import repository
 from caliber.storage.base import Storage
 
 # A completed campaign may be scored again (its results are replaced when the new run
@@ -84,6 +85,7 @@ def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID)
             status=campaign.status,
         )
     upload = campaign_repository.get_file_upload(session, owner_id, campaign.file_upload_id)
+    previous = campaign.error_message if campaign.status == CampaignStatus.FAILED else None
     setup = campaign_service.setup_of(campaign)  # the engine's 422 if it no longer resolves
     # the upload's reading choices, else the campaign's, else detection: fixed at start
     resolved = file_reading.reading_for(campaign, upload)
@@ -117,7 +119,12 @@ def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID)
     )
     if result.rowcount != 1:
         raise Conflict("this campaign changed state meanwhile; try again")
+    # a run still marked processing is one this campaign no longer runs (cancelled, or
+    # its worker stopped): it failed, as the runs route already says
+    repository.fail_processing_runs(session, [campaign.id], previous or STOPPED)
     session.refresh(campaign)
+    assert campaign.started_at is not None
+    repository.add_run(session, campaign.id, snapshot, upload.id, campaign.started_at)
     return campaign
 
 
@@ -154,7 +161,7 @@ def setup_from_snapshot(snapshot: Mapping[str, Any]) -> Setup:
 
 def campaign_setup(campaign: Campaign) -> Setup:
     """The setup the campaign's results were produced with (its own setup before any)."""
-    if campaign.config_snapshot:
+    if campaign.config_snapshot and campaign.config_snapshot.get("setup"):
         return setup_from_snapshot(campaign.config_snapshot)
     return campaign_service.setup_of(campaign)
 
@@ -173,8 +180,9 @@ def run_options(campaign: Campaign) -> ReadOptions:
 
 
 def fail(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, message: str) -> bool:
-    """processing → failed with ``message``; False (and nothing changed) otherwise."""
-    return update_if_processing(
+    """processing → failed with ``message``, its run too; False (and nothing changed)
+    otherwise."""
+    failed = update_if_processing(
         session,
         owner_id,
         campaign_id,
@@ -182,8 +190,12 @@ def fail(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, message:
         current_step=STEP_FAILED,
         error_message=message,
     )
+    if failed:
+        repository.fail_processing_runs(session, [campaign_id], message)
+    return failed
 
 
+STOPPED = "the run stopped before it finished (it was cancelled, or its worker stopped)"
 STUCK_MESSAGE = (
     "scoring did not finish within {minutes} minutes; the worker running it may have "
     "stopped. Start scoring again."
@@ -195,15 +207,19 @@ def fail_stuck_campaigns(session: Session, *, older_than_seconds: int) -> int:
     run whose worker died never comes back on its own). Returns how many it failed."""
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     message = STUCK_MESSAGE.format(minutes=round(older_than_seconds / 60))
+    stuck = [
+        Campaign.status == CampaignStatus.PROCESSING,
+        Campaign.started_at.is_not(None),
+        Campaign.started_at < cutoff,
+    ]
+    ids = list(session.scalars(select(Campaign.id).where(*stuck)))
+    if not ids:
+        return 0
     result = cast(
         CursorResult[Any],
         session.execute(
             update(Campaign)
-            .where(
-                Campaign.status == CampaignStatus.PROCESSING,
-                Campaign.started_at.is_not(None),
-                Campaign.started_at < cutoff,
-            )
+            .where(Campaign.id.in_(ids), *stuck)
             .values(
                 status=CampaignStatus.FAILED,
                 current_step=STEP_FAILED,
@@ -213,6 +229,14 @@ def fail_stuck_campaigns(session: Session, *, older_than_seconds: int) -> int:
             .execution_options(synchronize_session=False)
         ),
     )
+    failed = list(
+        session.scalars(
+            select(Campaign.id).where(
+                Campaign.id.in_(ids), Campaign.status == CampaignStatus.FAILED
+            )
+        )
+    )
+    repository.fail_processing_runs(session, failed, message)
     return int(result.rowcount or 0)
 
 
@@ -263,8 +287,8 @@ def get_progress(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) 
 
 def completed_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
     """The owner's campaign if it holds results, those of its last successful run,
-    whatever its latest run is doing (processing, failed: :func:`results_run` says so);
-    409 if no run has succeeded yet. Every read of results goes through here."""
+    whatever its latest run is doing (processing, failed); 409 if no run has succeeded
+    yet. (Reads of a run's results go through :func:`caliber.scoring.runs.results_view`.)"""
     campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
     if campaign.results_run_id is None or campaign.summary is None:
         raise Conflict(
@@ -274,52 +298,3 @@ def completed_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.
             status=campaign.status,
         )
     return campaign
-
-
-@dataclass(frozen=True)
-class ResultsRun:
-    """Which run a campaign's results come from, and whether a later run exists that
-    they do not reflect (``stale``: it is in progress, failed or was reset)."""
-
-    run_id: uuid.UUID
-    completed_at: datetime | None
-    stale: bool
-    latest_status: str
-    latest_error: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": str(self.run_id),
-            "completed_at": None if self.completed_at is None else _iso(self.completed_at),
-            "stale": self.stale,
-            "latest_status": self.latest_status,
-            "latest_error": self.latest_error,
-        }
-
-    def headers(self) -> dict[str, str]:
-        """The same, for responses that are files (and every other results response)."""
-        headers = {RESULTS_STALE_HEADER: "true" if self.stale else "false"}
-        if self.completed_at is not None:
-            headers[RESULTS_COMPLETED_HEADER] = _iso(self.completed_at)
-        return headers
-
-
-RESULTS_COMPLETED_HEADER = "X-Results-Completed-At"
-RESULTS_STALE_HEADER = "X-Results-Stale"
-
-
-def results_run(campaign: Campaign) -> ResultsRun:
-    """The run behind the results of a campaign :func:`completed_campaign` returned."""
-    assert campaign.results_run_id is not None
-    stale = campaign.status != CampaignStatus.COMPLETED
-    return ResultsRun(
-        run_id=campaign.results_run_id,
-        completed_at=campaign.completed_at,
-        stale=stale,
-        latest_status=str(campaign.status),
-        latest_error=campaign.error_message if stale else None,
-    )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

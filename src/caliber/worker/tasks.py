@@ -37,6 +37,7 @@ from caliber.jobs.celery_app import app, time_limits
 from caliber.notifications.jobs import send_completion_notification
 from caliber.reports import exports
 from caliber.scoring import lists as scoring_lists
+from caliber.scoring import retention, store
 from caliber.scoring import service as scoring_service
 from caliber.scoring.jobs import json_safe, run_scoring_job
 from caliber.storage.base import Storage
@@ -59,10 +60,10 @@ def services() -> WorkerServices:
     global _services  # noqa: PLW0603 - one set per worker process
     if _services is None:
         settings = get_settings()
-        _services = WorkerServices(
-            sessions=session_factory(build_engine(settings.database_url)),
-            storage=build_storage(settings),
-        )
+        engine = build_engine(settings.database_url)
+        storage = build_storage(settings)
+        store.attach(engine, storage)  # reads of run files through these sessions
+        _services = WorkerServices(sessions=session_factory(engine), storage=storage)
     return _services
 
 
@@ -324,3 +325,34 @@ def _cleanup_old_exports(**kwargs: Any) -> int:
 
 
 cleanup_old_exports = app.task(name=names.CLEANUP_OLD_EXPORTS, acks_late=True)(_cleanup_old_exports)
+
+
+# --- runs
+
+
+def cleanup_runs(svc: WorkerServices, *, keep: int | None = None) -> dict[str, int]:
+    """Runs beyond RUN_RETENTION per campaign (never the latest completed one nor one in
+    progress) and those of deleted campaigns, with their files; runs kept in SQL rows
+    moved to files."""
+    done = retention.clean_up_runs(
+        svc.sessions, svc.storage, keep=keep or get_settings().RUN_RETENTION
+    )
+    if done.runs_removed or done.runs_moved_to_files:
+        logger.info(
+            "runs: %d removed (%d files), %d moved to files",
+            done.runs_removed,
+            done.files_removed,
+            done.runs_moved_to_files,
+        )
+    return {
+        "runs_removed": done.runs_removed,
+        "files_removed": done.files_removed,
+        "runs_moved_to_files": done.runs_moved_to_files,
+    }
+
+
+def _cleanup_old_runs(**kwargs: Any) -> dict[str, int]:
+    return cleanup_runs(services(), **kwargs)
+
+
+cleanup_old_runs = app.task(name=names.CLEANUP_OLD_RUNS, acks_late=True)(_cleanup_old_runs)

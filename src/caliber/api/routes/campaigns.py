@@ -24,6 +24,8 @@ from caliber.campaigns.schemas import (
 )
 from caliber.core.envelope import Envelope, Page, ok, page
 from caliber.db.models import CampaignStatus
+from caliber.scoring import runs as scoring_runs
+from caliber.scoring.schemas import RunOut
 
 router = APIRouter()
 
@@ -121,6 +123,29 @@ def list_campaigns(
 def get_campaign(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
     campaign = campaign_service.get_campaign(session, user.id, campaign_id)
     return ok(CampaignDetail.model_validate(campaign))
+
+
+@router.get("/{campaign_id}/runs", response_model=Page[RunOut])
+def list_runs(
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=10_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+) -> Any:
+    """The campaign's scoring runs, newest first: status, start and end, the file, the
+    campaign score, list sizes and rows; ``latest_results`` marks the run the results
+    routes read when no ``run_id`` is given (its latest completed run). Older runs stay
+    readable by ``run_id`` until retention (``RUN_RETENTION`` runs per campaign)."""
+    found, total = scoring_runs.list_runs(
+        session, user.id, campaign_id, page=page_number, per_page=per_page
+    )
+    return page(
+        [RunOut.model_validate(run) for run in found],
+        total=total,
+        page=page_number,
+        per_page=per_page,
+    )
 
 
 @router.delete("/{campaign_id}", response_model=Envelope[None])

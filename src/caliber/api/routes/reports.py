@@ -37,6 +37,13 @@ MinImpressions = Annotated[
     float | None,
     Query(ge=0, allow_inf_nan=False, description="lists: eligibility; results: a filter"),
 ]
+RunId = Annotated[
+    uuid.UUID | None,
+    Query(
+        description="a run of the campaign (GET /campaigns/{id}/runs); default: its latest "
+        "completed run"
+    ),
+]
 EXPORT = "/export/campaigns/{campaign_id}"
 
 
@@ -72,6 +79,7 @@ def results_csv(
     min_score: MinScore = None,
     max_score: MaxScore = None,
     min_impressions: MinImpressions = None,
+    run_id: RunId = None,
 ) -> Response:
     """Every scored row (filtered as the results route), streamed."""
     return _download(
@@ -84,14 +92,19 @@ def results_csv(
         min_score=min_score,
         max_score=max_score,
         min_impressions=min_impressions,
+        run_id=run_id,
     )
 
 
 @router.get(f"{EXPORT}/summary/csv", response_class=Response, dependencies=[HeavyRequest])
 def summary_csv(
-    campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep, container: ContainerDep
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    container: ContainerDep,
+    run_id: RunId = None,
 ) -> Response:
-    return _download(container, session, user, campaign_id, "summary_csv")
+    return _download(container, session, user, campaign_id, "summary_csv", run_id=run_id)
 
 
 @router.get(
@@ -103,6 +116,7 @@ def optimization_lists_csv(
     session: SessionDep,
     container: ContainerDep,
     min_impressions: MinImpressions = None,
+    run_id: RunId = None,
 ) -> Response:
     return _download(
         container,
@@ -111,6 +125,7 @@ def optimization_lists_csv(
         campaign_id,
         "optimization_lists_csv",
         min_impressions=min_impressions,
+        run_id=run_id,
     )
 
 
@@ -122,6 +137,7 @@ def campaign_json(
     container: ContainerDep,
     include_results: bool = True,
     include_insights: bool = False,
+    run_id: RunId = None,
 ) -> Response:
     """Metadata, config snapshot, data-quality report, summary, lists, and optionally
     every result and the stored AI insights."""
@@ -133,6 +149,7 @@ def campaign_json(
         "campaign_json",
         include_results=include_results,
         include_insights=include_insights,
+        run_id=run_id,
     )
 
 
@@ -144,9 +161,16 @@ def list_csv(
     session: SessionDep,
     container: ContainerDep,
     min_impressions: MinImpressions = None,
+    run_id: RunId = None,
 ) -> Response:
     return _download(
-        container, session, user, campaign_id, f"{kind}_csv", min_impressions=min_impressions
+        container,
+        session,
+        user,
+        campaign_id,
+        f"{kind}_csv",
+        min_impressions=min_impressions,
+        run_id=run_id,
     )
 
 
@@ -158,9 +182,16 @@ def list_json(
     session: SessionDep,
     container: ContainerDep,
     min_impressions: MinImpressions = None,
+    run_id: RunId = None,
 ) -> Response:
     return _download(
-        container, session, user, campaign_id, f"{kind}_json", min_impressions=min_impressions
+        container,
+        session,
+        user,
+        campaign_id,
+        f"{kind}_json",
+        min_impressions=min_impressions,
+        run_id=run_id,
     )
 
 
@@ -173,6 +204,7 @@ def list_txt(
     container: ContainerDep,
     entries: Literal["web", "apps"] = "web",
     min_impressions: MinImpressions = None,
+    run_id: RunId = None,
 ) -> Response:
     """One domain (or app id) a line, for a DSP's list upload."""
     return _download(
@@ -183,6 +215,7 @@ def list_txt(
         f"{kind}_txt",
         entries=entries,
         min_impressions=min_impressions,
+        run_id=run_id,
     )
 
 
@@ -194,6 +227,7 @@ def list_trade_desk(
     session: SessionDep,
     container: ContainerDep,
     min_impressions: MinImpressions = None,
+    run_id: RunId = None,
 ) -> Response:
     """A The Trade Desk bid-list body (POST /v3/bidlist)."""
     return _download(
@@ -203,6 +237,7 @@ def list_trade_desk(
         campaign_id,
         f"{kind}_trade_desk",
         min_impressions=min_impressions,
+        run_id=run_id,
     )
 
 
@@ -214,10 +249,17 @@ def list_dv360(
     session: SessionDep,
     container: ContainerDep,
     min_impressions: MinImpressions = None,
+    run_id: RunId = None,
 ) -> Response:
     """A Display & Video 360 channel sites body (advertisers.channels.sites.replace)."""
     return _download(
-        container, session, user, campaign_id, f"{kind}_dv360", min_impressions=min_impressions
+        container,
+        session,
+        user,
+        campaign_id,
+        f"{kind}_dv360",
+        min_impressions=min_impressions,
+        run_id=run_id,
     )
 
 
@@ -229,6 +271,7 @@ def campaign_pdf(
     container: ContainerDep,
     include_charts: bool = True,
     include_details: bool = True,
+    run_id: RunId = None,
 ) -> Response:
     """The client-ready PDF report."""
     return _download(
@@ -239,6 +282,7 @@ def campaign_pdf(
         "pdf",
         include_charts=include_charts,
         include_details=include_details,
+        run_id=run_id,
     )
 
 

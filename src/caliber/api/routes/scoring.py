@@ -18,6 +18,7 @@ from caliber.scoring import lists as scoring_lists
 from caliber.scoring import results as scoring_results
 from caliber.scoring import service as scoring_service
 from caliber.scoring.repository import QualityStatus, ResultFilters, SortColumn, SortDirection
+from caliber.scoring.runs import RESULTS_COMPLETED_HEADER, RESULTS_STALE_HEADER
 from caliber.scoring.schemas import (
     ListType,
     OptimizationListOut,
@@ -28,7 +29,6 @@ from caliber.scoring.schemas import (
     StartOut,
     StartScoring,
 )
-from caliber.scoring.service import RESULTS_COMPLETED_HEADER, RESULTS_STALE_HEADER
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -37,6 +37,13 @@ MAX_PAGE = 10_000_000
 MAX_PER_PAGE = 100
 Score = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)]
 MinImpressions = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
+RunId = Annotated[
+    uuid.UUID | None,
+    Query(
+        description="a run of the campaign (GET /campaigns/{id}/runs); default: its latest "
+        "completed run"
+    ),
+]
 
 
 # Results answers say which run they come from: ``run`` in the body, and headers.
@@ -128,6 +135,7 @@ def results(
     min_score: Score = None,
     max_score: Score = None,
     min_impressions: MinImpressions = None,
+    run_id: RunId = None,
 ) -> Any:
     filters = ResultFilters(quality_status, min_score, max_score, min_impressions)
     answer = scoring_results.results_page_json(
@@ -139,22 +147,29 @@ def results(
         direction=sort_direction,
         page=page_number,
         per_page=per_page,
+        run_id=run_id,
     )
     return _json(answer)
 
 
 @router.get("/summary/{campaign_id}", response_model=SummaryEnvelope, responses=RESULTS_RESPONSES)
 def summary(
-    campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep, response: Response
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    run_id: RunId = None,
 ) -> Any:
-    data, run = scoring_results.get_summary(session, user.id, campaign_id)
+    data, run = scoring_results.get_summary(session, user.id, campaign_id, run_id)
     response.headers.update(run.headers())
     return {**ok(data), "run": run.to_dict()}
 
 
 @router.post("/optimization-list", response_model=ListEnvelope, responses=RESULTS_RESPONSES)
 def optimization_list(body: OptimizationListRequest, user: CurrentUser, session: SessionDep) -> Any:
-    return _list(session, user.id, body.campaign_id, body.list_type, body.min_impressions)
+    return _list(
+        session, user.id, body.campaign_id, body.list_type, body.min_impressions, body.run_id
+    )
 
 
 @router.get("/whitelist/{campaign_id}", response_model=ListEnvelope, responses=RESULTS_RESPONSES)
@@ -163,8 +178,9 @@ def whitelist(
     user: CurrentUser,
     session: SessionDep,
     min_impressions: MinImpressions = None,
+    run_id: RunId = None,
 ) -> Any:
-    return _list(session, user.id, campaign_id, "whitelist", min_impressions)
+    return _list(session, user.id, campaign_id, "whitelist", min_impressions, run_id)
 
 
 @router.get("/blacklist/{campaign_id}", response_model=ListEnvelope, responses=RESULTS_RESPONSES)
@@ -173,8 +189,9 @@ def blacklist(
     user: CurrentUser,
     session: SessionDep,
     min_impressions: MinImpressions = None,
+    run_id: RunId = None,
 ) -> Any:
-    return _list(session, user.id, campaign_id, "blacklist", min_impressions)
+    return _list(session, user.id, campaign_id, "blacklist", min_impressions, run_id)
 
 
 def _list(
@@ -183,11 +200,12 @@ def _list(
     campaign_id: uuid.UUID,
     list_type: ListType,
     min_impressions: float | None,
+    run_id: uuid.UUID | None,
 ) -> Response:
     """The list's envelope, encoded once per run (see ``optimization_list_json``)."""
     return _json(
         scoring_lists.optimization_list_json(
-            session, owner_id, campaign_id, list_type, min_impressions
+            session, owner_id, campaign_id, list_type, min_impressions, run_id
         )
     )
 
