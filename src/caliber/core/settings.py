@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     # older ones and their files, never the latest completed run nor one in progress
     RUN_RETENTION: int = Field(default=12, ge=1, le=1000)
     # result pages and lists are served from each run's frame held in each API process
-    # (about 260 bytes a row); a run larger than this many rows in all is read per request
+    # (about 280 bytes a row); a run larger than this many rows in all is read per request
     RESULT_CACHE_ROWS: int = Field(default=2_000_000, ge=0)
     # exports, PDF reports and analyses a user may have in flight at once (more: 429 with
     # Retry-After); shared by every API process through Redis when REDIS_URL is set
