@@ -23,6 +23,7 @@ from caliber.core.errors import NotFound
 from caliber.db.models import ScoringRun
 from caliber.scoring import legacy
 from caliber.scoring.frames import Layout, StoredRun, from_parquet, to_parquet
+from caliber.scoring.service import setup_from_snapshot
 from caliber.storage.base import Storage
 
 _storages: weakref.WeakKeyDictionary[Engine, Storage] = weakref.WeakKeyDictionary()
@@ -59,7 +60,12 @@ def save_frame(storage: Storage, key: str, data: bytes) -> int:
 
 
 def layout_of(run: ScoringRun) -> Layout:
-    return Layout.from_snapshot(run.snapshot or {})
+    """The run's layout from its snapshot (the weights and directions it was started
+    with), or, for a snapshot that lacks them, from its setup."""
+    snapshot = run.snapshot or {}
+    if not snapshot.get("weights") and snapshot.get("setup"):
+        return Layout.of(setup_from_snapshot(snapshot))
+    return Layout.from_snapshot(snapshot)
 
 
 def load(session: Session, run: ScoringRun) -> StoredRun:
