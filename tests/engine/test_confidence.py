@@ -470,3 +470,20 @@ def test_confidence_is_deterministic_whatever_the_row_order() -> None:
     assert first.results.equals(again.results)
     assert first.results.equals(shuffled.results)
     assert first.summary() == again.summary() == shuffled.summary()
+
+
+def test_the_lists_in_use_are_the_runs_own_whatever_the_setup() -> None:
+    confident = _score(_export(11), level=0.8)
+    classic = _score(_export(11), level=None)
+    for result in (confident, classic):
+        again = decisions.lists_in_use(result.results, result.dimension, result.setup)
+        assert again.whitelist.equals(result.lists.whitelist)
+        assert again.blacklist.equals(result.lists.blacklist)
+        assert again.confidence == result.setup.list_confidence
+    # a floor of its own: the confident rule on the rows it makes eligible
+    higher = decisions.lists_in_use(confident.results, confident.dimension, confident.setup, 5000)
+    assert higher.min_impressions == 5000 and higher.confidence == 0.8
+    assert (higher.whitelist["impressions"] >= 5000).all()
+    assert higher.whitelist.height < confident.lists.whitelist.height
+    with pytest.raises(InvalidParameterError):
+        decisions.lists_in_use(confident.results, confident.dimension, confident.setup, math.nan)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -39,8 +39,9 @@ from caliber.engine.confidence import (
     shrunk_column,
 )
 from caliber.engine.config import MetricSpec, Setup
+from caliber.engine.errors import InvalidParameterError
 from caliber.engine.headers import MetricSource
-from caliber.engine.lists import OptimizationLists
+from caliber.engine.lists import OptimizationLists, build_lists
 from caliber.engine.normalize import NormalizationStat
 
 SHRUNK_SCORE = "shrunk_score"
@@ -279,3 +280,23 @@ def _changes(classic: pl.DataFrame, confident: pl.DataFrame, dimension: str) -> 
 def _whole(value: Any) -> float | int:
     number = float(value or 0)
     return int(number) if number.is_integer() and math.isfinite(number) else number
+
+
+def lists_in_use(
+    results: pl.DataFrame, dimension: str, setup: Setup, min_impressions: float | None = None
+) -> OptimizationLists:
+    """The lists a run puts to use: the confident ones when the setup has a
+    ``list_confidence`` (``results`` then carries ``score_low``, ``score_high`` and
+    ``shrunk_score``), else the classic contract's. ``min_impressions`` overrides the
+    setup's eligibility floor. Every consumer (the list routes, the DSP exports, reports,
+    the diff and the impact of a run) reads lists through here, so they all agree."""
+    floor = setup.min_impressions if min_impressions is None else min_impressions
+    if setup.list_confidence is None:
+        return build_lists(
+            results, dimension, floor, setup.whitelist_quantile, setup.blacklist_quantile
+        )
+    if not (math.isfinite(floor) and floor >= 0):
+        raise InvalidParameterError(
+            f"min_impressions must be a number >= 0, got {floor!r}", field="min_impressions"
+        )
+    return confident_lists(results, dimension, replace(setup, min_impressions=floor))
