@@ -31,6 +31,8 @@ MAX_NAME_LENGTH = 512  # what the SQL layout's domain column held, kept as the l
 # the typed columns of a stored row, as the SQL layout read them back: floats (counts
 # included), the percentile as an integer
 HEAD_FLOATS = ("impressions", "spend", "cpm", "ctr", "conversions", "conversion_rate", "score")
+# what a run scored with confidence adds that its lists are made of (engine/decisions.py)
+CONFIDENCE_COLUMNS = ("shrunk_score", "score_low", "score_high")
 # the narrow columns pages sort and filter on (caliber.scoring.pages), in this order
 INDEX_SCHEMA: dict[str, type[pl.DataType]] = {
     "rank": pl.Int32,
@@ -225,8 +227,10 @@ class StoredRun:
         )
 
     def list_frame(self) -> pl.DataFrame:
-        """The columns the engine's ``build_lists`` reads, in rank order, keyed by the
-        dimension."""
+        """The columns the engine's lists read (``decisions.lists_in_use``), in rank
+        order, keyed by the dimension; with a run scored with confidence, its shrunk score
+        and bounds too (the confident lists are made of them)."""
+        extra = [c for c in CONFIDENCE_COLUMNS if c in self.frame.columns]
         return pl.DataFrame(
             [
                 self._column(self.layout.dimension, pl.String).alias(self.layout.dimension),
@@ -234,6 +238,7 @@ class StoredRun:
                 self._column("impressions", pl.Float64),
                 self._column("percentile_rank", pl.Int64),
                 self._column("quality_status", pl.String),
+                *(self._column(c, pl.Float64) for c in extra),
             ]
         )
 

@@ -17,7 +17,8 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from caliber.core import envelope
-from caliber.engine.lists import build_lists
+from caliber.engine.decisions import lists_in_use
+from caliber.engine.lists import OptimizationLists
 from caliber.scoring import answers, pages
 from caliber.scoring.runs import ResultsView, results_view
 from caliber.scoring.schemas import ListType, OptimizationListOut
@@ -76,6 +77,27 @@ def optimization_list_json(
     return answers.with_run(answers.list_bodies.get_or_make(key, encode), view.marker)
 
 
+def run_lists(
+    session: Session, view: ResultsView, min_impressions: float | None = None
+) -> OptimizationLists:
+    """The lists the run puts to use (confident when it was scored with
+    ``list_confidence``, else classic: ``decisions.lists_in_use``), built once per run and
+    floor. Everything that reads a stored run's lists (routes, exports, reports, the diff,
+    the impact) reads them here."""
+    setup = view.setup
+    threshold = setup.min_impressions if min_impressions is None else min_impressions
+    made = answers.run_values.get_or_make(
+        ("lists", view.run.id, threshold),
+        lambda: lists_in_use(
+            pages.index().run(session, view.run).stored.list_frame(),
+            str(setup.resolve().level),
+            setup,
+            threshold,
+        ),
+    )
+    return cast(OptimizationLists, made)
+
+
 def _list_payload(
     session: Session, view: ResultsView, list_type: ListType, min_impressions: float | None
 ) -> tuple[pl.DataFrame, str, dict[str, Any]]:
@@ -84,16 +106,7 @@ def _list_payload(
     setup = view.setup
     dimension = str(setup.resolve().level)
     threshold = setup.min_impressions if min_impressions is None else min_impressions
-    lists = answers.run_values.get_or_make(
-        ("lists", view.run.id, threshold),
-        lambda: build_lists(
-            pages.index().run(session, view.run).stored.list_frame(),
-            dimension,
-            threshold,
-            setup.whitelist_quantile,
-            setup.blacklist_quantile,
-        ),
-    )
+    lists = run_lists(session, view, threshold)
     chosen = lists.whitelist if list_type == "whitelist" else lists.blacklist
     whitelist = list_type == "whitelist"
     total_impressions = float(chosen["impressions"].sum()) if chosen.height else 0.0
