@@ -154,6 +154,10 @@ def _request(world: World, method: str, path: str) -> dict[str, Any] | None:
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("PUT", "/api/v1/campaigns/templates/{template_id}/weights"): {"json": {"weights": None}},
         ("PUT", "/api/v1/campaigns/{campaign_id}/weights"): {"json": {"weights": None}},
+        ("PUT", "/api/v1/campaigns/templates/{template_id}/confidence"): {
+            "json": {"list_confidence": 0.8}
+        },
+        ("PUT", "/api/v1/campaigns/{campaign_id}/confidence"): {"json": {"list_confidence": 0.8}},
         ("PUT", "/api/v1/campaigns/templates/{template_id}/read-options"): {
             "json": {"number_format": "comma"}
         },

@@ -392,3 +392,49 @@ def test_0007_keeps_each_campaigns_results_as_its_first_run_and_back(fresh_url: 
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def test_0008_adds_list_confidence_null_for_existing_setups_and_back(fresh_url: str) -> None:
+    """Issue 17: templates and campaigns gain list_confidence, NULL (the classic lists)
+    for every existing row; a level set after the upgrade is stored; downgrading drops
+    the column and keeps every campaign, run and result row (nothing cascaded away)."""
+    upgrade(fresh_url, "0004")
+    engine = build_engine(fresh_url)
+    try:
+        with engine.begin() as connection:
+            ids = _seed_0004(connection)
+        upgrade(fresh_url, "0007")
+        with engine.connect() as connection:
+            before = {
+                name: connection.execute(text(f"SELECT count(*) FROM {name}")).scalar()
+                for name in ("campaigns", "scoring_runs", "scoring_results")
+            }
+        upgrade(fresh_url, "0008")
+        key = ids["completed"] if "postgres" in fresh_url else ids["completed"].hex
+        with engine.begin() as connection:
+            inspector = inspect(connection)
+            for name in ("campaign_templates", "campaigns"):
+                assert "list_confidence" in {c["name"] for c in inspector.get_columns(name)}
+            levels = connection.execute(text("SELECT list_confidence FROM campaigns")).scalars()
+            assert set(levels) == {None}
+            connection.execute(
+                text("UPDATE campaigns SET list_confidence = 0.8 WHERE id = :id"), {"id": key}
+            )
+            stored = connection.execute(
+                text("SELECT list_confidence FROM campaigns WHERE id = :id"), {"id": key}
+            ).scalar()
+        assert stored == 0.8
+        assert pending_differences(engine) == []
+
+        downgrade(fresh_url, "0007")
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            for name in ("campaign_templates", "campaigns"):
+                assert "list_confidence" not in {c["name"] for c in inspector.get_columns(name)}
+            after = {
+                name: connection.execute(text(f"SELECT count(*) FROM {name}")).scalar()
+                for name in before
+            }
+        assert after == before
+    finally:
+        engine.dispose()

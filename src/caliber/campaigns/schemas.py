@@ -30,7 +30,15 @@ from pydantic import (
 
 from caliber.campaigns.choices import ReadingFields, fields_of, loaded
 from caliber.db.models import CampaignStatus
-from caliber.engine.config import Channel, Goal, Level, Platform, Setup
+from caliber.engine.config import (
+    MAX_LIST_CONFIDENCE,
+    MIN_LIST_CONFIDENCE,
+    Channel,
+    Goal,
+    Level,
+    Platform,
+    Setup,
+)
 from caliber.engine.errors import EngineError
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -75,6 +83,19 @@ MinImpressions = Annotated[
         description="rows with fewer impressions are not scored (>= 0; default 250)",
     ),
 ]
+# Issue 17: checked here so the 422 names the field and the range before the engine runs;
+# Strict: ``true`` or ``"0.8"`` is not a level.
+ListConfidence = Annotated[
+    float,
+    Strict(),
+    Field(
+        ge=MIN_LIST_CONFIDENCE,
+        le=MAX_LIST_CONFIDENCE,
+        description="lists of what the data can decide at this level (0.5 to 0.99; 0.8 "
+        "recommended: a domain is listed only when Caliber is at least 80 % sure it belongs "
+        "there); null: the classic lists",
+    ),
+]
 # Strict: ``true`` or ``"0.5"`` are not weights; the engine checks names, signs and the sum.
 Weights = Annotated[
     dict[Annotated[str, StringConstraints(max_length=64)], Annotated[float, Strict()]],
@@ -115,6 +136,12 @@ class _SeedNames(BaseModel):
         return self
 
 
+class ConfidenceUpdate(_Input):
+    """The level of the lists (0.5 to 0.99), or null for the classic lists."""
+
+    list_confidence: ListConfidence | None
+
+
 class WeightsUpdate(_Input):
     """Custom weights for the setup's metrics (each >= 0, summing to 1), or null for the
     setup's defaults."""
@@ -133,6 +160,7 @@ class TemplateCreate(_Input, _SeedNames, ReadingFields):
     ctr_sensitivity: bool = False
     min_impressions: MinImpressions = 250
     custom_weights: Weights | None = None
+    list_confidence: ListConfidence | None = None
 
     @model_validator(mode="after")
     def _platform_given(self) -> TemplateCreate:
@@ -149,8 +177,11 @@ SETUP_FIELDS = (
     "ctr_sensitivity",
     "min_impressions",
     "custom_weights",
+    "list_confidence",
 )
 REQUIRED_WITHOUT_TEMPLATE = ("platform", "goal", "channel")
+# fields whose null, sent beside template_id, replaces the template's value
+NULLABLE_OVERRIDES = frozenset({"custom_weights", "list_confidence"})
 
 
 class CampaignCreate(_Input, _SeedNames, ReadingFields):
@@ -167,6 +198,7 @@ class CampaignCreate(_Input, _SeedNames, ReadingFields):
     ctr_sensitivity: bool | None = None
     min_impressions: MinImpressions | None = None
     custom_weights: Weights | None = None
+    list_confidence: ListConfidence | None = None
 
     @model_validator(mode="after")
     def _setup_or_template(self) -> CampaignCreate:
@@ -178,13 +210,13 @@ class CampaignCreate(_Input, _SeedNames, ReadingFields):
         return self
 
     def overrides(self) -> dict[str, Any]:
-        """The setup fields the client sent (an explicit null custom_weights counts:
-        it means the setup's default weights)."""
+        """The setup fields the client sent (an explicit null custom_weights or
+        list_confidence counts: the setup's default weights, the classic lists)."""
         sent = self.model_fields_set
         return {
             f: getattr(self, f)
             for f in SETUP_FIELDS
-            if f in sent and (getattr(self, f) is not None or f == "custom_weights")
+            if f in sent and (getattr(self, f) is not None or f in NULLABLE_OVERRIDES)
         }
 
 
@@ -239,6 +271,10 @@ class _SetupOut(_Output):
     ctr_sensitivity: bool
     min_impressions: float
     custom_weights: dict[str, float] | None
+    list_confidence: float | None = Field(
+        default=None,
+        description="the level of the lists (0.5 to 0.99); null: the classic lists",
+    )
     number_format: str = Field(description="auto (detected from the file), point or comma")
     sheet: int | str | None = Field(description="the sheet to read (null: detected)")
     header_row: int | None = Field(description="the header's 1-based line (null: detected)")

@@ -49,6 +49,7 @@ def build_setup(values: Mapping[str, Any]) -> Setup:
     """The engine's setup for stored or requested values; raises the engine's errors
     (unsupported combination, unknown value, bad weights) with their messages."""
     weights = values.get("custom_weights")
+    level = values.get("list_confidence")
     return Setup.create(
         str(values["platform"]),
         str(values["goal"]),
@@ -56,6 +57,8 @@ def build_setup(values: Mapping[str, Any]) -> Setup:
         ctr_sensitivity=bool(values.get("ctr_sensitivity", False)),
         min_impressions=float(values.get("min_impressions", DEFAULT_MIN_IMPRESSIONS)),
         weights=None if weights is None else dict(weights),
+        # absent (a setup stored before issue 17, a classic run's snapshot): classic
+        list_confidence=None if level is None else float(level),
     )
 
 
@@ -71,6 +74,7 @@ def _setup_values(obj: Campaign | CampaignTemplate) -> dict[str, Any]:
         "ctr_sensitivity": obj.ctr_sensitivity,
         "min_impressions": obj.min_impressions,
         "custom_weights": obj.custom_weights,
+        "list_confidence": obj.list_confidence,
     }
 
 
@@ -83,6 +87,7 @@ def _normalized(setup: Setup) -> dict[str, Any]:
         "ctr_sensitivity": setup.ctr_sensitivity,
         "min_impressions": float(setup.min_impressions),
         "custom_weights": None if setup.weights is None else dict(setup.weights),
+        "list_confidence": setup.list_confidence,
     }
 
 
@@ -227,6 +232,36 @@ def set_template_weights(
     template = repository.get_template(session, owner_id, template_id)
     setup = build_setup({**_setup_values(template), "custom_weights": weights})
     template.custom_weights = _normalized(setup)["custom_weights"]
+    template.updated_at = utcnow()
+    session.flush()
+    return template
+
+
+def set_confidence(
+    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, level: float | None
+) -> Campaign:
+    """The level of the lists for the next run (None: classic); 409 while a run is in
+    progress (it scores with the setup it started with). Earlier runs keep theirs."""
+    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    if campaign.status == CampaignStatus.PROCESSING:
+        raise Conflict(
+            "the campaign is being scored; change its list confidence when the run has finished",
+            campaign_id=str(campaign_id),
+        )
+    setup = build_setup({**_setup_values(campaign), "list_confidence": level})
+    campaign.list_confidence = setup.list_confidence
+    campaign.updated_at = utcnow()
+    session.flush()
+    return campaign
+
+
+def set_template_confidence(
+    session: Session, owner_id: uuid.UUID, template_id: uuid.UUID, level: float | None
+) -> CampaignTemplate:
+    """The level campaigns made from the template later copy (None: classic)."""
+    template = repository.get_template(session, owner_id, template_id)
+    setup = build_setup({**_setup_values(template), "list_confidence": level})
+    template.list_confidence = setup.list_confidence
     template.updated_at = utcnow()
     session.flush()
     return template

@@ -60,6 +60,9 @@ class ScoringSetupColumns:
     ctr_sensitivity: Mapped[bool] = mapped_column(Boolean, default=False)
     min_impressions: Mapped[float] = mapped_column(Float, default=250)
     custom_weights: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    # issue 17: NULL, the classic lists; a level in [0.5, 0.99], the lists of what the
+    # data can decide at that level (engine Setup.list_confidence)
+    list_confidence: Mapped[float | None] = mapped_column(Float)
     # how the file is read (issue 16): the engine's ReadOptions.to_dict(), NULL: detect
     read_options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 

@@ -24,7 +24,9 @@ import numpy as np
 import polars as pl
 
 from caliber.core.errors import InvalidInput
+from caliber.engine.confidence import shrunk_column
 from caliber.engine.config import MetricSpec, Setup
+from caliber.engine.decisions import DECISION, IMPRESSIONS_NEEDED
 from caliber.engine.score import contribution_column
 
 MAX_NAME_LENGTH = 512  # what the SQL layout's domain column held, kept as the limit
@@ -33,6 +35,9 @@ MAX_NAME_LENGTH = 512  # what the SQL layout's domain column held, kept as the l
 HEAD_FLOATS = ("impressions", "spend", "cpm", "ctr", "conversions", "conversion_rate", "score")
 # what a run scored with confidence adds that its lists are made of (engine/decisions.py)
 CONFIDENCE_COLUMNS = ("shrunk_score", "score_low", "score_high")
+# what a confident run's rows answer beside the classic fields (issue 17), in this order;
+# the shrunk rates follow as ``shrunk_metrics``
+ROW_CONFIDENCE = (*CONFIDENCE_COLUMNS, DECISION, IMPRESSIONS_NEEDED)
 # the narrow columns pages sort and filter on (caliber.scoring.pages), in this order
 INDEX_SCHEMA: dict[str, type[pl.DataType]] = {
     "rank": pl.Int32,
@@ -46,6 +51,8 @@ INDEX_SCHEMA: dict[str, type[pl.DataType]] = {
     "percentile_rank": pl.Int32,
     "quality_status": pl.String,
 }
+# a confident run's index also carries each row's decision (the ``decision=`` filter)
+DECISION_INDEX = DECISION
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,9 @@ class Record:
     outlier_flags: list[str]
     metrics: dict[str, Any]  # {"values": {...}, "normalized": {...}, "source_rows": n}
     score_breakdown: dict[str, dict[str, Any]]
+    # a run scored with confidence: ROW_CONFIDENCE's values and ``shrunk_metrics``
+    # (None on a classic run, whose rows answer as they always did)
+    confidence: dict[str, Any] | None = None
 
 
 # the columns of an exported row (caliber.reports.formats.STORED_RESULT_FIELDS), in order
@@ -165,6 +175,8 @@ class StoredRun:
         for name, dtype in list(INDEX_SCHEMA.items())[1:]:
             source = self.layout.dimension if name == "domain" else name
             columns.append(self._column(source, dtype).alias(name))
+        if self.confident:
+            columns.append(self.frame[DECISION].cast(pl.String).alias(DECISION_INDEX))
         return pl.DataFrame(columns)
 
     def index_bytes(self) -> int:
@@ -242,6 +254,20 @@ class StoredRun:
             ]
         )
 
+    @property
+    def confident(self) -> bool:
+        """Scored with ``list_confidence``: its rows carry a decision."""
+        return DECISION in self.frame.columns
+
+    def shrunk_columns(self) -> dict[str, str]:
+        """metric -> its ``shrunk_<metric>`` column, in the setup's order (the rate
+        metrics a confident run shrank)."""
+        return {
+            m.name: shrunk_column(m.name)
+            for m in self.layout.metrics
+            if shrunk_column(m.name) in self.frame.columns
+        }
+
     def metric_values(self, metric: str) -> pl.Series | None:
         return self.frame[metric] if metric in self.frame.columns else None
 
@@ -269,6 +295,7 @@ class StoredRun:
         raw = {m: values(m) for m in metrics}
         normalized = {m: values(f"{m}_normalized") for m in metrics}
         shares = {m: values(contribution_column(m)) for m in metrics}
+        confidence = self._confidence(part) if self.confident else None
         for i, rank in enumerate(ranks):
             yield Record(
                 rank=rank,
@@ -299,4 +326,18 @@ class StoredRun:
                     }
                     for spec in layout.metrics
                 },
+                confidence=None if confidence is None else confidence[i],
             )
+
+    def _confidence(self, part: pl.DataFrame) -> list[dict[str, Any]]:
+        """Each row's ROW_CONFIDENCE values and ``shrunk_metrics`` (impressions_needed an
+        integer or None)."""
+        heads = {c: part[c].to_list() for c in ROW_CONFIDENCE if c in part.columns}
+        shrunk = {m: part[c].to_list() for m, c in self.shrunk_columns().items()}
+        return [
+            {
+                **{c: heads[c][i] if c in heads else None for c in ROW_CONFIDENCE},
+                "shrunk_metrics": {m: values[i] for m, values in shrunk.items()},
+            }
+            for i in range(part.height)
+        ]

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from caliber.core.lru import RunCache
 from caliber.db.models import ScoringRun
 from caliber.scoring import store
-from caliber.scoring.frames import INDEX_SCHEMA, StoredRun
+from caliber.scoring.frames import DECISION_INDEX, INDEX_SCHEMA, StoredRun
 from caliber.scoring.repository import ResultFilters, SortColumn, SortDirection
 
 DEFAULT_MAX_ROWS = 2_000_000
@@ -200,6 +200,8 @@ def _predicate(filters: ResultFilters) -> pl.Expr:
         found &= pl.col("score") <= filters.max_score
     if filters.min_impressions is not None:
         found &= pl.col("impressions") >= filters.min_impressions
+    if filters.decision is not None:  # results.py refuses it on a classic run
+        found &= pl.col(DECISION_INDEX) == filters.decision
     return found
 
 

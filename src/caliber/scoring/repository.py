@@ -32,6 +32,8 @@ SortColumn = Literal[
 ]
 SortDirection = Literal["asc", "desc"]
 QualityStatus = Literal["good", "moderate", "poor"]
+# a confident run's decision per row (issue 17; engine/decisions.py DECISIONS)
+Decision = Literal["whitelist", "blacklist", "undecided"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class ResultFilters:
     min_score: float | None = None
     max_score: float | None = None
     min_impressions: float | None = None
+    decision: Decision | None = None  # only a run scored with list_confidence has them
 
 
 # --- runs ------------------------------------------------------------------------------

@@ -48,6 +48,14 @@ def results_page_json(
     ):
         raise InvalidInput("min_score must not exceed max_score", field="min_score")
     view = results_view(session, owner_id, campaign_id, run_id)
+    if filters.decision is not None and view.setup.list_confidence is None:
+        raise InvalidInput(
+            "this run was scored without list_confidence, so its rows have no decision; "
+            "set list_confidence on the campaign (PUT /campaigns/{id}/confidence) and score "
+            "it again, or leave out the decision filter",
+            field="decision",
+            run_id=str(view.run.id),
+        )
     key = (view.run.id, filters, sort_by, direction, page, per_page)
 
     def encode() -> bytes:
@@ -96,6 +104,8 @@ def result_row(row: Record | Any) -> dict[str, Any]:
         "normalized_metrics": metrics.get("normalized", {}),
         "score_breakdown": row.score_breakdown or {},
         "source_rows": metrics.get("source_rows"),
+        # a run scored with confidence (issue 17): its bounds, decision and shrunk rates
+        **(getattr(row, "confidence", None) or {}),
     }
 
 

@@ -108,6 +108,30 @@ class ResultRow(BaseModel):
     normalized_metrics: dict[str, float | None]
     score_breakdown: dict[str, dict[str, Any]]
     source_rows: int | None
+    # Issue 17: only the rows of a run scored with list_confidence carry these (a
+    # classic run's rows answer without them, byte for byte as before)
+    shrunk_score: float | None = Field(
+        default=None, description="the score of the shrunk rates (confident runs only)"
+    )
+    score_low: float | None = Field(
+        default=None,
+        description="the score the row beats with the run's list_confidence (its 1 - L quantile)",
+    )
+    score_high: float | None = Field(
+        default=None,
+        description="the score the row stays under with the run's list_confidence (L quantile)",
+    )
+    decision: Literal["whitelist", "blacklist", "undecided"] | None = Field(
+        default=None, description="the confident lists' decision for the row"
+    )
+    impressions_needed: int | None = Field(
+        default=None,
+        description="for an undecided row on one side of a list's bar: about how many more "
+        "impressions at its current rates would decide it (null: decided, or never)",
+    )
+    shrunk_metrics: dict[str, float | None] | None = Field(
+        default=None, description="each rate metric pulled towards the campaign's (posterior mean)"
+    )
 
 
 class ListEntry(BaseModel):

@@ -15,6 +15,7 @@ from caliber.campaigns.schemas import (
     CampaignCreate,
     CampaignDetail,
     CampaignOut,
+    ConfidenceUpdate,
     ProgressUpdate,
     ReadingUpdate,
     StatusUpdate,
@@ -62,6 +63,19 @@ def set_template_weights(
     template = campaign_service.set_template_weights(session, user.id, template_id, body.weights)
     session.commit()
     return ok(TemplateOut.model_validate(template), "weights saved")
+
+
+@router.put("/templates/{template_id}/confidence", response_model=Envelope[TemplateOut])
+def set_template_confidence(
+    template_id: uuid.UUID, body: ConfidenceUpdate, user: CurrentUser, session: SessionDep
+) -> Any:
+    """Set the level of the lists (0.5 to 0.99; null: classic) campaigns made from the
+    template later copy."""
+    template = campaign_service.set_template_confidence(
+        session, user.id, template_id, body.list_confidence
+    )
+    session.commit()
+    return ok(TemplateOut.model_validate(template), "list confidence saved")
 
 
 @router.put("/templates/{template_id}/read-options", response_model=Envelope[TemplateOut])
@@ -163,6 +177,20 @@ def set_weights(
     campaign = campaign_service.set_weights(session, user.id, campaign_id, body.weights)
     session.commit()
     return ok(CampaignDetail.model_validate(campaign), "weights saved; start scoring to apply them")
+
+
+@router.put("/{campaign_id}/confidence", response_model=Envelope[CampaignDetail])
+def set_confidence(
+    campaign_id: uuid.UUID, body: ConfidenceUpdate, user: CurrentUser, session: SessionDep
+) -> Any:
+    """Set the level of the lists (0.5 to 0.99; null: classic) for the next scoring run;
+    409 while a run is in progress. Earlier runs keep the level they were scored with."""
+    campaign = campaign_service.set_confidence(session, user.id, campaign_id, body.list_confidence)
+    session.commit()
+    return ok(
+        CampaignDetail.model_validate(campaign),
+        "list confidence saved; start scoring to apply it",
+    )
 
 
 @router.put("/{campaign_id}/read-options", response_model=Envelope[CampaignDetail])

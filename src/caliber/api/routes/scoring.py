@@ -17,7 +17,13 @@ from caliber.scoring import answers as scoring_answers
 from caliber.scoring import lists as scoring_lists
 from caliber.scoring import results as scoring_results
 from caliber.scoring import service as scoring_service
-from caliber.scoring.repository import QualityStatus, ResultFilters, SortColumn, SortDirection
+from caliber.scoring.repository import (
+    Decision,
+    QualityStatus,
+    ResultFilters,
+    SortColumn,
+    SortDirection,
+)
 from caliber.scoring.runs import RESULTS_COMPLETED_HEADER, RESULTS_STALE_HEADER
 from caliber.scoring.schemas import (
     ListType,
@@ -136,8 +142,11 @@ def results(
     max_score: Score = None,
     min_impressions: MinImpressions = None,
     run_id: RunId = None,
+    decision: Decision | None = None,
 ) -> Any:
-    filters = ResultFilters(quality_status, min_score, max_score, min_impressions)
+    """A page of the run's rows. ``decision`` (a run scored with list_confidence only;
+    else 422) keeps the rows with that decision."""
+    filters = ResultFilters(quality_status, min_score, max_score, min_impressions, decision)
     answer = scoring_results.results_page_json(
         session,
         user.id,

@@ -1,0 +1,196 @@
+"""Confidence through the service (issue 17 §2): ``list_confidence`` on templates and
+campaigns (a 422 naming the field outside 0.5..0.99), a run scored with it keeps it in
+its snapshot and is scored with it (the run's frame and summary are the engine's), its
+result rows carry their bounds, decision and shrunk rates, pages filter by decision,
+and every list route and list export reads the confident lists; a classic run answers as
+before, and a decision filter on it is a 422. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from caliber.api.container import Container
+from caliber.db.models import ScoringRun
+from caliber.db.session import session_scope
+from caliber.engine.config import Setup
+from caliber.engine.decisions import DECISIONS, result_columns
+from caliber.engine.pipeline import score
+from caliber.scoring import pages
+from caliber.scoring.service import setup_from_snapshot
+from tests.api.conftest import run_jobs
+from tests.api.test_scoring import API, all_results, attach, create_campaign
+from tests.engine.exports import make_export
+
+Auth = Callable[[str], dict[str, str]]
+ACTION = {"platform": "trade_desk", "goal": "action", "channel": "display"}
+DATA = make_export("trade_desk", "display", seed=71, names=80).encode()
+ROW_FIELDS = ("shrunk_score", "score_low", "score_high", "decision", "impressions_needed")
+
+
+def _scored(client: TestClient, container: Container, headers: dict[str, str], **setup: Any) -> str:
+    campaign_id = create_campaign(client, headers, **{**ACTION, **setup})
+    attach(container, campaign_id, DATA)
+    started = client.post(
+        f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=headers
+    )
+    assert started.status_code == 202, started.text
+    run_jobs(container)
+    return campaign_id
+
+
+def _engine(level: float | None) -> Any:
+    return score(DATA, Setup.create(*ACTION.values(), list_confidence=level), filename="x.csv")
+
+
+def test_templates_and_campaigns_store_and_answer_list_confidence(
+    client: TestClient, auth: Auth
+) -> None:
+    alice = auth("alice")
+    made = client.post(
+        f"{API}/campaigns/templates",
+        json={"name": "Sure", **ACTION, "list_confidence": 0.8},
+        headers=alice,
+    )
+    assert made.status_code == 201, made.text
+    template = made.json()["data"]
+    assert template["list_confidence"] == 0.8
+    # a campaign copies the template's level; one sent beside template_id replaces it
+    copied = client.post(
+        f"{API}/campaigns", json={"name": "a", "template_id": template["id"]}, headers=alice
+    ).json()["data"]
+    assert copied["list_confidence"] == 0.8
+    classic = client.post(
+        f"{API}/campaigns",
+        json={"name": "b", "template_id": template["id"], "list_confidence": None},
+        headers=alice,
+    ).json()["data"]
+    assert classic["list_confidence"] is None
+    plain = client.post(f"{API}/campaigns", json={"name": "c", **ACTION}, headers=alice)
+    assert plain.json()["data"]["list_confidence"] is None  # the default: classic
+    # changed later, read back
+    changed = client.put(
+        f"{API}/campaigns/{classic['id']}/confidence", json={"list_confidence": 0.9}, headers=alice
+    )
+    assert changed.status_code == 200, changed.text
+    got = client.get(f"{API}/campaigns/{classic['id']}", headers=alice).json()["data"]
+    assert got["list_confidence"] == 0.9
+    back = client.put(
+        f"{API}/campaigns/templates/{template['id']}/confidence",
+        json={"list_confidence": None},
+        headers=alice,
+    )
+    assert back.status_code == 200, back.text
+    assert back.json()["data"]["list_confidence"] is None
+
+
+def test_a_level_outside_the_range_is_a_422_naming_the_field(
+    client: TestClient, auth: Auth
+) -> None:
+    alice = auth("alice")
+    campaign_id = create_campaign(client, alice, **ACTION)
+    for bad in (0.3, 1, 0.995, "0.8", True):
+        for method, url, body in (
+            ("POST", f"{API}/campaigns", {"name": "x", **ACTION, "list_confidence": bad}),
+            ("POST", f"{API}/campaigns/templates", {"name": "x", **ACTION, "list_confidence": bad}),
+            ("PUT", f"{API}/campaigns/{campaign_id}/confidence", {"list_confidence": bad}),
+        ):
+            response = client.request(method, url, json=body, headers=alice)
+            assert response.status_code == 422, (method, url, bad, response.text)
+            assert "list_confidence" in response.text, response.text
+    assert (
+        client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"][
+            "list_confidence"
+        ]
+        is None
+    )
+
+
+def test_a_confident_run_is_scored_with_its_level_and_answers_its_decisions(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("alice")
+    campaign_id = _scored(client, container, alice, list_confidence=0.8)
+    want = _engine(0.8)
+    assert want.confidence is not None
+
+    runs = client.get(f"{API}/campaigns/{campaign_id}/runs", headers=alice).json()["data"]
+    (run,) = runs
+    # the run's snapshot keeps the level, and its setup rebuilds with it
+    detail = client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"]
+    assert detail["config_snapshot"]["setup"]["list_confidence"] == 0.8
+    assert setup_from_snapshot(detail["config_snapshot"]).list_confidence == 0.8
+    assert (run["whitelist_count"], run["blacklist_count"]) == (
+        want.lists.whitelist.height,
+        want.lists.blacklist.height,
+    )
+
+    # the stored frame is the engine's, its confidence columns included
+    frame = _stored_frame(container, run["id"])
+    resolved = Setup.create(*ACTION.values(), list_confidence=0.8).resolve()
+    for column in result_columns(resolved.metrics):
+        assert column in frame.columns, column
+        assert frame[column].to_list() == want.results[column].to_list(), column
+
+    # the summary carries the engine's confidence block
+    summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=alice).json()["data"]
+    assert summary["confidence"]["decisions"] == want.confidence.to_dict()["decisions"]
+    assert summary["confidence"]["level"] == 0.8
+    assert summary["lists"]["list_confidence"] == 0.8
+    assert summary["lists"]["undecided_count"] == want.confidence.decisions["undecided"]["count"]
+
+    # every row carries its bounds, decision and shrunk rates, as the engine made them
+    rows = all_results(client, campaign_id, alice)
+    assert [r["decision"] for r in rows] == want.results["decision"].to_list()
+    assert [r["score_low"] for r in rows] == want.results["score_low"].to_list()
+    assert [r["impressions_needed"] for r in rows] == want.results["impressions_needed"].to_list()
+    shrunk = [m.name for m in resolved.metrics if f"shrunk_{m.name}" in want.results.columns]
+    assert list(rows[0]["shrunk_metrics"]) == shrunk
+    assert [r["shrunk_metrics"]["ctr"] for r in rows] == want.results["shrunk_ctr"].to_list()
+    undecided = [r for r in rows if r["decision"] == "undecided"]
+    assert any(r["impressions_needed"] for r in undecided)
+
+    # the decision filter keeps exactly the rows with that decision, in rank order
+    for decision in DECISIONS:
+        kept = all_results(client, campaign_id, alice, decision=decision)
+        assert [r["rank"] for r in kept] == [r["rank"] for r in rows if r["decision"] == decision]
+    bad = client.get(
+        f"{API}/scoring/results/{campaign_id}", params={"decision": "maybe"}, headers=alice
+    )
+    assert bad.status_code == 422
+    assert "decision" in bad.text
+
+
+def test_a_classic_run_has_no_decisions(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("alice")
+    campaign_id = _scored(client, container, alice)
+    row = all_results(client, campaign_id, alice)[0]
+    assert not {*ROW_FIELDS, "shrunk_metrics"} & set(row)
+    summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=alice).json()["data"]
+    assert "confidence" not in summary
+    assert "list_confidence" not in summary["lists"]
+    refused = client.get(
+        f"{API}/scoring/results/{campaign_id}", params={"decision": "whitelist"}, headers=alice
+    )
+    assert refused.status_code == 422, refused.text
+    body = refused.json()
+    assert body["details"]["field"] == "decision"
+    assert "without list_confidence" in body["message"]
+
+
+def _stored_frame(container: Container, run_id: str) -> Any:
+    with session_scope(container.sessions) as session:
+        run = session.get(ScoringRun, uuid.UUID(run_id))
+        assert run is not None
+        return pages.index().run(session, run).stored.frame
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
