@@ -46,6 +46,13 @@ def add_score(commands: Any) -> None:
     add_setup_arguments(score_cmd)
     add_confidence_argument(score_cmd)
     score_cmd.add_argument(
+        "--impact",
+        action="store_true",
+        help="also print what applying the lists would do (what the blacklist removes, "
+        "the campaign's figures after blocking and after moving the removed spend to the "
+        "whitelist) and write it in summary.json under 'impact'",
+    )
+    score_cmd.add_argument(
         "-o", "--out", type=Path, default=Path("caliber-out"), help="output directory"
     )
     score_cmd.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
@@ -97,9 +104,21 @@ def _score(args: argparse.Namespace) -> None:
         )
     else:
         result = run(file, setup, options=options)
-    written = _write_outputs(result, args.out)
+    impact = _impact(result) if args.impact else None
+    written = _write_outputs(result, args.out, impact)
     if not args.quiet:
         print_summary(_summary(result, file, written))
+        if impact is not None:
+            from caliber.cli.impact import impact_summary
+
+            print_summary(impact_summary(impact), left=(0,))
+
+
+def _impact(result: ScoringResult) -> dict[str, Any]:
+    """What applying the run's lists in use (confident with --confidence) would do."""
+    from caliber.engine.impact import impact
+
+    return impact(result.results, result.dimension, result.lists, result.metric_names).to_dict()
 
 
 def _run_with_progress(
@@ -123,7 +142,9 @@ def _run_with_progress(
     return result
 
 
-def _write_outputs(result: ScoringResult, out: Path) -> list[Path]:
+def _write_outputs(
+    result: ScoringResult, out: Path, impact: dict[str, Any] | None = None
+) -> list[Path]:
     import polars as pl
 
     try:
@@ -153,8 +174,11 @@ def _write_outputs(result: ScoringResult, out: Path) -> list[Path]:
             frame.write_csv(path)
             written.append(path)
         summary_path = out / "summary.json"
+        summary = result.summary()
+        if impact is not None:
+            summary["impact"] = impact
         summary_path.write_text(
-            json.dumps(result.summary(), indent=2, default=_json_default) + "\n", encoding="utf-8"
+            json.dumps(summary, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
         written.append(summary_path)
     except OSError as exc:

@@ -244,8 +244,8 @@ def _assumptions(
             f"stay. So each grows by the same factor, x{move['growth']:.4f}."
         )
         sentences.append(
-            "This assumes the whitelisted inventory can take the extra volume at the same "
-            "price and rates (no saturation, no change in auctions), and that what this "
+            "The whitelisted inventory is assumed to take the extra volume at the same "
+            "price and rates (no saturation, no change in auctions), and what this "
             "file observed holds going forward."
         )
     else:
