@@ -21,6 +21,7 @@ from caliber.db.session import session_scope
 from caliber.engine.config import Setup
 from caliber.engine.decisions import DECISIONS, result_columns
 from caliber.engine.pipeline import score
+from caliber.reports import dsp
 from caliber.scoring import pages
 from caliber.scoring.service import setup_from_snapshot
 from tests.api.conftest import run_jobs
@@ -193,4 +194,90 @@ def _stored_frame(container: Container, run_id: str) -> Any:
 
 
 def _csv(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text)))
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+def test_every_list_and_list_export_of_a_confident_run_is_the_confident_list(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("alice")
+    campaign_id = _scored(client, container, alice, list_confidence=0.8)
+    want = _engine(0.8)
+    assert want.confidence is not None
+    white = want.lists.whitelist["domain"].to_list()
+    black = want.lists.blacklist["domain"].to_list()
+    classic_white = want.confidence.classic_lists.whitelist["domain"].to_list()
+    assert white
+    assert black
+    assert white != classic_white  # the two differ on this file
+
+    for kind, names in (("whitelist", white), ("blacklist", black)):
+        got = client.get(f"{API}/scoring/{kind}/{campaign_id}", headers=alice).json()["data"]
+        assert got["domains"] == names, kind
+        assert got["criteria_used"]["list_confidence"] == 0.8
+        assert (
+            got["criteria_used"]["undecided_count"]
+            == (want.confidence.decisions["undecided"]["count"])
+        )
+        assert "80% sure" in got["criteria_used"]["rule"]
+        posted = client.post(
+            f"{API}/scoring/optimization-list",
+            json={"campaign_id": campaign_id, "list_type": kind},
+            headers=alice,
+        ).json()["data"]
+        assert posted["domains"] == names
+
+    export = f"{API}/reports/export/campaigns/{campaign_id}"
+
+    def get(path: str) -> Any:
+        response = client.get(f"{export}/{path}", headers=alice)
+        assert response.status_code == 200, (path, response.text)
+        return response
+
+    assert [r["domain"] for r in _csv(get("whitelist/csv").text)] == white
+    assert get("blacklist/json").json()["domains"] == black
+    listed = _csv(get("optimization-lists/csv").text)
+    assert [r["domain"] for r in listed if r["list_type"] == "whitelist"] == white
+    assert [r["domain"] for r in listed if r["list_type"] == "blacklist"] == black
+    assert get("whitelist/txt").content == dsp.plain_list(dsp.split_entries(white)[0])
+    lines = get("blacklist/trade-desk").json()["BidLines"]
+    assert [line["DomainFragment"] for line in lines] == black
+    dv360 = get("whitelist/dv360").json()
+    assert set(json_sites(dv360)) == set(white)
+    campaign = get("data/json").json()
+    assert campaign["whitelist"]["domains"] == white
+    assert campaign["campaign_summary"]["confidence"]["level"] == 0.8
+    summary = _csv(get("summary/csv").text)[0]
+    assert int(summary["whitelist_count"]) == len(white)
+
+
+def test_the_results_csv_of_a_confident_run_adds_its_columns_after_the_classic_ones(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("alice")
+    confident = _scored(client, container, alice, list_confidence=0.8)
+    classic = _scored(client, container, alice)
+    want = _engine(0.8)
+    path = "results/csv"
+    sure = _csv(
+        client.get(f"{API}/reports/export/campaigns/{confident}/{path}", headers=alice).text
+    )
+    plain_text = client.get(f"{API}/reports/export/campaigns/{classic}/{path}", headers=alice).text
+    plain = _csv(plain_text)
+    resolved = Setup.create(*ACTION.values()).resolve()
+    added = result_columns(resolved.metrics)
+    assert list(sure[0]) == [*plain[0], *added]
+    assert [r["decision"] for r in sure] == want.results["decision"].to_list()
+    assert [r["impressions_needed"] for r in sure] == [
+        "" if v is None else str(v) for v in want.results["impressions_needed"].to_list()
+    ]
+    # the classic columns are the classic file's, value for value
+    assert [{k: r[k] for k in plain[0] if k != "export_date"} for r in sure] == [
+        {k: r[k] for k in plain[0] if k != "export_date"} for r in plain
+    ]
+    assert not set(added) & set(plain_text.splitlines()[0].split(","))
+
+
+def json_sites(body: dict[str, Any]) -> list[str]:
+    """The site urls of a DV360 sites:bulkEdit body."""
+    return [site["urlOrAppId"] for site in body["newSites"]]

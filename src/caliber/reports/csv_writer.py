@@ -54,20 +54,23 @@ def results_csv(
     generated_at: datetime,
     *,
     bom: bool = True,
+    extra_columns: Sequence[str] = (),
 ) -> Iterator[bytes]:
     """The results CSV of stored rows (tuples of
     :data:`~caliber.reports.formats.STORED_RESULT_FIELDS`, in batches), in chunks of about
     64 KiB: byte for byte what :func:`iter_csv` writes of
     :func:`~caliber.reports.formats.result_row`, several times faster (a 300,000-row
     campaign is written row by row in Python, so the cells that are the same on every row
-    are made once, and each cell goes straight to the conversion of its stored type)."""
+    are made once, and each cell goes straight to the conversion of its stored type).
+    ``extra_columns`` (a confident run's, issue 17) follow the classic ones, their values
+    after the stored fields in each tuple; without them the file is the classic one."""
     head = [safe_cell(v) for v in (campaign.name, campaign.platform, campaign.goal)]
     head.append(safe_cell(campaign.channel))
     exported = safe_cell(iso_utc(generated_at))
     cell = typed_cell
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([safe_cell(name) for name in RESULT_COLUMNS])
+    writer.writerow([safe_cell(name) for name in (*RESULT_COLUMNS, *extra_columns)])
     prefix = BOM if bom else b""
     for batch in batches:
         lines = []
@@ -85,6 +88,7 @@ def results_csv(
             metrics,
             breakdown,
             flags,
+            *more,
         ) in batch:
             stored = metrics or {}
             lines.append(
@@ -105,6 +109,7 @@ def results_csv(
                     cell(breakdown or {}),
                     cell(list(flags or [])),
                     exported,
+                    *(cell(value) for value in more),
                 ]
             )
             if len(lines) == 32:

@@ -4,7 +4,7 @@ named; owner-checked): the run's facts from the database, its rows from its stor
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from caliber.db.base import utcnow
 from caliber.db.models import AIInsight
-from caliber.engine.lists import OptimizationLists, build_lists
+from caliber.engine.lists import OptimizationLists
 from caliber.reports import formats
 from caliber.reports.data import (
     CampaignFacts,
@@ -27,6 +27,7 @@ from caliber.reports.data import (
 )
 from caliber.scoring import pages
 from caliber.scoring.frames import EXPORT_FIELDS, StoredRun
+from caliber.scoring.lists import run_lists
 from caliber.scoring.repository import ResultFilters
 from caliber.scoring.runs import ResultsView, results_view
 
@@ -99,8 +100,20 @@ def _histogram(frame: pl.DataFrame) -> tuple[int, ...]:
     return tuple(bins)
 
 
-def _snapshot(kind: str, lists: OptimizationLists) -> ListSnapshot:
-    chosen = lists.whitelist if kind == "whitelist" else lists.blacklist
+def _snapshot(
+    kind: str, lists: OptimizationLists, frame: pl.DataFrame, dimension: str
+) -> ListSnapshot:
+    """The list's entries as report lines: its rows of ``frame`` (the run's lines, keyed by
+    ``domain``; a run's names are unique) in the list's order."""
+    listed = lists.whitelist if kind == "whitelist" else lists.blacklist
+    names = listed.get_column(dimension).alias("domain")
+    chosen = (
+        names.to_frame()
+        .with_row_index("_order")
+        .join(frame, on="domain", how="inner")
+        .sort("_order")
+        .drop("_order")
+    )
     scores = chosen["score"]
     return ListSnapshot(
         list_type=kind,
@@ -132,11 +145,12 @@ def report_data(
     view = view or results_view(session, owner_id, campaign_id, run_id)
     campaign = view.campaign
     setup = view.setup
-    frame = stored_run(session, view).lines()
+    stored = stored_run(session, view)
+    frame = stored.lines()
     threshold = setup.min_impressions if min_impressions is None else min_impressions
-    lists = build_lists(
-        frame, "domain", threshold, setup.whitelist_quantile, setup.blacklist_quantile
-    )
+    # the lists in use (confident when the run was scored with list_confidence), the
+    # same the list routes answer
+    lists = run_lists(session, view, threshold)
     snapshot = view.run.snapshot or {}
     return ReportData(
         campaign=campaign_facts(view),
@@ -148,8 +162,8 @@ def report_data(
         score_histogram=_histogram(frame),
         top_rows=_lines(frame.head(TOP_ROWS)),
         total_rows=frame.height,
-        whitelist=_snapshot("whitelist", lists),
-        blacklist=_snapshot("blacklist", lists),
+        whitelist=_snapshot("whitelist", lists, frame, stored.layout.dimension),
+        blacklist=_snapshot("blacklist", lists, frame, stored.layout.dimension),
         data_quality=dict(view.run.report or {}),
         insights=campaign_insights(session, owner_id, campaign.id) if with_insights else (),
     )
@@ -169,15 +183,16 @@ def campaign_insights(
 
 
 def result_batches(
-    stored: StoredRun, filters: ResultFilters, batch: int = 2000
+    stored: StoredRun, filters: ResultFilters, batch: int = 2000, extra: Sequence[str] = ()
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Every (filtered) result row in rank order as tuples of
     :data:`formats.STORED_RESULT_FIELDS`, ``batch`` rows at a time (made from the run's
-    frame batch by batch: the rows of a large campaign never sit in memory at once)."""
+    frame batch by batch: the rows of a large campaign never sit in memory at once), then
+    the values of the ``extra`` columns."""
     assert formats.STORED_RESULT_FIELDS == EXPORT_FIELDS
     mask = None
     if filters != ResultFilters():
         index = pages.RunIndex(stored.index)
         found = index.matching(filters)
         mask = None if found is None else np.asarray(found, dtype=bool)
-    yield from stored.export_batches(mask, batch)
+    yield from stored.export_batches(mask, batch, extra)

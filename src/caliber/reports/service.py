@@ -124,8 +124,11 @@ def _results_csv(
     stored: StoredRun, facts: CampaignFacts, filters: ResultFilters, now: datetime
 ) -> Iterator[bytes]:
     """Streams, row batch by row batch from the run's frame (a run's rows never change,
-    so nothing of the database is held while the body is sent)."""
-    yield from csv_writer.results_csv(facts, result_batches(stored, filters), now)
+    so nothing of the database is held while the body is sent). A run scored with
+    list_confidence adds its bounds, decision and shrunk rates after the classic columns."""
+    extra = stored.confidence_columns()
+    batches = result_batches(stored, filters, extra=extra)
+    yield from csv_writer.results_csv(facts, batches, now, extra_columns=extra)
 
 
 def _require_domains(facts: CampaignFacts) -> None:

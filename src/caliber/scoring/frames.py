@@ -215,17 +215,32 @@ class StoredRun:
         return mask.arg_true().to_numpy()
 
     def export_batches(
-        self, mask: np.ndarray | None = None, batch: int = 2000
+        self, mask: np.ndarray | None = None, batch: int = 2000, extra: Sequence[str] = ()
     ) -> Iterator[list[tuple[Any, ...]]]:
-        """Every (matching) row in rank order as tuples of :data:`EXPORT_FIELDS`, ``batch``
+        """Every (matching) row in rank order as tuples of :data:`EXPORT_FIELDS`, then the
+        values of the frame's ``extra`` columns (:meth:`confidence_columns`), ``batch``
         rows at a time."""
         positions = np.arange(self.height) if mask is None else np.flatnonzero(mask)
         for start in range(0, positions.size, batch):
             chunk = positions[start : start + batch]
-            yield [
+            rows = [
                 tuple(getattr(record, name) for name in EXPORT_FIELDS)
                 for record in self.records(chunk)
             ]
+            if extra:
+                part = self.frame[chunk].select(extra)
+                rows = [(*row, *more) for row, more in zip(rows, part.iter_rows(), strict=True)]
+            yield rows
+
+    def confidence_columns(self) -> list[str]:
+        """A confident run's columns an export adds after the classic ones, in the
+        engine's order (``caliber score --confidence``'s results.csv); none for a classic
+        run."""
+        if not self.confident:
+            return []
+        return [c for c in ROW_CONFIDENCE if c in self.frame.columns] + list(
+            self.shrunk_columns().values()
+        )
 
     def lines(self) -> pl.DataFrame:
         """The typed columns of every row in rank order (what a report lists and sums)."""

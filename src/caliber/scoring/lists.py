@@ -1,6 +1,7 @@
 """The whitelist and blacklist of a run's results (the campaign's latest completed run
-unless one is named), rebuilt from the stored rows by the engine's own ``build_lists``,
-so they equal what ``caliber score`` writes for the same file and setup. Never commits.
+unless one is named), rebuilt from the stored rows by the engine's ``lists_in_use`` (the
+confident lists of a run scored with ``list_confidence``, else the classic ones), so
+they equal what ``caliber score`` writes for the same file and setup. Never commits.
 
 A run's rows never change, so each list is built once per run and threshold, and kept
 encoded (:mod:`caliber.scoring.answers`); a 200k-row campaign's list is written straight
@@ -32,8 +33,8 @@ def optimization_list(
     min_impressions: float | None = None,
     run_id: uuid.UUID | None = None,
 ) -> OptimizationListOut:
-    """The whitelist or blacklist of the stored rows, by the engine's ``build_lists``
-    (default eligibility: the min_impressions the run was scored with)."""
+    """The whitelist or blacklist in use of the stored rows (:func:`run_lists`; default
+    eligibility: the min_impressions the run was scored with)."""
     view = results_view(session, owner_id, campaign_id, run_id)
     chosen, dimension, payload = _list_payload(session, view, list_type, min_impressions)
     return OptimizationListOut.model_validate({**payload, "entries": _entries(chosen, dimension)})
@@ -124,16 +125,31 @@ def _list_payload(
             "score_threshold": (
                 lists.whitelist_threshold if whitelist else lists.blacklist_threshold
             ),
-            "rule": (
-                "eligible rows with score >= the quantile, best first"
-                if whitelist
-                else "eligible rows with score <= the quantile, worst first"
-            ),
+            "rule": _rule(whitelist, lists.confidence),
         },
         "total_impressions": answers.whole(total_impressions),
         "average_score": None if average is None else round(float(cast(float, average)), 2),
     }
     return chosen, dimension, payload
+
+
+def _rule(whitelist: bool, level: float | None) -> str:
+    """The list's rule in words: the classic contract's, or at a confidence level the
+    one-sided bound against the quantile of the shrunk scores (engine/decisions.py)."""
+    if level is None:
+        if whitelist:
+            return "eligible rows with score >= the quantile, best first"
+        return "eligible rows with score <= the quantile, worst first"
+    sure = f"{level:.0%}"
+    if whitelist:
+        return (
+            f"eligible rows at least {sure} sure to score >= the quantile of the shrunk "
+            "scores (score_low >= it), surest first; the rest of the data is undecided"
+        )
+    return (
+        f"eligible rows at least {sure} sure to score <= the quantile of the shrunk "
+        "scores (score_high <= it), surest first; the rest of the data is undecided"
+    )
 
 
 def _entries(chosen: pl.DataFrame, dimension: str) -> list[dict[str, Any]]:
