@@ -26,12 +26,14 @@ HEADERS = (
 )
 
 
-def _sites() -> dict[str, dict[str, float]]:
-    """60 sites from 400 to ~160,000 impressions, rates spread so both lists fill."""
+def sites_of(count: int = 60, shift: int = 0) -> dict[str, dict[str, float]]:
+    """``count`` sites from 400 to ~160,000 impressions, rates spread so both lists
+    fill (``shift``: another week's figures)."""
     sites = {}
-    for i in range(60):
+    for j in range(count):
+        i = j + shift
         imps = 400 + (i * 7919) % 60 * 2700
-        sites[f"site{i:02d}.com"] = {
+        sites[f"site{j:02d}.com"] = {
             "impressions": imps,
             "spend": round(imps * (1.5 + (i * 13) % 9 * 0.5) / 1000, 2),
             "clicks": imps * ((i * 17) % 11) // 2000,
@@ -43,14 +45,19 @@ def _sites() -> dict[str, dict[str, float]]:
     return sites
 
 
-def _write(path: Path, sites: dict[str, dict[str, float]]) -> None:
+def export_csv(sites: dict[str, dict[str, float]]) -> str:
+    """The sites as a Trade Desk display export."""
     lines = [",".join(HEADERS)]
     for name, s in sites.items():
         lines.append(
             f"{name},{s['impressions']},{s['spend']},{s['clicks']},{s['conversions']},"
             f"{s['view']},{s['xl']},{s['refresh']}"
         )
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
+
+
+def _write(path: Path, sites: dict[str, dict[str, float]]) -> None:
+    path.write_text(export_csv(sites), encoding="utf-8")
 
 
 def _names(path: Path) -> set[str]:
@@ -109,7 +116,7 @@ def expected(
     }
 
 
-def _check(impact: dict[str, Any], want: dict[str, Any], black: set[str]) -> None:
+def check(impact: dict[str, Any], want: dict[str, Any], black: set[str]) -> None:
     before = want["before"]
     assert impact["removed"]["domains"] == len(black)
     for volume in ("impressions", "spend", "clicks", "conversions"):
@@ -128,7 +135,7 @@ def _check(impact: dict[str, Any], want: dict[str, Any], black: set[str]) -> Non
 def test_impact_is_printed_and_written_in_the_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sites = _sites()
+    sites = sites_of()
     path = tmp_path / "export.csv"
     _write(path, sites)
     out = tmp_path / "out"
@@ -141,7 +148,7 @@ def test_impact_is_printed_and_written_in_the_summary(
     assert black
     assert impact["lists"] == "classic"
     want = expected(sites, white, black, _scores(out / "results.csv"))
-    _check(impact, want, black)
+    check(impact, want, black)
     # before blocking is the summary's own campaign score
     assert impact["before"]["campaign_score"] == summary["campaign_level_score"]
     assert "What applying the lists would do (classic lists)" in printed
@@ -157,7 +164,7 @@ def test_impact_is_printed_and_written_in_the_summary(
 def test_impact_uses_the_confident_lists_with_confidence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sites = _sites()
+    sites = sites_of()
     path = tmp_path / "export.csv"
     _write(path, sites)
     out = tmp_path / "sure"
@@ -174,7 +181,7 @@ def test_impact_uses_the_confident_lists_with_confidence(
         _names(out / "blacklist_classic.csv"),
     )
     assert (impact["lists"], impact["list_confidence"]) == ("confident", 0.8)
-    _check(impact, expected(sites, white, black, _scores(out / "results.csv")), black)
+    check(impact, expected(sites, white, black, _scores(out / "results.csv")), black)
     assert "What applying the lists would do (confident lists at 0.8)" in printed
 
 
@@ -182,7 +189,7 @@ def test_without_impact_the_summary_has_none_and_quiet_prints_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "export.csv"
-    _write(path, _sites())
+    _write(path, sites_of())
     assert main(["score", str(path), *SETUP, "-o", str(tmp_path / "a")]) == 0
     assert "What applying" not in capsys.readouterr().out
     assert "impact" not in json.loads((tmp_path / "a" / "summary.json").read_text("utf-8"))

@@ -98,6 +98,7 @@ def _snapshot(client: TestClient, world: World, headers: dict[str, str]) -> list
         f"/scoring/results/{world.campaign}?per_page=100",
         f"/scoring/results/{world.campaign}?run_id={world.run}",
         f"/campaigns/{world.campaign}/runs",
+        f"/scoring/impact/{world.campaign}",
         f"/ai/insights/{world.campaign}",
         f"/ai/chat/history/{world.conversation}",
         "/notifications",
@@ -254,7 +255,7 @@ def test_every_route_hides_one_users_objects_from_another(
                 with_run += 1
     assert unclassified == [], f"classify these routes in {__file__}: {unclassified}"
     assert walked >= 60
-    assert with_run == 14  # results, summary, both lists, every export and the PDF
+    assert with_run == 15  # results, summary, both lists, the impact, every export and the PDF
     # the bodies that name a run: a list asked by POST, a background export
     for path, body in (
         ("/scoring/optimization-list", {"campaign_id": world.campaign, "list_type": "whitelist"}),

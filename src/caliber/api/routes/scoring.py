@@ -14,6 +14,7 @@ from caliber.core.envelope import Envelope, Page, ok
 from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import SCORE_CAMPAIGN
 from caliber.scoring import answers as scoring_answers
+from caliber.scoring import impact as scoring_impact
 from caliber.scoring import lists as scoring_lists
 from caliber.scoring import results as scoring_results
 from caliber.scoring import service as scoring_service
@@ -62,6 +63,10 @@ class SummaryEnvelope(Envelope[dict[str, Any]]):
 
 
 class ListEnvelope(Envelope[OptimizationListOut]):
+    run: ResultsRunOut
+
+
+class ImpactEnvelope(Envelope[scoring_impact.ImpactOut]):
     run: ResultsRunOut
 
 
@@ -201,6 +206,24 @@ def blacklist(
     run_id: RunId = None,
 ) -> Any:
     return _list(session, user.id, campaign_id, "blacklist", min_impressions, run_id)
+
+
+@router.get("/impact/{campaign_id}", response_model=ImpactEnvelope, responses=RESULTS_RESPONSES)
+def impact(
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    min_impressions: MinImpressions = None,
+    run_id: RunId = None,
+) -> Any:
+    """What applying the run's lists in use would do: what the blacklist removes, the
+    campaign's figures before, after blocking and after moving the removed spend to the
+    whitelist, and the assumptions (``docs/service.md``). ``min_impressions``: the lists'
+    eligibility floor (default: the run's)."""
+    data, view = scoring_impact.run_impact(session, user.id, campaign_id, run_id, min_impressions)
+    response.headers.update(view.marker.headers())
+    return {**ok(data), "run": view.marker.to_dict()}
 
 
 def _list(
