@@ -12,7 +12,7 @@ import pytest
 
 from caliber.engine.config import Setup
 from caliber.engine.decisions import lists_in_use
-from caliber.engine.diff import METRICS, Side, compare, counts_sentence
+from caliber.engine.diff import METRICS, Side, compare, counts_sentence, list_changes
 from caliber.engine.lists import build_lists
 from caliber.engine.pipeline import score
 from tests.engine.exports import make_export
@@ -103,6 +103,10 @@ def test_the_diff_of_two_hand_made_scorings() -> None:
     assert [e["domain"] for e in got["lists"]["blacklist"]["added"]] == ["j.com"]
     assert [e["domain"] for e in got["lists"]["blacklist"]["removed"]] == ["h.com"]
     assert got["lists"]["whitelist"]["kept"] == got["lists"]["blacklist"]["kept"] == 1
+    assert list_changes(base.lists, head.lists, "domain") == {
+        "whitelist": {"add": ["c.com"], "remove": ["b.com"]},
+        "blacklist": {"add": ["j.com"], "remove": ["h.com"]},
+    }
 
     assert got["domains"]["new"]["count"] == 2
     assert [e["domain"] for e in got["domains"]["new"]["items"]] == ["i.com", "j.com"]

@@ -22,6 +22,7 @@ from caliber.api.routes import (
     analytics,
     auth,
     campaigns,
+    changes,
     files,
     health,
     notifications,
@@ -124,6 +125,7 @@ def create_app(
     include(campaigns.router, prefix=f"{prefix}/campaigns", tags=["campaigns"])
     include(scoring.router, prefix=f"{prefix}/scoring", tags=["scoring"])
     include(analytics.router, prefix=f"{prefix}/scoring", tags=["analytics"])
+    include(changes.router, prefix=f"{prefix}/scoring", tags=["changes"])
     include(files.router, prefix=prefix, tags=["files"])
     include(notifications.router, prefix=f"{prefix}/notifications", tags=["notifications"])
     include(reports.router, prefix=f"{prefix}/reports", tags=["reports"])

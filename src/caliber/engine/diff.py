@@ -78,7 +78,8 @@ class RunDiff:
         }
 
     def list_changes(self) -> dict[str, dict[str, list[str]]]:
-        """Per list, the names to add and to remove (what a DSP's list must change)."""
+        """Per list, the names to add and to remove (what a DSP's list must change), in
+        the order of :func:`list_changes`."""
         return {
             name: {
                 "add": [entry["domain"] for entry in change["added"]],
@@ -106,6 +107,21 @@ def compare(base: Side, head: Side, dimension: str, limit: int = DEFAULT_LIMIT) 
         movers=_movers(base.results, head.results, dimension, limit),
         campaign=_campaign(base, head, dimension),
     )
+
+
+def list_changes(
+    base: OptimizationLists, head: OptimizationLists, dimension: str
+) -> dict[str, dict[str, list[str]]]:
+    """Only the names each list adds (head order) and removes (base order): what a
+    notification counts, without the rest of the diff."""
+    found = {}
+    for name in LIST_NAMES:
+        change = _list_change(_list(base, name), _list(head, name), dimension)
+        found[name] = {
+            "add": [entry["domain"] for entry in change["added"]],
+            "remove": [entry["domain"] for entry in change["removed"]],
+        }
+    return found
 
 
 def _list(lists: OptimizationLists, name: str) -> pl.DataFrame:

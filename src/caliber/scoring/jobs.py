@@ -34,6 +34,7 @@ from caliber.engine import pipeline
 from caliber.engine.config import Setup
 from caliber.engine.errors import EngineError
 from caliber.engine.options import ReadOptions
+from caliber.scoring import diff as scoring_diff
 from caliber.scoring import frames, repository, saving
 from caliber.scoring import service as scoring_service
 from caliber.storage.base import Storage
@@ -108,6 +109,8 @@ def run_scoring_job(
         stored = save_result(services, uid, cid, job.run_id, result)
         if not stored:
             logger.info("campaign %s left processing during scoring; result discarded", cid)
+        else:
+            _notify_list_changes(services, uid, cid, job.run_id)
     except (OperationalError, UpstreamUnavailable):
         if transient:
             raise
@@ -133,6 +136,19 @@ def save_result(
     return saving.save_run(
         services.sessions, services.storage, owner_id, campaign_id, run_id, data, completion(result)
     )
+
+
+def _notify_list_changes(
+    services: JobServices, owner_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID
+) -> None:
+    """Tell the user when the completed run changed the lists of the run before it
+    (:func:`caliber.scoring.diff.notify_list_changes`). The run is already completed: a
+    failure here is logged, never the run's."""
+    try:
+        with session_scope(services.sessions) as session:
+            scoring_diff.notify_list_changes(session, owner_id, campaign_id, run_id)
+    except Exception:
+        logger.warning("could not notify the list changes of run %s", run_id, exc_info=True)
 
 
 def _set_step(
