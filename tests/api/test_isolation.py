@@ -151,6 +151,7 @@ def _request(world: World, method: str, path: str) -> dict[str, Any] | None:
         .replace("{conversation_id}", w.conversation)
         .replace("{notification_id}", w.notification)
         .replace("{kind}", "whitelist")
+        .replace("{domain}", w.domain)
     )
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("PUT", "/api/v1/campaigns/templates/{template_id}/weights"): {"json": {"weights": None}},
@@ -205,6 +206,9 @@ def _request(world: World, method: str, path: str) -> dict[str, Any] | None:
     queries: dict[str, dict[str, str]] = {
         "/api/v1/scoring/explain/{campaign_id}/domain": {"name": w.domain},
         "/api/v1/scoring/compare": {"before": w.campaign, "after": w.campaign},
+        # the diff with A's run as both sides: still not found
+        "/api/v1/scoring/diff/{campaign_id}": {"base": w.run, "head": w.run},
+        "/api/v1/scoring/diff/{campaign_id}/export": {"format": "text", "base": w.run},
     }
     if "{" not in path and (method, path) not in bodies and path not in queries:
         return None
