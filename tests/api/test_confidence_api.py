@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 
 from caliber.api.container import Container
 from caliber.db.models import ScoringRun
@@ -24,6 +25,7 @@ from caliber.engine.pipeline import score
 from caliber.reports import dsp
 from caliber.scoring import pages
 from caliber.scoring.service import setup_from_snapshot
+from caliber.worker.tasks import WorkerServices, optimization_lists
 from tests.api.conftest import run_jobs
 from tests.api.test_scoring import API, all_results, attach, create_campaign
 from tests.engine.exports import make_export
@@ -281,3 +283,32 @@ def test_the_results_csv_of_a_confident_run_adds_its_columns_after_the_classic_o
 def json_sites(body: dict[str, Any]) -> list[str]:
     """The site urls of a DV360 sites:bulkEdit body."""
     return [site["urlOrAppId"] for site in body["newSites"]]
+
+
+def test_the_worker_lists_task_answers_the_confident_lists(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("alice")
+    campaign_id = _scored(client, container, alice, list_confidence=0.8)
+    want = _engine(0.8)
+    user_id = client.get(f"{API}/auth/profile", headers=alice).json()["data"]["id"]
+    services = WorkerServices(sessions=container.sessions, storage=container.storage)
+    lists = optimization_lists(services, campaign_id=campaign_id, user_id=user_id)
+    assert lists["whitelist"]["domains"] == want.lists.whitelist["domain"].to_list()
+    assert lists["blacklist"]["criteria_used"]["list_confidence"] == 0.8
+
+
+def test_the_pdf_of_a_confident_run_says_how_sure_its_lists_are(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("alice")
+    confident = _scored(client, container, alice, list_confidence=0.8)
+    classic = _scored(client, container, alice)
+    texts = {}
+    for campaign_id in (confident, classic):
+        pdf = client.get(f"{API}/reports/campaigns/{campaign_id}/pdf", headers=alice)
+        assert pdf.status_code == 200, pdf.text
+        reader = PdfReader(io.BytesIO(pdf.content))
+        texts[campaign_id] = " ".join(page.extract_text() for page in reader.pages)
+    assert "How sure are these lists" in texts[confident]
+    assert "How sure are these lists" not in texts[classic]

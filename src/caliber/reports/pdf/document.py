@@ -11,7 +11,7 @@ bookmarks). Every string from users or models goes through
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from reportlab.lib import colors  # type: ignore[import-untyped]
@@ -22,6 +22,8 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate  # type: 
 
 from caliber.reports.data import ReportData
 from caliber.reports.pdf import appendix, overview, recommendations, results, summary
+from caliber.reports.pdf import confidence as confidence_section
+from caliber.reports.pdf.impact import impact_section
 from caliber.reports.pdf.layout import (
     ACCENT,
     BOLD,
@@ -38,11 +40,16 @@ __all__ = ["render_campaign_pdf"]
 
 
 def render_campaign_pdf(
-    data: ReportData, *, include_charts: bool = True, include_details: bool = True
+    data: ReportData,
+    *,
+    include_charts: bool = True,
+    include_details: bool = True,
+    impact: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The PDF report of a completed campaign: title page, Executive Summary, Campaign
     Overview, Performance Metrics, Charts (``include_charts``), Detailed Results
-    (``include_details``), Optimization Recommendations and Appendix."""
+    (``include_details``), Optimization Recommendations, what applying the lists would do
+    (with ``impact``: :mod:`caliber.scoring.impact`'s answer for the run) and Appendix."""
     register_fonts()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -67,6 +74,8 @@ def render_campaign_pdf(
     story += [
         PageBreak(),
         *recommendations.optimization_recommendations(data),
+        *confidence_section.how_sure(data),  # a run scored with list_confidence only
+        *([PageBreak(), *impact_section(data, impact)] if impact is not None else []),
         PageBreak(),
         *appendix.appendix(data),
     ]
