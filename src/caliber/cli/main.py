@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from caliber.cli import analytics, db, scoring, serving
+from caliber.cli import analytics, db, diff, scoring, serving
 from caliber.cli.output import CliInputError, Parser
 
 EXIT_BAD_INPUT = 2
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     scoring.add_score(commands)
+    diff.add_diff(commands)
     analytics.add_explain(commands)
     analytics.add_outliers(commands)
     analytics.add_weights(commands)

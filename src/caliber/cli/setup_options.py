@@ -31,9 +31,15 @@ CHANNELS = ("display", "ctv", "video", "audio")
 def add_setup_arguments(command: argparse.ArgumentParser) -> None:
     """FILE and the scoring setup: shared by score, explain, outliers and weights."""
     command.add_argument("file", type=Path, help="CSV, TSV or Excel (.xlsx, .xls) export")
-    command.add_argument("-p", "--platform", required=True, help=" | ".join(PLATFORMS))
-    command.add_argument("-g", "--goal", required=True, help=" | ".join(GOALS))
-    command.add_argument("-c", "--channel", required=True, help=" | ".join(CHANNELS))
+    add_setup_options(command)
+
+
+def add_setup_options(command: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """The scoring setup and reading options without FILE (`caliber diff` takes two
+    inputs, and needs the setup only for those that are files: ``required=False``)."""
+    command.add_argument("-p", "--platform", required=required, help=" | ".join(PLATFORMS))
+    command.add_argument("-g", "--goal", required=required, help=" | ".join(GOALS))
+    command.add_argument("-c", "--channel", required=required, help=" | ".join(CHANNELS))
     command.add_argument(
         "--ctr-sensitivity", action="store_true", help="weight CTR more (Trade Desk display)"
     )
