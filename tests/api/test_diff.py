@@ -129,6 +129,8 @@ def test_two_weeks_diff_exports_history_and_notification(
     assert one.status_code == 409, one.text
     assert "1 completed run" in one.json()["message"]
     exports_before = _exports(client, campaign, run_1, alice)
+    # a first run has no lists before it: nothing changed
+    assert [n["kind"] for n in _get(client, "/notifications", alice)] == ["scoring_finished"]
 
     _score(client, container, alice, campaign, week_2, "week-2.csv")
     run_2 = _get(client, f"/campaigns/{campaign}/runs", alice)[0]["id"]
