@@ -6,12 +6,16 @@ confident run, an earlier run by ``run_id`` and another eligibility floor; 404, 
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 
 from caliber.api.container import Container
+from caliber.reports.pdf.text import money, num, pct
 from tests.api.conftest import run_jobs
 from tests.api.test_scoring import API, all_results, attach, create_campaign, scored_campaign
 from tests.test_cli_impact import check, expected, export_csv, sites_of
@@ -153,3 +157,24 @@ def test_not_found_conflict_and_bad_input(
         assert bad.status_code == 422, (params, bad.text)
         assert bad.json()["success"] is False
         assert field in bad.text
+
+
+def test_the_pdf_report_says_what_applying_the_lists_would_do(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("impact-alice")
+    campaign_id = scored_campaign(client, container, alice, DATA, **ACTION)
+    found = _get(client, f"/scoring/impact/{campaign_id}", alice)["data"]
+    pdf = client.get(
+        f"{API}/reports/campaigns/{campaign_id}/pdf",
+        params={"include_charts": False, "include_details": False},
+        headers=alice,
+    )
+    assert pdf.status_code == 200, pdf.text
+    pages = PdfReader(io.BytesIO(pdf.content)).pages
+    text = re.sub(r"\s+", " ", " ".join(page.extract_text() for page in pages))
+    section = text[text.index("What applying the lists would do") :]
+    spend = found["removed"]["spend"]
+    assert f"Spend {money(spend['value'])} {pct(spend['share'], 1)}" in section
+    score = [num(found[s]["campaign_score"], 1) for s in ("before", "after_block", "after_move")]
+    assert f"Campaign score {' '.join(score)}" in section

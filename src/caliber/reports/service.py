@@ -28,6 +28,7 @@ from caliber.reports import csv_writer, dsp, formats
 from caliber.reports.data import CampaignFacts, ReportData
 from caliber.reports.gather import campaign_facts, report_data, result_batches, stored_run
 from caliber.scoring.frames import StoredRun
+from caliber.scoring.impact import impact_of
 from caliber.scoring.repository import ResultFilters
 from caliber.scoring.runs import ResultsView, results_view
 
@@ -267,7 +268,11 @@ def _render(
         from caliber.reports.pdf.document import render_campaign_pdf  # noqa: PLC0415 - ReportLab is heavy
 
         body = render_campaign_pdf(
-            data, include_charts=options.include_charts, include_details=options.include_details
+            data,
+            include_charts=options.include_charts,
+            include_details=options.include_details,
+            # the lists at the report's floor, as its whitelist and blacklist sections
+            impact=impact_of(session, view, options.min_impressions),
         )
         return Rendered(_name(facts, "report", "pdf", now), PDF, body)
     if fmt == "summary_csv":
