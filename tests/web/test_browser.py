@@ -11,38 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from caliber.sample.export import write_sample
-from tests.api.firebase import PROJECT_ID, CertServer, make_key, mint
-from tests.e2e.test_server import _free_port
+from tests.web.harness import Server, new_context, watch
 
-CALIBER = str(Path(sys.executable).parent / "caliber")
-CHROMIUM = "/usr/bin/chromium"
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@dataclass
-class Server:
-    base: str
-    certs: CertServer | None
-    process: subprocess.Popen[bytes]
-
-    def token(self, uid: str) -> str:
-        assert self.certs is not None
-        return mint(self.certs.keys[0], uid, email=f"{uid}@example.com", name=uid.title())
 
 
 @dataclass
@@ -55,119 +36,13 @@ class Shared:
     dialogs: list[str] = field(default_factory=list)
 
 
-def _start(data_dir: Path, extra: dict[str, str], certs: CertServer | None) -> Server:
-    port = _free_port()
-    env = {**os.environ, "DATA_DIR": str(data_dir), "MAX_UPLOAD_MB": "20", **extra}
-    env.pop("DATABASE_URL", None)
-    if certs is None:
-        env.pop("FIREBASE_PROJECT_ID", None)
-        env.pop("FIREBASE_CERTS_URL", None)
-    env.pop("FIREBASE_WEB_API_KEY", None)
-    log = (data_dir / "server.log").open("w")
-    process = subprocess.Popen(
-        [CALIBER, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=data_dir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 40
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return Server(base, certs, process)
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.terminate()
-            pytest.fail("caliber serve did not start: " + (data_dir / "server.log").read_text())
-        time.sleep(0.2)
-
-
-def _stop(server: Server) -> None:
-    server.process.terminate()
-    server.process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        message = f"{CHROMIUM} is missing (install the system package `chromium`)"
-        if os.environ.get("CALIBER_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = os.environ.get("CALIBER_SCREENSHOTS")
-    path = Path(target) if target else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="module")
-def dev_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[Server]:
-    del browser  # skip before starting a server when there is no browser
-    data_dir = tmp_path_factory.mktemp("dev-serve")
-    server = _start(data_dir, {"ENVIRONMENT": "development", "AUTH_DEV_MODE": "true"}, None)
-    yield server
-    _stop(server)
-
-
-@pytest.fixture(scope="module")
-def token_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[Server]:
-    del browser
-    certs = CertServer([make_key("web-key")])
-    certs.start()
-    data_dir = tmp_path_factory.mktemp("token-serve")
-    extra = {
-        "ENVIRONMENT": "development",
-        "AUTH_DEV_MODE": "false",
-        "FIREBASE_PROJECT_ID": PROJECT_ID,
-        "FIREBASE_CERTS_URL": certs.url,
-    }
-    try:
-        server = _start(data_dir, extra, certs)
-        yield server
-        _stop(server)
-    finally:
-        certs.stop()
-
-
-def _context(browser: Browser, token: str | None = None, width: int = 1366) -> BrowserContext:
-    height = 768 if width > 1000 else 1180
-    context = browser.new_context(
-        viewport={"width": width, "height": height}, accept_downloads=True
-    )
-    context.set_default_timeout(15_000)
-    if token is not None:
-        context.add_init_script(f"localStorage.setItem('caliber.token', {json.dumps(token)});")
-    return context
-
-
-def _watch(page: Page, dialogs: list[str], errors: list[str]) -> None:
-    def on_dialog(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-
 @pytest.fixture(scope="module")
 def dev(browser: Browser, dev_server: Server, shots: Path) -> Iterator[Shared]:
-    context = _context(browser)
+    context = new_context(browser)
     page = context.new_page()
     errors: list[str] = []
     shared = Shared(page, shots)
-    _watch(page, shared.dialogs, errors)
+    watch(page, shared.dialogs, errors)
     page.goto(dev_server.base + "/", wait_until="domcontentloaded")
     yield shared
     context.close()
@@ -269,8 +144,8 @@ def test_upload_a_real_export_and_watch_it_score(dev: Shared, tmp_path: Path) ->
     cards = page.locator(".completed .stat")
     expect(cards.first).to_contain_text("Campaign score")
     expect(cards.filter(has_text="Rows scored")).to_contain_text("74")
-    expect(page.locator("svg.chart")).to_have_count(4)
-    expect(page.locator("svg.chart rect.bar title").first).to_contain_text("Score 0–10")
+    expect(page.locator(".chart-grid svg.chart")).to_have_count(5)
+    expect(page.locator(".chart-grid svg.chart rect.bar title").first).to_contain_text("Score 0–10")
     expect(page.locator("figure", has_text="Top domains").locator("text.label").first).to_have_text(
         "thenewsherald.com"
     )
@@ -462,11 +337,11 @@ def test_dashboard_lists_the_scored_campaign_and_tablet_layout(
     page.get_by_label("Status", exact=True).select_option("")
     page.screenshot(path=dev.shots / "07-dashboard.png", full_page=True)
 
-    context = _context(browser, width=820)
+    context = new_context(browser, width=820)
     tablet = context.new_page()
     tablet.goto(f"{dev_server.base}/app/campaigns/{dev.campaign_id}")
     expect(tablet.locator("#results-count")).to_have_text("Showing 1–25 of 74 rows")
-    expect(tablet.locator("svg.chart")).to_have_count(4)
+    expect(tablet.locator(".chart-grid svg.chart")).to_have_count(5)
     width = tablet.evaluate("document.documentElement.scrollWidth")
     assert width <= 820, f"the page scrolls sideways at tablet width ({width}px)"
     tablet.screenshot(path=dev.shots / "08-tablet-campaign.png", full_page=True)
@@ -581,15 +456,15 @@ def test_token_sign_in_isolation_and_xss(
     errors: list[str] = []
 
     # without a token there is no way in on this server
-    anonymous = _context(browser)
+    anonymous = new_context(browser)
     page = anonymous.new_page()
     page.goto(base + "/")
     expect(page.get_by_role("heading", name="Sign in to Caliber")).to_be_visible()
     anonymous.close()
 
-    alice = _context(browser, token_server.token("alice-web"))
+    alice = new_context(browser, token_server.token("alice-web"))
     page = alice.new_page()
-    _watch(page, dialogs, errors)
+    watch(page, dialogs, errors)
     page.goto(base + "/")
     expect(page.locator(".user-name")).to_have_text("Alice-Web")
     page.get_by_label("Campaign name").fill(XSS)
@@ -627,9 +502,9 @@ def test_token_sign_in_isolation_and_xss(
     assert page.evaluate("localStorage.getItem('caliber.token')") is None
     alice.close()
 
-    bob = _context(browser, token_server.token("bob-web"))
+    bob = new_context(browser, token_server.token("bob-web"))
     page = bob.new_page()
-    _watch(page, dialogs, errors)
+    watch(page, dialogs, errors)
     page.goto(base + "/")
     expect(page.locator(".user-name")).to_have_text("Bob-Web")
     expect(page.get_by_text("No campaigns yet")).to_be_visible()

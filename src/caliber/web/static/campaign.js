@@ -1,38 +1,20 @@
-// The campaign page: upload, scoring progress, summary, charts, results, drawer, lists.
+// The campaign page: upload, scoring progress, run history, and the run on screen: its
+// summary, confidence, changes since the last run, impact, charts, results and lists.
 import * as API from "./api.js";
-import { h, replace, field, select, fmt, badge, nextId } from "./dom.js";
+import { h, replace, fmt, badge } from "./dom.js";
 import { histogram, stackedBar, hbars, statusColor } from "./charts.js";
 import { setupText } from "./dashboard.js";
 import { aiPanel } from "./ai.js";
 import { readingPanel } from "./reading.js";
+import { resultsTable } from "./results.js";
+import { listsSection } from "./lists.js";
+import { runView, runHistory, runLabel } from "./runs.js";
+import { confidencePanel, confidenceSetting, sampleRows, scoreScatter } from "./confidence.js";
+import { changesPanel } from "./changes.js";
+import { impactPanel } from "./impact.js";
 
 const EXTENSIONS = ["csv", "tsv", "txt", "xlsx", "xls"];
-const PER_PAGE = 25;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const METRIC_NAMES = {
-  cpm: "CPM",
-  ecpm: "eCPM",
-  ctr: "CTR",
-  conversion_rate: "Conversion rate",
-  ias_display_fully_in_view_1s_rate: "Viewability (fully in view 1 s)",
-  ad_load_xl_rate: "Excessive ad load",
-  ad_refresh_below_15s_rate: "Ad refresh under 15 s",
-  sampled_in_view_rate: "In-view rate",
-  player_completion_rate: "Completion rate",
-  completion_rate: "Completion rate",
-  player_errors_rate: "Player errors",
-  player_mute_rate: "Muted plays",
-  tv_quality_index_rate: "TV quality index",
-  unique_id_ratio: "Unique id ratio",
-};
-export const metricName = (m) => METRIC_NAMES[m] || fmt.label(m);
-export function metricValue(metric, v) {
-  if (typeof v !== "number") return "—";
-  if (/cpm$/.test(metric)) return fmt.money(v);
-  if (/(rate|ctr)$/.test(metric)) return fmt.pct(v);
-  return fmt.two(v);
-}
 
 export async function campaignPage(root, id, ctx) {
   document.title = "Campaign · Caliber";
@@ -86,6 +68,7 @@ export async function campaignPage(root, id, ctx) {
     fileInfo,
     uploadError,
     h("div", { class: "actions" }, startBtn),
+    confidenceSetting(campaign),
   );
   fileInput.addEventListener("focus", () => drop.classList.add("focus"));
   fileInput.addEventListener("blur", () => drop.classList.remove("focus"));
@@ -141,6 +124,7 @@ export async function campaignPage(root, id, ctx) {
       await API.post("/scoring/start", { campaign_id: id });
       replace(results);
       setStatus("processing");
+      runsCard.refresh();
       poll();
     } catch (err) {
       uploadError.textContent = err.message;
@@ -188,25 +172,34 @@ export async function campaignPage(root, id, ctx) {
       if (p.status === "completed") {
         startBtn.textContent = "Score again";
         startBtn.disabled = false;
-        renderCompleted();
+        runsCard.refresh().then(() => runsCard.choose(null)); // the new run, on screen
         assistant.refresh();
         return;
       }
       if (p.status === "failed" || p.status === "pending") {
         startBtn.disabled = !campaign.file_upload_id;
-        if (holdsResults) renderCompleted(); // the last good results, now marked stale
+        runsCard.refresh().then(() => holdsResults && renderCompleted()); // the last good results, now marked stale
         return;
       }
       await sleep(700);
     }
   }
 
-  // ---- completed -----------------------------------------------------------------------
+  // ---- runs and the run on screen ----------------------------------------------------------
   const results = h("div", { class: "completed" });
   const ai = h("div");
   // what the file gives the setup and how it is read, changeable before scoring
   const reading = readingPanel(campaign, ctx);
-  replace(root, head, h("div", { class: "two-col" }, uploadCard, progressCard), reading.el, results, ai);
+  // ?run=ID keeps an earlier run on screen across a reload
+  const view = runView(new URLSearchParams(window.location.search).get("run"));
+  const runsCard = runHistory(id, view, ctx, (runId) => {
+    const url = new URL(window.location.href);
+    if (runId) url.searchParams.set("run", runId);
+    else url.searchParams.delete("run");
+    window.history.replaceState(window.history.state, "", url.pathname + url.search);
+    renderCompleted();
+  });
+  replace(root, head, h("div", { class: "two-col" }, uploadCard, progressCard), reading.el, runsCard.el, results, ai);
   reading.refresh();
 
   // A campaign keeps the results of its last successful run while a later run is in
@@ -218,29 +211,34 @@ export async function campaignPage(root, id, ctx) {
   } else if (campaign.status === "failed") {
     renderProgress({ progress_percentage: campaign.progress_percentage || 0, status: "failed", error_message: campaign.error_message });
   }
-  if (holdsResults) renderCompleted();
+  runsCard.refresh().then(() => holdsResults && renderCompleted());
   const assistant = aiPanel(ai, id, ctx, () => campaign.status);
 
+  let rendering = 0;
   async function renderCompleted() {
+    rendering += 1;
+    const mine = rendering;
+    const alive = () => ctx.alive() && mine === rendering;
     const dim = campaign.analysis_level === "supply_vendor" ? "Supply vendor" : "Domain";
     const cards = h("section", { class: "cards", "aria-label": "Campaign summary" }, h("p", { class: "muted" }, "Loading the summary…"));
-    const charts = h("section", { class: "chart-grid", "aria-label": "Charts" });
-    const table = resultsTable(id, dim, ctx);
-    const lists = listsSection(id);
-    const outliers = h("section", { class: "card", "aria-labelledby": "outliers-title" }, h("h2", { id: "outliers-title" }, "Outliers"), h("p", { class: "muted" }, "Looking for outliers…"));
-    replace(results, h("h2", { class: "section-title" }, "Results"), cards, charts, table.el, lists, outliers);
+    replace(results, h("h2", { class: "section-title" }, "Results"), cards);
     let summary, run;
     try {
-      ({ data: summary, run } = await API.get(`/scoring/summary/${encodeURIComponent(id)}`));
+      ({ data: summary, run } = await API.get(`/scoring/summary/${encodeURIComponent(id)}`, view.q()));
     } catch (err) {
-      replace(cards, h("p", { class: "form-error", role: "alert" }, err.message));
+      if (alive()) replace(cards, h("p", { class: "form-error", role: "alert" }, err.message));
       return;
     }
-    if (!ctx.alive()) return;
-    if (run?.stale) {
-      const latest = run.latest_status === "failed" ? `failed${run.latest_error ? `: ${run.latest_error}` : ""}` : `is ${run.latest_status}`;
-      results.insertBefore(h("p", { class: "notice", role: "status", id: "stale-results" }, `These are the results of the run completed ${fmt.date(run.completed_at)}; the latest run ${latest}.`), cards);
-    }
+    if (!alive()) return;
+    const lists = summary.lists || {};
+    const info = { confident: Boolean(summary.confidence), level: summary.confidence?.level, minImpressions: lists.min_impressions };
+    const rctx = { alive };
+    const charts = h("section", { class: "chart-grid", "aria-label": "Charts" });
+    const table = resultsTable(id, dim, rctx, view, info);
+    const changes = changesPanel(id, view, rctx);
+    const impact = impactPanel(id, view, rctx);
+    const outliers = h("section", { class: "card", "aria-labelledby": "outliers-title" }, h("h2", { id: "outliers-title" }, "Outliers"), h("p", { class: "muted" }, "Looking for outliers…"));
+    replace(results, h("h2", { class: "section-title" }, "Results"), runNotice(run), cards, info.confident ? confidencePanel(summary) : null, changes.el, impact.el, charts, table.el, listsSection(id, view), outliers);
     const counts = summary.status_counts || {};
     const stat = (label, value, sub, cls) => h("div", { class: `stat ${cls || ""}` }, h("span", { class: "stat-label" }, label), h("span", { class: "stat-value" }, value), sub ? h("span", { class: "stat-sub" }, sub) : null);
     replace(
@@ -256,29 +254,42 @@ export async function campaignPage(root, id, ctx) {
     const top = (summary.top_performers || []).map((r) => ({ label: r.domain, value: r.score, color: statusColor(r.quality_status), title: `${r.domain}: score ${r.score.toFixed(1)}, ${fmt.int(r.impressions)} impressions` }));
     const bottom = (summary.bottom_performers || []).map((r) => ({ label: r.domain, value: r.score, color: statusColor(r.quality_status), title: `${r.domain}: score ${r.score.toFixed(1)}, ${fmt.int(r.impressions)} impressions` }));
     const histoSlot = chartCard("Score distribution", h("p", { class: "muted" }, "Loading scores…"));
+    const scatterSlot = chartCard("Score against impressions", h("p", { class: "muted" }, "Loading scores…"));
+    scatterSlot.id = "score-scatter";
     replace(
       charts,
       histoSlot,
       chartCard("Quality mix", stackedBar(["good", "moderate", "poor"].map((k) => ({ label: k, value: counts[k] || 0, color: statusColor(k) })), "Quality mix")),
       chartCard("Top domains by score", hbars(top, { title: "Top domains by score", max: 100 })),
       chartCard("Bottom domains by score", hbars(bottom, { title: "Bottom domains by score", max: 100 })),
+      scatterSlot,
     );
     table.load();
-    loadScores(id, summary.row_count).then((scores) => {
-      if (ctx.alive()) histoSlot.replaceChild(histogram(scores, "Score distribution"), histoSlot.lastChild);
+    changes.load();
+    impact.load();
+    sampleRows(id, view, summary.row_count).then(({ rows, sampled }) => {
+      if (!alive()) return;
+      histoSlot.replaceChild(histogram(rows.map((r) => r.score), "Score distribution"), histoSlot.lastChild);
+      scatterSlot.replaceChild(scoreScatter(rows, sampled, summary.row_count), scatterSlot.lastChild);
     }).catch((err) => {
-      histoSlot.replaceChild(h("p", { class: "form-error" }, err.message), histoSlot.lastChild);
+      for (const slot of [histoSlot, scatterSlot]) slot.replaceChild(h("p", { class: "form-error" }, err.message), slot.lastChild);
     });
-    loadOutliers(id, outliers);
+    if (view.latest()) loadOutliers(id, outliers);
+    else replace(outliers, outliers.firstChild, h("p", { class: "muted" }, "The outlier analysis is given for the latest run only: each row above keeps its own outlier flags."));
   }
-}
 
-async function loadScores(id, total) {
-  const pages = Math.min(10, Math.ceil((total || 0) / 100));
-  const calls = [];
-  for (let page = 1; page <= pages; page += 1) calls.push(API.get(`/scoring/results/${encodeURIComponent(id)}`, { page, per_page: 100 }));
-  const answers = await Promise.all(calls);
-  return answers.flatMap((a) => a.data.map((r) => r.score));
+  // which run is on screen when it is not simply the latest: an earlier one the user
+  // chose, or the last good one while a later run is in progress or failed
+  function runNotice(run) {
+    if (!run?.stale) return null;
+    const chosen = view.runs.find((r) => r.id === run.run_id);
+    if (!view.latest()) {
+      return h("p", { class: "notice", role: "status", id: "stale-results" }, `You are looking at an earlier run: ${chosen ? runLabel(chosen) : fmt.date(run.completed_at)}. `,
+        h("button", { type: "button", class: "btn-link", onclick: () => runsCard.choose(null) }, "Show the latest run"));
+    }
+    const latest = run.latest_status === "failed" ? `failed${run.latest_error ? `: ${run.latest_error}` : ""}` : `is ${run.latest_status}`;
+    return h("p", { class: "notice", role: "status", id: "stale-results" }, `These are the results of the run completed ${fmt.date(run.completed_at)}; the latest run ${latest}.`);
+  }
 }
 
 async function loadOutliers(id, card) {
@@ -297,262 +308,4 @@ async function loadOutliers(id, card) {
   } catch (err) {
     replace(card, title, h("p", { class: err.status === 422 ? "muted" : "form-error" }, err.message));
   }
-}
-
-// ---- the results table ------------------------------------------------------------------
-function resultsTable(id, dim, ctx) {
-  const state = { page: 1, sort_by: "score", sort_direction: "desc", quality_status: "", min_score: "", max_score: "", min_impressions: "" };
-  const columns = [
-    { key: "rank", label: "Rank", num: true },
-    { key: "domain", label: dim, sort: "domain" },
-    { key: "score", label: "Score", sort: "score", num: true },
-    { key: "quality_status", label: "Status" },
-    { key: "impressions", label: "Impressions", sort: "impressions", num: true },
-    { key: "spend", label: "Spend", sort: "spend", num: true },
-    { key: "cpm", label: "CPM", sort: "cpm", num: true },
-    { key: "ctr", label: "CTR", sort: "ctr", num: true },
-    { key: "conversion_rate", label: "Conv. rate", sort: "conversion_rate", num: true },
-  ];
-  const cell = {
-    rank: (r) => String(r.rank),
-    domain: (r) => h("span", { class: "domain" }, r.domain, r.is_outlier ? h("span", { class: "flag", title: `Outlier: ${r.outlier_flags.join(", ")}` }, " ⚑") : null),
-    score: (r) => fmt.score(r.score),
-    quality_status: (r) => badge(r.quality_status),
-    impressions: (r) => fmt.int(r.impressions),
-    spend: (r) => fmt.money(r.spend),
-    cpm: (r) => fmt.money(r.cpm),
-    ctr: (r) => fmt.pct(r.ctr),
-    conversion_rate: (r) => fmt.pct(r.conversion_rate, 3),
-  };
-  const status = field("Quality status", select([["", "All"], "good", "moderate", "poor"], "", { id: "filter-status" }));
-  const minScore = field("Min. score", h("input", { type: "number", min: 0, max: 100, step: "any", id: "filter-min-score", inputmode: "decimal" }));
-  const maxScore = field("Max. score", h("input", { type: "number", min: 0, max: 100, step: "any", id: "filter-max-score", inputmode: "decimal" }));
-  const minImp = field("Min. impressions", h("input", { type: "number", min: 0, step: 1, id: "filter-min-impressions", inputmode: "numeric" }));
-  const error = h("p", { class: "form-error", role: "alert" });
-  const count = h("p", { class: "muted", role: "status", id: "results-count" });
-  const wrap = h("div", { class: "table-wrap" });
-  const pager = h("div", { class: "pager" });
-  const apply = () => {
-    state.quality_status = status.input.value;
-    state.min_score = minScore.input.value;
-    state.max_score = maxScore.input.value;
-    state.min_impressions = minImp.input.value;
-    state.page = 1;
-    load();
-  };
-  status.input.addEventListener("change", apply);
-  const filters = h(
-    "form",
-    { class: "filters", "aria-label": "Filter results", onsubmit: (e) => (e.preventDefault(), apply()) },
-    status.wrap, minScore.wrap, maxScore.wrap, minImp.wrap,
-    h("div", { class: "filter-actions" },
-      h("button", { type: "submit", class: "btn small" }, "Apply filters"),
-      h("button", { type: "button", class: "btn small ghost", onclick: () => { status.input.value = ""; minScore.input.value = ""; maxScore.input.value = ""; minImp.input.value = ""; apply(); } }, "Reset")),
-  );
-  const drawer = makeDrawer(id);
-  const el = h("section", { class: "card", "aria-labelledby": "results-title" }, h("h2", { id: "results-title" }, "Scored rows"), filters, error, count, wrap, pager, drawer.el);
-
-  async function load() {
-    error.textContent = "";
-    const q = { page: state.page, per_page: PER_PAGE, sort_by: state.sort_by, sort_direction: state.sort_direction };
-    for (const k of ["quality_status", "min_score", "max_score", "min_impressions"]) if (state[k] !== "") q[k] = state[k];
-    let res;
-    try {
-      res = await API.get(`/scoring/results/${encodeURIComponent(id)}`, q);
-    } catch (err) {
-      error.textContent = err.message;
-      return;
-    }
-    if (!ctx.alive()) return;
-    render(res);
-  }
-
-  function sortBy(key) {
-    if (state.sort_by === key) state.sort_direction = state.sort_direction === "desc" ? "asc" : "desc";
-    else {
-      state.sort_by = key;
-      state.sort_direction = key === "domain" ? "asc" : "desc";
-    }
-    state.page = 1;
-    load().then(() => wrap.querySelector(`th[data-sort="${key}"] button`)?.focus());
-  }
-
-  function render(res) {
-    const rows = res.data || [];
-    const total = res.total || 0;
-    const first = (state.page - 1) * PER_PAGE + 1;
-    count.textContent = total ? `Showing ${first}–${first + rows.length - 1} of ${fmt.int(total)} rows` : "No rows match these filters.";
-    const head = h("tr", {}, columns.map((c) => {
-      const active = state.sort_by === c.sort;
-      const aria = active ? (state.sort_direction === "asc" ? "ascending" : "descending") : null;
-      const content = c.sort
-        ? h("button", { type: "button", class: "sort", onclick: () => sortBy(c.sort) }, c.label, h("span", { class: "arrow", "aria-hidden": "true" }, active ? (state.sort_direction === "asc" ? " ▲" : " ▼") : " ↕"))
-        : c.label;
-      return h("th", { scope: "col", class: c.num ? "num" : null, "aria-sort": aria, dataset: c.sort ? { sort: c.sort } : {} }, content);
-    }));
-    const body = h("tbody", {}, rows.map((r) => {
-      const tr = h("tr", { tabindex: "0", class: "clickable", "aria-label": `${r.domain}: score ${fmt.score(r.score)}, ${r.quality_status}. Open details`, dataset: { domain: r.domain } },
-        columns.map((c) => h("td", { class: c.num ? "num" : null, dataset: { col: c.key } }, cell[c.key](r))));
-      tr.addEventListener("click", () => drawer.open(r, tr));
-      tr.addEventListener("keydown", (e) => {
-        if (e.key === "Enter" || e.key === " ") {
-          e.preventDefault();
-          drawer.open(r, tr);
-        }
-      });
-      return tr;
-    }));
-    replace(wrap, h("table", { class: "data results", id: "results-table" }, h("caption", { class: "sr-only" }, "Scored rows; click a row for its breakdown"), h("thead", {}, head), body));
-    const pages = Math.max(1, Math.ceil(total / PER_PAGE));
-    replace(
-      pager,
-      h("button", { type: "button", class: "btn small", disabled: !res.has_prev, onclick: () => ((state.page -= 1), load()) }, "Previous"),
-      h("span", { class: "muted" }, `Page ${state.page} of ${pages}`),
-      h("button", { type: "button", class: "btn small", disabled: !res.has_next, onclick: () => ((state.page += 1), load()) }, "Next"),
-    );
-  }
-
-  return { el, load };
-}
-
-// ---- the domain drawer --------------------------------------------------------------------
-function makeDrawer(id) {
-  const titleId = nextId("drawer-title");
-  const body = h("div", { class: "drawer-body" });
-  const closeBtn = h("button", { type: "button", class: "btn small close", "aria-label": "Close details" }, "Close ✕");
-  const title = h("h2", { id: titleId });
-  const panel = h("div", { class: "drawer", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId, hidden: true, id: "domain-drawer" }, h("div", { class: "drawer-head" }, title, closeBtn), body);
-  const backdrop = h("div", { class: "backdrop", hidden: true });
-  let trigger = null;
-  const close = () => {
-    panel.hidden = true;
-    backdrop.hidden = true;
-    document.body.classList.remove("drawer-open");
-    if (trigger && trigger.isConnected) trigger.focus();
-  };
-  closeBtn.addEventListener("click", close);
-  backdrop.addEventListener("click", close);
-  panel.addEventListener("keydown", (e) => {
-    if (e.key === "Escape") {
-      e.preventDefault();
-      close();
-    } else if (e.key === "Tab") {
-      const items = [...panel.querySelectorAll("button, a[href], input, select, textarea, [tabindex]:not([tabindex='-1'])")].filter((x) => !x.disabled && x.offsetParent !== null);
-      if (!items.length) return;
-      const firstEl = items[0];
-      const lastEl = items[items.length - 1];
-      if (e.shiftKey && document.activeElement === firstEl) {
-        e.preventDefault();
-        lastEl.focus();
-      } else if (!e.shiftKey && document.activeElement === lastEl) {
-        e.preventDefault();
-        firstEl.focus();
-      }
-    }
-  });
-
-  async function open(row, from) {
-    trigger = from;
-    title.textContent = row.domain;
-    const breakdown = Object.entries(row.score_breakdown || {});
-    const sentence = h("p", { class: "sentence", "aria-live": "polite" }, "Explaining this score…");
-    const attrib = h("div", { class: "attributions" });
-    replace(
-      body,
-      h("div", { class: "facts" },
-        h("div", {}, h("span", { class: "stat-label" }, "Score"), h("span", { class: "stat-value" }, fmt.score(row.score))),
-        h("div", {}, h("span", { class: "stat-label" }, "Status"), badge(row.quality_status)),
-        h("div", {}, h("span", { class: "stat-label" }, "Percentile"), h("span", { class: "stat-value small" }, String(row.percentile_rank))),
-        h("div", {}, h("span", { class: "stat-label" }, "Impressions"), h("span", { class: "stat-value small" }, fmt.int(row.impressions)))),
-      h("h3", {}, "Why this score"),
-      sentence,
-      attrib,
-      h("h3", {}, "Score breakdown"),
-      h("div", { class: "table-wrap" }, h("table", { class: "data breakdown" },
-        h("caption", { class: "sr-only" }, "Per-metric breakdown"),
-        h("thead", {}, h("tr", {}, ["Metric", "Value", "Normalized", "Weight", "Contribution"].map((t, i) => h("th", { scope: "col", class: i ? "num" : null }, t)))),
-        h("tbody", {}, breakdown.map(([m, b]) => h("tr", {},
-          h("th", { scope: "row" }, metricName(m), h("span", { class: "sub" }, b.higher_is_better ? " higher is better" : " lower is better")),
-          h("td", { class: "num" }, metricValue(m, b.value)),
-          h("td", { class: "num" }, fmt.one(b.normalized)),
-          h("td", { class: "num" }, fmt.pct(b.weight, 0)),
-          h("td", { class: "num" }, fmt.two(b.contribution))))),
-        h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: "4" }, "Score"), h("td", { class: "num" }, fmt.two(row.score)))))),
-      row.is_outlier ? h("p", { class: "hint" }, `Flagged as an outlier on: ${row.outlier_flags.map(metricName).join(", ")}.`) : null,
-    );
-    panel.hidden = false;
-    backdrop.hidden = false;
-    document.body.classList.add("drawer-open");
-    closeBtn.focus();
-    try {
-      const { data } = await API.get(`/scoring/explain/${encodeURIComponent(id)}/domain`, { name: row.domain });
-      if (title.textContent !== row.domain) return;
-      sentence.textContent = data.sentence;
-      replace(attrib, h("p", { class: "hint" }, `Each metric's share of the difference from the campaign average (${fmt.one(data.campaign_average_score)}):`),
-        hbars((data.attributions || []).map((a) => ({ label: metricName(a.metric), value: a.attribution, color: a.attribution < 0 ? "#b91c1c" : "#15803d", title: `${metricName(a.metric)}: ${a.attribution >= 0 ? "+" : ""}${a.attribution.toFixed(2)} points` })), { title: "Attribution of the score difference", format: (v) => `${v >= 0 ? "+" : ""}${v.toFixed(1)}` }));
-    } catch (err) {
-      sentence.textContent = err.message;
-    }
-  }
-  const el = h("div", {}, backdrop, panel);
-  return { el, open, close };
-}
-
-// ---- lists and downloads --------------------------------------------------------------------
-function listsSection(id) {
-  const enc = encodeURIComponent(id);
-  const exp = `/reports/export/campaigns/${enc}`;
-  const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: "download-status" });
-  const dl = (label, path, query, fallback) =>
-    h("button", {
-      type: "button",
-      class: "btn small",
-      dataset: { download: label },
-      onclick: async (e) => {
-        const btn = e.currentTarget;
-        btn.disabled = true;
-        status.textContent = `Preparing ${label}…`;
-        status.classList.remove("error");
-        try {
-          const name = await API.download(path, query, fallback);
-          status.textContent = `Downloaded ${name}.`;
-        } catch (err) {
-          status.textContent = `${label}: ${err.message}`;
-          status.classList.add("error");
-        } finally {
-          btn.disabled = false;
-        }
-      },
-    }, label);
-  const listCard = (kind) => {
-    const title = kind === "whitelist" ? "Whitelist" : "Blacklist";
-    const content = h("div", {}, h("p", { class: "muted" }, "Loading…"));
-    API.get(`/scoring/${kind}/${enc}`).then(({ data }) => {
-      const crit = data.criteria_used || {};
-      const rule = kind === "whitelist" ? `score ≥ ${fmt.one(crit.whitelist_min_score)}` : `score ≤ ${fmt.one(crit.blacklist_max_score)}`;
-      replace(content,
-        h("p", { class: "list-facts" }, h("strong", {}, `${fmt.int(data.domains.length)} entries`), ` · average score ${fmt.one(data.average_score)} · ${fmt.int(data.total_impressions)} impressions · ${rule}, at least ${fmt.int(crit.min_impressions)} impressions`),
-        data.domains.length ? h("ol", { class: "domain-list", tabindex: "0", "aria-label": `${title} entries` }, data.domains.map((d) => h("li", {}, d))) : h("p", { class: "muted" }, "The list is empty."));
-    }).catch((err) => replace(content, h("p", { class: "form-error" }, err.message)));
-    return h("div", { class: `list-card ${kind}` },
-      h("h3", {}, title),
-      content,
-      h("div", { class: "downloads", role: "group", "aria-label": `${title} downloads` },
-        dl(`${title} CSV`, `${exp}/${kind}/csv`),
-        dl(`${title} JSON`, `${exp}/${kind}/json`),
-        dl(`${title} DSP text (web)`, `${exp}/${kind}/txt`),
-        dl(`${title} DSP text (apps)`, `${exp}/${kind}/txt`, { entries: "apps" }),
-        dl(`${title} Trade Desk JSON`, `${exp}/${kind}/trade-desk`),
-        dl(`${title} DV360 JSON`, `${exp}/${kind}/dv360`)));
-  };
-  return h("section", { class: "card", "aria-labelledby": "lists-title" },
-    h("h2", { id: "lists-title" }, "Lists and downloads"),
-    h("div", { class: "lists" }, listCard("whitelist"), listCard("blacklist")),
-    h("h3", {}, "Reports"),
-    h("div", { class: "downloads", role: "group", "aria-label": "Report downloads" },
-      dl("Results CSV", `${exp}/results/csv`),
-      dl("Summary CSV", `${exp}/summary/csv`),
-      dl("Campaign JSON", `${exp}/data/json`),
-      dl("PDF report", `/reports/campaigns/${enc}/pdf`)),
-    status);
 }

@@ -100,3 +100,48 @@ export function hbars(items, { title, max, format = (v) => v.toFixed(1), labelWi
   });
   return frame(title || "Bar chart", W, H, ...marks);
 }
+
+/**
+ * Score (0–100) against a count on a log10 x axis. points: [{x, y, color, title, low?,
+ * high?}]; a point with low and high gets a vertical whisker (its likely range).
+ * legend: {name: color} or null.
+ */
+export function scatter(points, { title = "Scatter", legend = null } = {}) {
+  const W = 460, H = 260, left = 36, right = 10, top = 12, bottom = legend ? 48 : 30;
+  const pw = W - left - right;
+  const ph = H - top - bottom;
+  const xs = points.map((p) => Math.max(1, p.x || 0));
+  const lo = Math.floor(Math.log10(Math.min(...xs, 10)));
+  const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...xs, 10))));
+  const X = (v) => left + ((Math.log10(Math.max(1, v)) - lo) / (hi - lo)) * pw;
+  const Y = (v) => top + ph - (Math.max(0, Math.min(100, v)) / 100) * ph;
+  const marks = [];
+  for (let s = 0; s <= 100; s += 25) {
+    marks.push(h("line", { x1: left, x2: W - right, y1: Y(s), y2: Y(s), class: "grid" }));
+    marks.push(h("text", { x: left - 6, y: Y(s) + 4, "text-anchor": "end", class: "axis" }, String(s)));
+  }
+  const tickEvery = hi - lo > 6 ? 2 : 1;
+  for (let e = lo; e <= hi; e += tickEvery) {
+    const x = X(10 ** e);
+    marks.push(h("line", { x1: x, x2: x, y1: top, y2: top + ph, class: "grid" }));
+    marks.push(h("text", { x, y: top + ph + 16, "text-anchor": "middle", class: "axis" }, new Intl.NumberFormat("en-US", { notation: "compact" }).format(10 ** e)));
+  }
+  for (const p of points) {
+    const x = X(p.x);
+    if (typeof p.low === "number" && typeof p.high === "number") {
+      marks.push(h("line", { x1: x, x2: x, y1: Y(p.low), y2: Y(p.high), stroke: p.color, class: "whisker" }));
+    }
+    marks.push(h("circle", { cx: x, cy: Y(p.y), r: 3, fill: p.color, class: "dot" }, h("title", {}, p.title)));
+  }
+  marks.push(h("text", { x: W - right, y: top + ph - 4, "text-anchor": "end", class: "axis" }, "impressions (log scale) →"));
+  marks.push(h("text", { x: left + 4, y: top + 10, class: "axis" }, "score"));
+  if (legend) {
+    let lx = left;
+    for (const [name, color] of Object.entries(legend)) {
+      marks.push(h("circle", { cx: lx + 6, cy: H - 10, r: 5, fill: color }));
+      marks.push(h("text", { x: lx + 16, y: H - 6, class: "legend" }, name));
+      lx += 110;
+    }
+  }
+  return frame(`${title}; impressions on a log scale`, W, H, ...marks);
+}

@@ -2,6 +2,7 @@
 import * as API from "./api.js";
 import { h, replace, field, select, fmt, badge } from "./dom.js";
 import { stackedBar, statusColor } from "./charts.js";
+import { CONFIDENCE_WHY, levelOptions } from "./confidence.js";
 
 export const PLATFORMS = [["trade_desk", "The Trade Desk"], ["pulsepoint", "PulsePoint"]];
 export const GOALS = [["awareness", "Awareness"], ["action", "Action"]];
@@ -15,7 +16,8 @@ const PAGE = 10;
 
 export function setupText(c) {
   const p = PLATFORMS.find(([v]) => v === c.platform)?.[1] || c.platform;
-  return `${p} · ${fmt.label(c.goal)} · ${fmt.label(c.channel)}${c.ctr_sensitivity ? " · CTR-sensitive" : ""}`;
+  const sure = typeof c.list_confidence === "number" ? ` · confidence ${c.list_confidence}` : "";
+  return `${p} · ${fmt.label(c.goal)} · ${fmt.label(c.channel)}${c.ctr_sensitivity ? " · CTR-sensitive" : ""}${sure}`;
 }
 
 export async function dashboard(root, ctx) {
@@ -52,13 +54,15 @@ export async function dashboard(root, ctx) {
     goal: field("Goal", select(GOALS, "awareness")),
     channel: field("Channel", select(CHANNELS, "display")),
     min: field("Minimum impressions", h("input", { type: "number", min: 0, step: 1, value: "250" }), "Rows below this are not put on lists."),
+    // issue 17: off is the classic contract; a level lists only what the data decides
+    confidence: field("List confidence", select(levelOptions(), "", { id: "list-confidence" }), CONFIDENCE_WHY),
   };
   const ctr = h("input", { type: "checkbox", id: "ctr-sensitivity" });
   const ctrWrap = h("div", { class: "field check" }, ctr, h("label", { for: "ctr-sensitivity" }, "CTR sensitivity (weigh clicks more)"));
   const advice = h("p", { class: "hint advice", "aria-live": "polite" });
   const formError = h("p", { class: "form-error", role: "alert", id: "create-error" });
   const formStatus = h("p", { class: "form-status", role: "status" });
-  const setupFields = [f.platform.input, f.goal.input, f.channel.input, f.min.input, ctr];
+  const setupFields = [f.platform.input, f.goal.input, f.channel.input, f.min.input, ctr, f.confidence.input];
   const checkCombo = () => {
     const p = f.platform.input.value;
     const c = f.channel.input.value;
@@ -75,6 +79,7 @@ export async function dashboard(root, ctx) {
       f.channel.input.value = t.channel;
       f.min.input.value = String(t.min_impressions ?? 250);
       ctr.checked = Boolean(t.ctr_sensitivity);
+      f.confidence.input.value = typeof t.list_confidence === "number" ? String(t.list_confidence) : "";
     }
     checkCombo();
   });
@@ -108,6 +113,7 @@ export async function dashboard(root, ctx) {
     f.template.wrap,
     h("div", { class: "row3" }, f.platform.wrap, f.goal.wrap, f.channel.wrap),
     h("div", { class: "row2" }, f.min.wrap, ctrWrap),
+    f.confidence.wrap,
     advice,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "btn primary" }, "Create campaign")),
     formError,
@@ -121,18 +127,20 @@ export async function dashboard(root, ctx) {
   );
   function currentSetup() {
     const min = Number.parseFloat(f.min.input.value);
+    const level = Number.parseFloat(f.confidence.input.value);
     return {
       platform: f.platform.input.value,
       goal: f.goal.input.value,
       channel: f.channel.input.value,
       ctr_sensitivity: ctr.checked,
       ...(Number.isFinite(min) ? { min_impressions: min } : {}),
+      ...(Number.isFinite(level) ? { list_confidence: level } : {}),
     };
   }
   const formCard = h("section", { class: "card", "aria-labelledby": "new-title" }, h("h2", { id: "new-title" }, "New campaign"), form);
 
   // templates
-  const tName = field("Template name", h("input", { type: "text", maxlength: 200, autocomplete: "off" }), "Saves the platform, goal, channel and thresholds chosen above.");
+  const tName = field("Template name", h("input", { type: "text", maxlength: 200, autocomplete: "off" }), "Saves the platform, goal, channel, thresholds and list confidence chosen above.");
   const tError = h("p", { class: "form-error", role: "alert" });
   const tList = h("ul", { class: "template-list" });
   const templatesCard = h(

@@ -1,0 +1,365 @@
+"""Issues 17 and 18 in the browser: a campaign scored with confidence (intervals,
+decisions, what an undecided row needs, the decisions' figures, the scatter), and a
+campaign scored two weeks running (the run history, the run selector every view honours,
+what changed since the last run and its download, a domain's history, the impact panel).
+
+Every figure the page shows is checked against the API's own answer, formatted here as
+the page formats it (dom.js ``fmt``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from caliber.sample.export import write_sample
+from tests.web.harness import Server, new_context, watch
+
+
+# ---- the page's number formats (dom.js fmt, confidence.js about) --------------------------
+def _fixed(value: float, digits: int) -> str:
+    """Number.prototype.toFixed for a positive or negative value (ties away from zero,
+    on the value's exact binary expansion)."""
+    quantum = Decimal(1).scaleb(-digits)
+    return str(Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def score(value: float | None) -> str:
+    return "—" if value is None else _fixed(value, 1)
+
+
+def whole(value: float | None) -> str:
+    return "—" if value is None else f"{int(Decimal(value).quantize(Decimal(1), ROUND_HALF_UP)):,}"
+
+
+def money(value: float | None) -> str:
+    return "—" if value is None else f"${Decimal(value).quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{_fixed(value * 100, digits)}%"
+
+
+def about(n: float) -> str:
+    if n < 100:
+        return whole(math.ceil(n))
+    step = 10 ** (math.floor(math.log10(n)) - 1)
+    return whole(int(Decimal(n / step).quantize(Decimal(1), ROUND_HALF_UP)) * step)
+
+
+def decision_note(row: dict[str, Any], min_impressions: float) -> str:
+    if row["decision"] != "undecided":
+        return ""
+    if row["impressions_needed"] is not None:
+        return f"needs about {about(row['impressions_needed'])} more impressions"
+    if row["impressions"] >= min_impressions:
+        return "no amount of data decides it"
+    return f"under the {whole(min_impressions)} impressions lists need"
+
+
+# ---- fixtures -------------------------------------------------------------------------------
+@dataclass
+class Flow:
+    page: Page
+    server: Server
+    shots: Path
+    campaign_id: str = ""
+    runs: list[dict[str, Any]] = field(default_factory=list)  # newest first
+
+    def get(self, path: str, **params: Any) -> Any:
+        answer = self.server.api("GET", path, params=params)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+
+@pytest.fixture(scope="module")
+def flow(browser: Browser, dev_server: Server, shots: Path) -> Iterator[Flow]:
+    context = new_context(browser)
+    page = context.new_page()
+    dialogs: list[str] = []
+    errors: list[str] = []
+    watch(page, dialogs, errors)
+    yield Flow(page, dev_server, shots)
+    context.close()
+    assert dialogs == [], dialogs
+    assert errors == [], errors
+
+
+def _score_file(flow: Flow, path: Path, button: str) -> None:
+    page = flow.page
+    page.locator("#file-input").set_input_files(path)
+    expect(page.locator(".file-info")).to_contain_text(f"Uploaded {path.name}")
+    page.get_by_role("button", name=button).click()
+    expect(page.locator("#progress-status")).to_contain_text("completed", timeout=60_000)
+
+
+# ---- issue 17: confidence -------------------------------------------------------------------
+def test_a_confident_campaign_shows_intervals_decisions_and_the_scatter(
+    flow: Flow, tmp_path: Path
+) -> None:
+    page = flow.page
+    page.goto(flow.server.base + "/")
+    hint = page.locator("#list-confidence-hint")
+    expect(hint).to_contain_text("at 0.8 a domain is listed only when Caliber is at least 80% sure")
+    expect(page.get_by_label("List confidence")).to_have_value("")  # classic stays the default
+    page.get_by_label("Campaign name").fill("Confident display")
+    page.get_by_label("List confidence").select_option(label="0.8 (recommended)")
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.locator("#campaign-title")).to_have_text("Confident display")
+    expect(page.locator(".page-head")).to_contain_text("confidence 0.8")
+    campaign_id = page.url.rsplit("/", 1)[1]
+    assert flow.get(f"/campaigns/{campaign_id}")["data"]["list_confidence"] == 0.8
+
+    export = tmp_path / "confident.csv"
+    write_sample(export, "trade_desk", "display", rows=3000, seed=3)
+    _score_file(flow, export, "Start scoring")
+    summary = flow.get(f"/scoring/summary/{campaign_id}")["data"]
+    decisions = summary["confidence"]["decisions"]
+    min_impressions = summary["lists"]["min_impressions"]
+
+    # the decisions' figures and the classic lists beside the confident ones
+    panel = page.locator("#confidence-panel")
+    expect(panel).to_contain_text("at least 80% sure")
+    for name, figures in decisions.items():
+        cells = panel.locator(f"tr[data-decision='{name}'] td")
+        expect(cells).to_have_text(
+            [whole(figures["count"]), whole(figures["impressions"]), money(figures["spend"])]
+        )
+    classic = summary["confidence"]["classic_lists"]
+    expect(panel.locator("li[data-list='whitelist']")).to_contain_text(
+        f"{whole(summary['lists']['whitelist_count'])} entries with confidence against "
+        f"{whole(classic['whitelist_count'])} classic"
+    )
+
+    # every row of the first page: its likely range and decision, as the API gives them
+    rows = flow.get(f"/scoring/results/{campaign_id}", per_page=25)["data"]
+    expect(page.locator("#results-table tbody tr")).to_have_count(25)
+    intervals = page.locator("#results-table tbody td[data-col='interval']").all_text_contents()
+    assert intervals == [f"{score(r['score_low'])}–{score(r['score_high'])}" for r in rows]
+    shown = page.locator("#results-table tbody td[data-col='decision']").all_text_contents()
+    assert [s.strip() for s in shown] == [
+        f"{r['decision']} {decision_note(r, min_impressions)}".strip() for r in rows
+    ]
+
+    # the undecided rows alone, and what each would need
+    page.get_by_label("Decision").select_option("undecided")
+    undecided = decisions["undecided"]["count"]
+    expect(page.locator("#results-count")).to_have_text(
+        f"Showing 1–{min(25, undecided)} of {undecided} rows"
+    )
+    rows = flow.get(f"/scoring/results/{campaign_id}", per_page=25, decision="undecided")["data"]
+    notes = page.locator("#results-table tbody td[data-col='decision'] .needs").all_text_contents()
+    expected = [decision_note(r, min_impressions) for r in rows]
+    assert [n.strip() for n in notes] == expected
+    assert any(n.startswith("needs about") for n in expected), expected  # the sample has some
+
+    # the drawer of an undecided row that more data would decide
+    needing = next(r for r in rows if r["impressions_needed"] is not None)
+    page.locator(f"#results-table tbody tr[data-domain='{needing['domain']}']").click()
+    drawer = page.get_by_role("dialog")
+    expect(drawer.locator("#drawer-interval")).to_have_text(
+        f"{score(needing['score_low'])}–{score(needing['score_high'])}"
+    )
+    expect(drawer.locator("#drawer-decision-note")).to_have_text(
+        f"Not listed: {decision_note(needing, min_impressions)}."
+    )
+    page.screenshot(path=flow.shots / "20-confidence-drawer.png")
+    page.keyboard.press("Escape")
+
+    # score against impressions: every one of the 74 rows, each with its range
+    scatter = page.locator("#score-scatter svg.chart")
+    expect(scatter.locator("circle.dot")).to_have_count(summary["row_count"])
+    expect(scatter.locator("line.whisker")).to_have_count(summary["row_count"])
+    expect(scatter).to_have_attribute(
+        "aria-label", re.compile("74 rows; impressions on a log scale")
+    )
+    page.locator("#confidence-panel").scroll_into_view_if_needed()
+    page.screenshot(path=flow.shots / "21-confidence.png", full_page=True)
+
+
+# ---- issue 18: two weeks of one campaign -------------------------------------------------------
+def test_two_uploads_make_two_runs_and_the_selector_reads_the_first(
+    flow: Flow, tmp_path: Path
+) -> None:
+    page = flow.page
+    created = flow.server.api(
+        "POST",
+        "/campaigns",
+        json={
+            "name": "Weekly display",
+            "platform": "trade_desk",
+            "goal": "awareness",
+            "channel": "display",
+        },
+    )
+    assert created.status_code == 201, created.text
+    flow.campaign_id = campaign_id = created.json()["data"]["id"]
+    page.goto(f"{flow.server.base}/app/campaigns/{campaign_id}")
+    expect(page.locator("#run-history")).to_be_hidden()  # no run yet
+    week1 = tmp_path / "week-1.csv"
+    write_sample(week1, "trade_desk", "display", rows=3000, seed=3)
+    _score_file(flow, week1, "Start scoring")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    expect(page.locator("#changes-none")).to_contain_text("Nothing to compare yet")
+    week2 = tmp_path / "week-2.csv"
+    write_sample(week2, "trade_desk", "display", rows=3000, seed=4)
+    _score_file(flow, week2, "Score again")
+    expect(page.locator("#runs-table tbody tr .badge-completed")).to_have_count(2)
+
+    flow.runs = runs = flow.get(f"/campaigns/{campaign_id}/runs")["data"]
+    assert [r["file_name"] for r in runs] == ["week-2.csv", "week-1.csv"]
+    table = page.locator("#runs-table tbody tr")
+    for index, run in enumerate(runs):
+        cells = table.nth(index).locator("td")
+        expect(cells.nth(1)).to_have_text(run["file_name"])
+        expect(cells.nth(3)).to_have_text(score(run["campaign_level_score"]))
+        expect(cells.nth(4)).to_have_text(whole(run["row_count"]))
+        expect(cells.nth(5)).to_have_text(whole(run["whitelist_count"]))
+        expect(cells.nth(6)).to_have_text(whole(run["blacklist_count"]))
+    expect(table.nth(0)).to_have_attribute("aria-current", "true")
+    page.screenshot(path=flow.shots / "22-run-history.png", full_page=True)
+
+    # the first week, chosen in the selector: every view reads it
+    first = runs[1]
+    page.get_by_label("Run shown").select_option(first["id"])
+    expect(page).to_have_url(re.compile(rf"\?run={first['id']}$"))
+    expect(page.locator("#stale-results")).to_contain_text("You are looking at an earlier run")
+    expect(table.nth(1)).to_have_attribute("aria-current", "true")
+    _expect_run_on_screen(flow, first)
+
+    # a download of the first run is the first run's file
+    with page.expect_download() as info:
+        page.locator("button[data-download='Whitelist CSV']").click()
+    expected = flow.server.api(
+        "GET",
+        f"/reports/export/campaigns/{campaign_id}/whitelist/csv",
+        params={"run_id": first["id"]},
+    )
+    assert Path(info.value.path()).read_bytes() == expected.content
+
+    # a reload keeps it; "Show the latest run" goes back
+    page.reload()
+    expect(page.get_by_label("Run shown")).to_have_value(first["id"])
+    _expect_run_on_screen(flow, first)
+    page.get_by_role("button", name="Show the latest run").click()
+    expect(page).to_have_url(re.compile(rf"/app/campaigns/{campaign_id}$"))
+    expect(page.locator("#stale-results")).to_have_count(0)
+    _expect_run_on_screen(flow, runs[0])
+
+
+def _expect_run_on_screen(flow: Flow, run: dict[str, Any]) -> None:
+    page = flow.page
+    query = {"run_id": run["id"]}
+    summary = flow.get(f"/scoring/summary/{flow.campaign_id}", **query)["data"]
+    expect(page.locator(".completed .stat").first).to_contain_text(
+        score(summary["campaign_level_score"])
+    )
+    rows = flow.get(f"/scoring/results/{flow.campaign_id}", per_page=25, **query)["data"]
+    expect(page.locator("#results-table tbody td[data-col='domain']")).to_have_text(
+        [r["domain"] + (" ⚑" if r["is_outlier"] else "") for r in rows]
+    )
+    for kind in ("whitelist", "blacklist"):
+        listed = flow.get(f"/scoring/{kind}/{flow.campaign_id}", **query)["data"]["domains"]
+        expect(page.locator(f"#list-{kind} .domain-list li")).to_have_text(listed)
+
+
+def test_since_last_run_lists_the_changes_and_downloads_them(flow: Flow) -> None:
+    page = flow.page
+    diff = flow.get(f"/scoring/diff/{flow.campaign_id}")["data"]
+    panel = page.locator("#changes-panel")
+    expect(panel.locator("#changes-runs")).to_contain_text("week-1.csv")
+    expect(panel.locator("#changes-runs")).to_contain_text("week-2.csv")
+    for kind in ("whitelist", "blacklist"):
+        change = diff["lists"][kind]
+        assert change["added"] or change["removed"], kind  # the two weeks differ
+        for side in ("added", "removed"):
+            names = [f"{e['domain']} {score(e['score'])}" for e in change[side][:12]]
+            expect(
+                panel.locator(f"#changes-{kind} [data-change='{side}'] li[data-domain]")
+            ).to_have_text(names)
+        expect(panel.locator(f"#changes-{kind} h4")).to_have_text(
+            f"{kind.title()}: {len(change['added'])} join, "
+            f"{len(change['removed'])} leave, {change['kept']} kept"
+        )
+    campaign = diff["campaign"]["campaign_score"]
+    expect(panel.locator("#diff-metrics tr[data-metric='campaign_score'] td")).to_have_text(
+        [
+            score(campaign["base"]),
+            score(campaign["head"]),
+            f"{'+' if campaign['change'] > 0 else ''}{score(campaign['change'])}",
+        ]
+    )
+    page.screenshot(path=flow.shots / "23-since-last-run.png", full_page=True)
+    with page.expect_download() as info:
+        panel.locator("button[data-download='List changes Trade Desk JSON']").click()
+    expected = flow.server.api(
+        "GET",
+        f"/scoring/diff/{flow.campaign_id}/export",
+        params={"format": "ttd", "base": flow.runs[1]["id"], "head": flow.runs[0]["id"]},
+    )
+    assert expected.status_code == 200, expected.text
+    assert json.loads(Path(info.value.path()).read_bytes()) == expected.json()
+
+
+def test_a_domains_history_in_its_drawer(flow: Flow) -> None:
+    page = flow.page
+    row = page.locator("#results-table tbody tr").first
+    domain = row.get_attribute("data-domain")
+    assert domain
+    history = flow.get(f"/scoring/history/{flow.campaign_id}/{domain}")["data"]["runs"]
+    assert len(history) == 2
+    row.click()
+    rows = page.get_by_role("dialog").locator("#history-table tbody tr")
+    expect(rows).to_have_count(2)
+    for index, entry in enumerate(history):
+        cells = rows.nth(index).locator("td")
+        if entry["present"]:
+            expect(cells.nth(0)).to_have_text(score(entry["score"]))
+            expect(cells.nth(2)).to_have_text(whole(entry["impressions"]))
+            expect(cells.nth(4)).to_have_text(entry["list"] or "—")
+        else:
+            expect(cells.nth(0)).to_have_text("not in this run's file")
+    expect(rows.nth(1)).to_have_attribute("aria-current", "true")  # the latest run, oldest first
+    page.screenshot(path=flow.shots / "24-domain-history.png")
+    page.keyboard.press("Escape")
+
+
+def test_the_impact_panel_shows_the_apis_figures(flow: Flow) -> None:
+    page = flow.page
+    for run in flow.runs:
+        if run is flow.runs[1]:
+            page.get_by_label("Run shown").select_option(run["id"])
+        impact = flow.get(f"/scoring/impact/{flow.campaign_id}", run_id=run["id"])["data"]
+        panel = page.locator("#impact-panel")
+        removed = impact["removed"]
+        expect(panel.locator("#impact-removed")).to_contain_text(
+            f"removes {removed['domains']} domains"
+        )
+        expect(panel.locator("tr[data-removed='impressions'] td")).to_have_text(
+            [whole(removed["impressions"]["value"]), pct(removed["impressions"]["share"], 1)]
+        )
+        expect(panel.locator("tr[data-removed='spend'] td")).to_have_text(
+            [money(removed["spend"]["value"]), pct(removed["spend"]["share"], 1)]
+        )
+        sides = (impact["before"], impact["after_block"], impact["after_move"])
+        expect(panel.locator("tr[data-metric='campaign_score'] td")).to_have_text(
+            [score(side["campaign_score"]) for side in sides]
+        )
+        expect(panel.locator("tr[data-metric='cpm'] td")).to_have_text(
+            [money(side["cpm"]) for side in sides]
+        )
+        expect(panel.locator("tr[data-metric='ctr'] td")).to_have_text(
+            [pct(side["ctr"]) for side in sides]
+        )
+        expect(panel.locator("#impact-assumptions li")).to_have_text(impact["assumptions"])
+    page.locator("#impact-panel").scroll_into_view_if_needed()
+    page.screenshot(path=flow.shots / "25-impact.png", full_page=True)
