@@ -16,6 +16,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
+from caliber.ai.context import campaign_context, domain_context, find_domain
 from caliber.api.container import Container
 from caliber.db.models import ScoringRun
 from caliber.db.session import session_scope
@@ -312,3 +313,45 @@ def test_the_pdf_of_a_confident_run_says_how_sure_its_lists_are(
         texts[campaign_id] = " ".join(page.extract_text() for page in reader.pages)
     assert "How sure are these lists" in texts[confident]
     assert "How sure are these lists" not in texts[classic]
+
+
+def test_the_analysts_context_and_insights_carry_the_decisions(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("alice")
+    campaign_id = _scored(client, container, alice, list_confidence=0.8)
+    want = _engine(0.8)
+    assert want.confidence is not None
+    user_id = uuid.UUID(client.get(f"{API}/auth/profile", headers=alice).json()["data"]["id"])
+    with session_scope(container.sessions) as session:
+        context = campaign_context(session, user_id, uuid.UUID(campaign_id))
+        undecided = next(
+            r["domain"]
+            for r in all_results(client, campaign_id, alice)
+            if r["decision"] == "undecided" and r["impressions_needed"]
+        )
+        row = find_domain(session, context, undecided)
+        assert row is not None
+        domain = domain_context(context, row)
+    block = context["confidence"]
+    assert block["level"] == 0.8
+    for decision, found in want.confidence.decisions.items():
+        assert block["decisions"][decision]["count"] == found["count"]
+    # 55 of the 80 rows undecided on this file: the context says the lists are thin
+    assert any("the lists are short because the data is thin" in n for n in block["notes"])
+    assert "confidence" not in context["summary"]
+    assert context["whitelist"]["count"] == want.lists.whitelist.height
+    assert context["whitelist"]["list_confidence"] == 0.8
+    assert domain["decision"] == "undecided"
+    assert (domain["on_whitelist"], domain["on_blacklist"]) == (False, False)
+    assert domain["impressions_needed"] > 0
+
+    insight = client.post(
+        f"{API}/ai/insights/generate",
+        json={"campaign_id": campaign_id, "insight_type": "performance"},
+        headers=alice,
+    )
+    assert insight.status_code == 200, insight.text
+    content = insight.json()["data"]["content"]
+    assert "How sure the lists are" in content
+    assert "the lists are short because the data is thin" in content

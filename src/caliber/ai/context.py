@@ -18,11 +18,17 @@ row_count, score_distribution {mean, median, std, min, max, q25, q75}, status_co
 share_of_impressions (0-1), share_of_spend (0-1 or None), score_threshold, entries
 [row] (the first 10, in list order).
 ``outliers``: count, share (0-1), by_flag {metric: count}, examples [row + flags].
+``confidence`` (only for a run scored with ``list_confidence``; the lists above are then
+the confident ones): level, rule, decisions {whitelist|blacklist|undecided: {count,
+impressions, spend, share_of_rows}}, classic_lists {whitelist_count, blacklist_count},
+changes {list: {kept, dropped, added}}, priors {metric: {mean, strength, trials}},
+thin_lists [list], notes [sentence] (when a list is thin because the data is thin).
 ``data_quality``: rows_read, rows_scored, rows_dropped_total, warnings [message].
 ``domain`` (domain insights, or a chat that names a scored domain): name, rank, score,
 quality_status, percentile_rank, impressions, spend, cpm, ctr, conversions,
 conversion_rate, on_whitelist, on_blacklist, is_outlier, flags, breakdown {metric:
-{value, normalized, weight, contribution, higher_is_better, campaign_average}}.
+{value, normalized, weight, contribution, higher_is_better, campaign_average}}; for a
+confident run also decision, score_low, score_high, shrunk_score, impressions_needed.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from caliber.ai.offline.confidence import thin_lists, thin_notes
 from caliber.campaigns import repository as campaign_repository
 from caliber.core.lru import RunCache
 from caliber.db.models import Campaign, CampaignStatus, ScoringRun
@@ -80,7 +87,46 @@ def _list(snapshot: ListSnapshot, data: ReportData, threshold_key: str) -> dict[
         "score_threshold": snapshot.criteria.get(threshold_key),
         "min_impressions": snapshot.criteria.get("min_impressions"),
         "entries": [_row(e) for e in snapshot.entries[:LIST_ENTRIES]],
+        # a confident list: its level (the threshold is then on the shrunk scores)
+        **(
+            {"list_confidence": level}
+            if (level := snapshot.criteria.get("list_confidence"))
+            else {}
+        ),
     }
+
+
+def _confidence(summary: dict[str, Any], noun: str) -> dict[str, Any] | None:
+    """The run's decisions for the analyst (None for classic lists): the engine's block
+    without its fitted bounds, each decision's share of the rows, and notes when a list
+    is thin because the data is thin."""
+    block = summary.get("confidence")
+    if not isinstance(block, dict) or block.get("level") is None:
+        return None
+    level = float(block["level"])
+    decisions = {k: dict(v) for k, v in (block.get("decisions") or {}).items()}
+    total = sum(int(v.get("count") or 0) for v in decisions.values())
+    for found in decisions.values():
+        found["share_of_rows"] = round(int(found.get("count") or 0) / total, 4) if total else None
+    classic = block.get("classic_lists") or {}
+    made = {
+        "level": level,
+        "rule": (
+            f"a row is whitelisted only when at least {level:.0%} sure its score is at or "
+            "above the whitelist's bar, blacklisted only when at least as sure it is at or "
+            "below the blacklist's; the rest is undecided (not enough evidence)"
+        ),
+        "decisions": decisions,
+        "classic_lists": {
+            "whitelist_count": classic.get("whitelist_count"),
+            "blacklist_count": classic.get("blacklist_count"),
+        },
+        "changes": block.get("changes") or {},
+        "priors": block.get("priors") or {},
+    }
+    made["thin_lists"] = thin_lists(made)
+    made["notes"] = thin_notes(made, noun)
+    return made
 
 
 def _facts(campaign: Campaign) -> dict[str, Any]:
@@ -178,8 +224,12 @@ def _scored_figures(session: Session, owner_id: uuid.UUID, view: ResultsView) ->
     summary["top_performers"] = [_row(r) for r in summary.get("top_performers") or []]
     summary["bottom_performers"] = [_row(r) for r in summary.get("bottom_performers") or []]
     summary.pop("lists", None)
+    noun = "supply vendors" if stored.layout.dimension == "supply_vendor" else "domains"
+    confidence = _confidence(summary, noun)
+    summary.pop("confidence", None)  # its curated form is the context's own ``confidence``
     quality = data.data_quality
     return {
+        **({} if confidence is None else {"confidence": confidence}),
         "summary": summary,
         "weights": data.weights,
         "directions": data.directions,
@@ -206,7 +256,10 @@ def find_domain(session: Session, context: dict[str, Any], name: str) -> Record 
 
 
 def _on_list(row: Record, listed: dict[str, Any], *, above: bool) -> bool:
-    """The lists' own rule (scoring.md §5): eligible by impressions, past the threshold."""
+    """The lists' own rule (scoring.md §5): eligible by impressions, past the threshold;
+    a confident run's row by its decision."""
+    if row.confidence is not None:
+        return row.confidence.get("decision") == ("whitelist" if above else "blacklist")
     threshold = listed.get("score_threshold")
     if threshold is None or row.impressions < float(listed.get("min_impressions") or 0):
         return False
@@ -240,4 +293,13 @@ def domain_context(context: dict[str, Any], row: Record) -> dict[str, Any]:
         "is_outlier": row.is_outlier,
         "flags": list(row.outlier_flags or []),
         "breakdown": breakdown,
+        **_row_confidence(row),
     }
+
+
+def _row_confidence(row: Record) -> dict[str, Any]:
+    """A confident run's row: its decision, bounds and what it would need to be decided."""
+    if row.confidence is None:
+        return {}
+    keys = ("decision", "score_low", "score_high", "shrunk_score", "impressions_needed")
+    return {k: row.confidence.get(k) for k in keys}

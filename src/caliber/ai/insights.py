@@ -29,6 +29,9 @@ from caliber.core.errors import CaliberError, InvalidInput, NotFound
 from caliber.db.base import utcnow
 from caliber.db.models import AIInsight
 
+# what the prompts say of a run scored without list_confidence (issue 17)
+CLASSIC_LISTS = "off: the classic lists (every eligible row listed by its score alone)"
+
 
 def _hash(values: dict[str, Any]) -> str:
     text = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
@@ -73,6 +76,8 @@ class Insights(AnalystBase):
         values: dict[str, Any] = dict(context)
         values["client_context"] = {k: v for k, v in client.items() if k != "domain"}
         values["level"] = context["campaign"]["analysis_level"].replace("_", " ")
+        # a confident run's decisions (and notes when its lists are thin); classic: none
+        values["confidence"] = context.get("confidence") or CLASSIC_LISTS
         if context.get("scored"):
             values["lists"] = {
                 kind_: {k: v for k, v in context[kind_].items() if k != "entries"}

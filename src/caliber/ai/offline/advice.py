@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from caliber.ai.offline import confidence
 from caliber.ai.offline.text import (
     as_list,
     clean,
@@ -79,8 +80,8 @@ def recommendations(ctx: Mapping[str, Any]) -> list[str]:
         worst = names(row_name(r) for r in rows(black.get("entries"))[:3])
         items.append(
             f"**Block the blacklist**: {fmt_count(black.get('count'))} {u} with "
-            f"{list_rule(ctx, 'blacklist')} take {list_share(black)}"
-            + (f"; worst: {worst}." if worst else ".")
+            f"{confidence.list_rule(ctx, 'blacklist', list_rule(ctx, 'blacklist'))} take "
+            f"{list_share(black)}" + (f"; worst: {worst}." if worst else ".")
         )
     if (num(white.get("count")) or 0) > 0:
         items.append(
@@ -88,6 +89,8 @@ def recommendations(ctx: Mapping[str, Any]) -> list[str]:
             f"{fmt_score(white.get('average_score'))} get only {list_share(white)}; "
             "shift the freed budget there step by step."
         )
+    if gather := confidence.evidence_advice(ctx):
+        items.append(gather)
     if metric := top_metric(ctx):
         items.append(metric)
     outliers, flags = sub(ctx, "outliers"), top_flags(ctx)

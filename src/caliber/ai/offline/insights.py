@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from caliber.ai.offline import confidence
 from caliber.ai.offline.advice import recommendations
 from caliber.ai.offline.domain import domain_text
 from caliber.ai.offline.text import (
@@ -103,6 +104,8 @@ def _performance(ctx: Mapping[str, Any]) -> str:
             f"**Outliers**: {fmt_count(outliers.get('count'))} {u} "
             f"({fmt_share(outliers.get('share'))}) have at least one extreme metric{common}."
         )
+    if sure := confidence.decisions_line(ctx):
+        items.append(sure)
     body = "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
     if len(items) < 3:
         body += "\n\nThe stored results are incomplete: re-run scoring to refresh them."
@@ -175,12 +178,17 @@ def _list_insight(ctx: Mapping[str, Any], which: str) -> str:
     listed, u = sub(ctx, which), unit(ctx)
     count = num(listed.get("count")) or 0
     title = which.capitalize()
-    rule = list_rule(ctx, which)
+    rule = confidence.list_rule(ctx, which, list_rule(ctx, which))
+    why = (
+        "few rows reach the minimum impressions or scores sit close together"
+        if confidence.level_of(ctx) is None
+        else "the data is too thin to be that sure of any row yet"
+    )
     if count <= 0:
         return (
             f"**{title}: empty**\n\n"
             f"No {u} in {campaign_name(ctx)} meet the {which} rule: {rule}. This usually means "
-            "few rows reach the minimum impressions or scores sit close together.\n\n"
+            f"{why}.\n\n"
             "**What to do**\n"
             "- Collect more delivery (a longer date range) or lower the minimum impressions, "
             "then re-score.\n"
@@ -198,6 +206,8 @@ def _list_insight(ctx: Mapping[str, Any], which: str) -> str:
     ]
     if entries:
         lines.append(f"- First entries: {names(row_text(r) for r in entries[:5])}.")
+    if note := confidence.list_note(ctx, which):
+        lines.append(f"- {note}")
     lines += ["", "**How to use it**"]
     if which == "whitelist":
         lines += [
