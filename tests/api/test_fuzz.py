@@ -292,7 +292,7 @@ def test_signed_in_operations_refuse_anonymous_callers(
     http: TestClient, seeded: Seeded, method: str, path: str
 ) -> None:
     """Even for objects that exist, and before the input is validated."""
-    url = path.format(**seeded.kept, conversation_id="c1", kind="whitelist")
+    url = path.format(**seeded.kept, conversation_id="c1", kind="whitelist", domain="x.com")
     response = http.request(method, url)
     assert response.status_code == 401, response.text
     assert response.headers["WWW-Authenticate"] == "Bearer"
