@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from caliber.sample.export import write_sample
 from tests.web.harness import Server, new_context, watch
@@ -76,7 +77,13 @@ class Flow:
     runs: list[dict[str, Any]] = field(default_factory=list)  # newest first
 
     def get(self, path: str, **params: Any) -> Any:
-        answer = self.server.api("GET", path, params=params)
+        """The API's answer; a 429 (the page holds the user's heavy-request slots) is
+        asked again after its Retry-After, as the page itself does."""
+        for _ in range(10):
+            answer = self.server.api("GET", path, params=params)
+            if answer.status_code != 429:
+                break
+            time.sleep(float(answer.headers.get("Retry-After", "1")))
         assert answer.status_code == 200, answer.text
         return answer.json()
 
@@ -236,6 +243,15 @@ def test_two_uploads_make_two_runs_and_the_selector_reads_the_first(
     expect(table.nth(1)).to_have_attribute("aria-current", "true")
     _expect_run_on_screen(flow, first)
 
+    # its drawer: the row's history marks the first run; the explanation is the latest's
+    page.locator("#results-table tbody tr").first.click()
+    drawer = page.get_by_role("dialog")
+    expect(drawer.locator(".sentence")).to_contain_text("for the latest run only")
+    expect(drawer.locator("#history-table tbody tr").first).to_have_attribute(
+        "aria-current", "true"
+    )
+    page.keyboard.press("Escape")
+
     # a download of the first run is the first run's file
     with page.expect_download() as info:
         page.locator("button[data-download='Whitelist CSV']").click()
@@ -363,3 +379,74 @@ def test_the_impact_panel_shows_the_apis_figures(flow: Flow) -> None:
         expect(panel.locator("#impact-assumptions li")).to_have_text(impact["assumptions"])
     page.locator("#impact-panel").scroll_into_view_if_needed()
     page.screenshot(path=flow.shots / "25-impact.png", full_page=True)
+
+
+def test_confidence_turned_on_for_the_next_scoring(flow: Flow, browser: Browser) -> None:
+    """The campaign page sets the level before the next scoring; scoring the same file
+    again with it shows the confident lists, and since the last run they differ from the
+    classic ones exactly as the summary counts."""
+    page = flow.page
+    page.goto(f"{flow.server.base}/app/campaigns/{flow.campaign_id}")
+    expect(page.locator("#confidence-panel")).to_have_count(0)  # a classic run
+    page.get_by_label("List confidence").select_option("0.8")
+    page.get_by_role("button", name="Save confidence").click()
+    expect(page.locator("#confidence-status")).to_have_text(
+        "Confidence 0.8 from the next scoring: score again to apply it."
+    )
+    page.get_by_role("button", name="Score again").click()
+    expect(page.locator("#runs-table tbody tr .badge-completed")).to_have_count(3, timeout=60_000)
+    expect(page.locator("#confidence-panel")).to_be_visible()
+    changes = flow.get(f"/scoring/summary/{flow.campaign_id}")["data"]["confidence"]["changes"]
+    diff = flow.get(f"/scoring/diff/{flow.campaign_id}")["data"]["lists"]
+    for kind in ("whitelist", "blacklist"):
+        assert len(diff[kind]["removed"]) == changes[kind]["dropped"]
+        assert len(diff[kind]["added"]) == changes[kind]["added"]
+        expect(page.locator(f"#changes-{kind} h4")).to_have_text(
+            f"{kind.title()}: {changes[kind]['added']} join, "
+            f"{changes[kind]['dropped']} leave, {changes[kind]['kept']} kept"
+        )
+
+    # at tablet width nothing makes the page scroll sideways
+    context = new_context(browser, width=820)
+    tablet = context.new_page()
+    tablet.goto(f"{flow.server.base}/app/campaigns/{flow.campaign_id}")
+    expect(tablet.locator("#impact-metrics")).to_be_visible()
+    expect(tablet.locator("#diff-metrics")).to_be_visible()
+    expect(tablet.locator("#score-scatter svg")).to_be_visible()
+    width = tablet.evaluate("document.documentElement.scrollWidth")
+    assert width <= 820, f"the page scrolls sideways at tablet width ({width}px)"
+    tablet.screenshot(path=flow.shots / "26-tablet-runs.png", full_page=True)
+    context.close()
+
+
+def test_a_busy_server_is_asked_again(flow: Flow) -> None:
+    """The server turns a heavy read away with 429 and Retry-After while the user's
+    slots are taken (HEAVY_REQUESTS_PER_USER): the page asks again instead of showing
+    the refusal. The first diff request is answered 429 as the server words it."""
+    page = flow.page
+    refused: list[str] = []
+
+    def busy_once(route: Route) -> None:
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(
+            status=429,
+            headers={"Retry-After": "1", "Content-Type": "application/json"},
+            body=json.dumps(
+                {
+                    "success": False,
+                    "error": "rate_limited",
+                    "message": "too many heavy requests (exports, reports, analytics) at once",
+                    "details": {"retry_after": 1, "limit": 2},
+                }
+            ),
+        )
+
+    page.route(re.compile(r"/api/v1/scoring/diff/[^/?]+(\?.*)?$"), busy_once)
+    page.reload()
+    expect(page.locator("#changes-whitelist h4")).to_be_visible()
+    assert len(refused) == 1
+    expect(page.locator("#changes-panel .form-error")).to_have_count(0)
+    page.unroute(re.compile(r"/api/v1/scoring/diff/[^/?]+(\?.*)?$"))

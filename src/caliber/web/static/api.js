@@ -75,7 +75,33 @@ function buildUrl(path, query) {
   return url.pathname + url.search;
 }
 
-async function send(method, path, { json, form, query } = {}) {
+// A read the server turns away because the user's heavy requests (exports, reports,
+// analyses, diffs) are all in flight is tried again after its Retry-After, a few times:
+// one page opens several of them at once (panels, a drawer, a download).
+const RETRIES = 3;
+const MAX_WAIT_S = 10;
+
+async function send(method, path, options = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await sendOnce(method, path, options);
+    } catch (err) {
+      const wait = err instanceof ApiError && err.status === 429 && method === "GET" && attempt < RETRIES ? Math.min(err.retryAfter || 1, MAX_WAIT_S) : null;
+      if (wait === null) {
+        if (err instanceof ApiError) notify(err);
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, wait * 1000));
+    }
+  }
+}
+
+function notify(err) {
+  if (err.status === 401) listeners.unauthorized.forEach((fn) => fn(err));
+  if (err.unexpected) listeners.unexpected.forEach((fn) => fn(err));
+}
+
+async function sendOnce(method, path, { json, form, query } = {}) {
   const headers = { Accept: "application/json" };
   const token = await currentToken();
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -90,9 +116,7 @@ async function send(method, path, { json, form, query } = {}) {
   try {
     res = await fetch(buildUrl(path, query), { method, headers, body });
   } catch {
-    const err = new ApiError(0, null, null, null);
-    listeners.unexpected.forEach((fn) => fn(err));
-    throw err;
+    throw new ApiError(0, null, null, null);
   }
   if (!res.ok) {
     let payload = null;
@@ -101,10 +125,7 @@ async function send(method, path, { json, form, query } = {}) {
     } catch {
       payload = null;
     }
-    const err = new ApiError(res.status, payload, res.headers.get("X-Request-ID"), res.headers.get("Retry-After"));
-    if (err.status === 401) listeners.unauthorized.forEach((fn) => fn(err));
-    if (err.unexpected) listeners.unexpected.forEach((fn) => fn(err));
-    throw err;
+    throw new ApiError(res.status, payload, res.headers.get("X-Request-ID"), res.headers.get("Retry-After"));
   }
   return res;
 }

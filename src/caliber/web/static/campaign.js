@@ -265,8 +265,10 @@ export async function campaignPage(root, id, ctx) {
       scatterSlot,
     );
     table.load();
-    changes.load();
     impact.load();
+    // the diff and the outliers are heavy requests (HEAVY_REQUESTS_PER_USER, 2 by
+    // default): one after the other, so a drawer or a download opened meanwhile has a slot
+    const diffDone = changes.load();
     sampleRows(id, view, summary.row_count).then(({ rows, sampled }) => {
       if (!alive()) return;
       histoSlot.replaceChild(histogram(rows.map((r) => r.score), "Score distribution"), histoSlot.lastChild);
@@ -274,7 +276,7 @@ export async function campaignPage(root, id, ctx) {
     }).catch((err) => {
       for (const slot of [histoSlot, scatterSlot]) slot.replaceChild(h("p", { class: "form-error" }, err.message), slot.lastChild);
     });
-    if (view.latest()) loadOutliers(id, outliers);
+    if (view.latest()) diffDone.finally(() => alive() && loadOutliers(id, outliers));
     else replace(outliers, outliers.firstChild, h("p", { class: "muted" }, "The outlier analysis is given for the latest run only: each row above keeps its own outlier flags."));
   }
 
