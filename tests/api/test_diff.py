@@ -344,6 +344,16 @@ def test_other_users_campaigns_runs_and_bad_parameters(
     assert response.status_code == 422, response.text
     bad = client.get(f"{API}/scoring/history/not-a-uuid/site001.com", headers=alice)
     assert bad.status_code == 422, bad.text
+    # a campaign never scored: nothing to compare, no history
+    fresh = create_campaign(client, alice)
+    for path, message in (
+        (f"/scoring/diff/{fresh}", "0 completed runs"),
+        (f"/scoring/diff/{fresh}/export?format=ttd", "0 completed runs"),
+        (f"/scoring/history/{fresh}/site001.com", "no completed run"),
+    ):
+        response = client.get(f"{API}{path}", headers=alice)
+        assert response.status_code == 409, (path, response.text)
+        assert message in response.json()["message"]
     # the same file twice: nothing changed
     same = _get(client, f"/scoring/diff/{campaign}", alice)
     assert same["domains"]["new"]["count"] == same["domains"]["vanished"]["count"] == 0
