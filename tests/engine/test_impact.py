@@ -290,3 +290,15 @@ def test_quality_metrics_and_their_base() -> None:
     assert "ecpm" not in found["before"]
     assert found["before"]["completion_rate"] == pytest.approx(0.52)
     assert any("completion_rate (per player starts)" in s for s in found["assumptions"])
+
+
+def test_a_rate_only_blacklisted_rows_have_is_null_after_blocking_with_the_reason() -> None:
+    results = _results().with_columns(
+        pl.when(pl.col("domain").is_in(["c", "e"])).then(pl.col("q")).alias("q")
+    )
+    found = impact(results, "domain", _lists(results, ["a", "d"], ["c", "e"]), METRICS).to_dict()
+    assert found["before"]["q"] == pytest.approx(1000 / 3000)  # (200 + 800) / (1000 + 2000)
+    assert found["after_block"]["q"] is found["after_move"]["q"] is None
+    why = "only blacklisted rows have it: no row left after blocking does"
+    assert found["unavailable"] == {"after_block.q": why}
+    assert f"No q after blocking: {why}." in found["assumptions"]

@@ -147,6 +147,12 @@ def impact(
         }
     if not (impressions * kept).sum() > 0:
         unavailable["after_block"] = "the blacklist removes every impression: nothing remains"
+    else:  # a rate only blacklisted rows have is gone with them
+        for name, value in states["after_block"].items():
+            if value is None and states["before"][name] is not None:
+                unavailable[f"after_block.{name}"] = (
+                    "only blacklisted rows have it: no row left after blocking does"
+                )
 
     removed: dict[str, Any] = {"domains": int(blocked.sum())}
     gone = impressions * blocked
@@ -268,7 +274,9 @@ def _assumptions(
 def _label(name: str) -> str:
     if name == "after_block":
         return "figures after blocking"
-    return _LABELS.get(name, name.replace("_", " "))
+    state, _, figure = name.rpartition(".")
+    label = _LABELS.get(figure, figure.replace("_", " "))
+    return f"{label} after blocking" if state else label
 
 
 def _values(frame: pl.DataFrame, column: str) -> Floats:

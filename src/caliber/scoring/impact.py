@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from caliber.engine.impact import impact
@@ -44,8 +44,6 @@ class ImpactOut(BaseModel):
     figure needs); ``totals`` the impressions, spend, clicks and conversions of each
     state; ``move`` whether the removed spend could be moved and how; ``assumptions``
     the sentences the figures rest on."""
-
-    model_config = ConfigDict(extra="forbid")
 
     run_id: uuid.UUID
     lists: Literal["classic", "confident"]
