@@ -482,7 +482,8 @@ def test_the_lists_in_use_are_the_runs_own_whatever_the_setup() -> None:
         assert again.confidence == result.setup.list_confidence
     # a floor of its own: the confident rule on the rows it makes eligible
     higher = decisions.lists_in_use(confident.results, confident.dimension, confident.setup, 5000)
-    assert higher.min_impressions == 5000 and higher.confidence == 0.8
+    assert higher.min_impressions == 5000
+    assert higher.confidence == 0.8
     assert (higher.whitelist["impressions"] >= 5000).all()
     assert higher.whitelist.height < confident.lists.whitelist.height
     with pytest.raises(InvalidParameterError):
