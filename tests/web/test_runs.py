@@ -9,6 +9,7 @@ the page formats it (dom.js ``fmt``).
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -262,6 +263,11 @@ def test_two_uploads_make_two_runs_and_the_selector_reads_the_first(
     )
     assert Path(info.value.path()).read_bytes() == expected.content
 
+    # the PDF and the other downloads ask for that run
+    with page.expect_request(re.compile(r"/pdf\?")) as request, page.expect_download():
+        page.locator("button[data-download='PDF report']").click()
+    assert f"run_id={first['id']}" in request.value.url
+
     # a reload keeps it; "Show the latest run" goes back
     page.reload()
     expect(page.get_by_label("Run shown")).to_have_value(first["id"])
@@ -450,3 +456,47 @@ def test_a_busy_server_is_asked_again(flow: Flow) -> None:
     assert len(refused) == 1
     expect(page.locator("#changes-panel .form-error")).to_have_count(0)
     page.unroute(re.compile(r"/api/v1/scoring/diff/[^/?]+(\?.*)?$"))
+
+
+def test_a_big_campaigns_scatter_is_a_sample_over_every_rank(flow: Flow, tmp_path: Path) -> None:
+    """About 3,000 domains: the scatter and the histogram draw ten whole pages of 100
+    spread evenly over the ranks, the first and the last page among them."""
+    export = tmp_path / "many-sites.csv"
+    write_sample(export, "trade_desk", "display", rows=3000, seed=5)
+    with export.open(newline="", encoding="utf-8") as handle:
+        lines = list(csv.reader(handle))
+    site = lines[0].index("Site")
+    for number, line in enumerate(lines[1:]):
+        line[site] = f"site-{number:04d}.example.com"  # every row its own domain
+    with export.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(lines)
+    created = flow.server.api(
+        "POST",
+        "/campaigns",
+        json={
+            "name": "Many sites",
+            "platform": "trade_desk",
+            "goal": "awareness",
+            "channel": "display",
+        },
+    )
+    campaign_id = created.json()["data"]["id"]
+    page = flow.page
+    page.goto(f"{flow.server.base}/app/campaigns/{campaign_id}")
+    _score_file(flow, export, "Start scoring")
+    total = flow.get(f"/scoring/summary/{campaign_id}")["data"]["row_count"]
+    assert total > 2000  # some rows are dropped (no impressions), most are kept
+    expect(page.locator("#results-count")).to_have_text(f"Showing 1–25 of {whole(total)} rows")
+    pages = math.ceil(total / 100)
+    drawn = 900 + total - 100 * (pages - 1)  # nine whole pages and the last one
+    scatter = page.locator("#score-scatter svg.chart")
+    expect(scatter).to_have_attribute(
+        "aria-label", re.compile(f"a sample of {whole(drawn)} of {whole(total)} rows")
+    )
+    expect(scatter.locator("circle.dot")).to_have_count(drawn)
+    last = flow.get(f"/scoring/results/{campaign_id}", page=pages, per_page=100)["data"][-1]
+    titles = scatter.locator("circle.dot title").all_text_contents()
+    assert any(t.startswith(f"{last['domain']}: ") for t in titles)  # the lowest score too
+    bars = page.locator("figure", has_text="Score distribution").locator("rect.bar title")
+    counts = [int(re.search(r": (\d+) rows?$", t).group(1)) for t in bars.all_text_contents()]  # type: ignore[union-attr]
+    assert sum(counts) == drawn
