@@ -1,6 +1,6 @@
 """The scoring commands: `caliber score` (a file to results, lists and a summary),
 `caliber configs` (every scoring setup) and `caliber sample` (a realistic export).
-`caliber diff`, comparing two scorings, belongs here too when it is written.
+`caliber diff`, comparing two scorings, is in cli/diff.py.
 
 polars, rich and the engine are imported inside the commands so ``--help`` starts fast.
 """
