@@ -28,7 +28,7 @@ from caliber.scoring import pages
 from caliber.scoring.service import setup_from_snapshot
 from caliber.worker.tasks import WorkerServices, optimization_lists
 from tests.api.conftest import run_jobs
-from tests.api.test_scoring import API, all_results, attach, create_campaign
+from tests.api.test_scoring import API, all_results, attach, create_campaign, hold_jobs
 from tests.engine.exports import make_export
 
 Auth = Callable[[str], dict[str, str]]
@@ -355,3 +355,28 @@ def test_the_analysts_context_and_insights_carry_the_decisions(
     content = insight.json()["data"]["content"]
     assert "How sure the lists are" in content
     assert "the lists are short because the data is thin" in content
+
+
+def test_a_run_keeps_its_level_and_a_run_in_progress_keeps_the_campaigns(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("alice")
+    campaign_id = _scored(client, container, alice, list_confidence=0.8)
+    # back to classic for the next run: the run made keeps its level and decisions
+    classic = client.put(
+        f"{API}/campaigns/{campaign_id}/confidence", json={"list_confidence": None}, headers=alice
+    )
+    assert classic.status_code == 200, classic.text
+    assert classic.json()["data"]["list_confidence"] is None
+    assert "decision" in all_results(client, campaign_id, alice)[0]
+    summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=alice).json()["data"]
+    assert summary["confidence"]["level"] == 0.8
+    # while a run is in progress the level cannot change (it scores with the one it began with)
+    hold_jobs(container)
+    started = client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
+    assert started.status_code == 202, started.text
+    busy = client.put(
+        f"{API}/campaigns/{campaign_id}/confidence", json={"list_confidence": 0.9}, headers=alice
+    )
+    assert busy.status_code == 409, busy.text
+    assert "list confidence" in busy.json()["message"]
