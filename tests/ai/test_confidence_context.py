@@ -110,3 +110,25 @@ def test_the_prompts_carry_the_decisions_to_a_model() -> None:
         rendered = prompts.render(kind, values)
         block = rendered[rendered.index("<<<DATA confidence>>>") :]
         assert "the lists are short because the data is thin" in block, kind
+
+
+def test_an_undecided_row_is_told_how_much_more_it_needs() -> None:
+    ctx = confident(40, 49, 400)
+    row = {
+        **copy.deepcopy(SAMPLE["domain_top"]),
+        "on_whitelist": False,
+        "on_blacklist": False,
+        "decision": "undecided",
+        "score_low": 41.3,
+        "score_high": 77.5,
+        "impressions_needed": 12000,
+    }
+    text = offline_insight("domain", {**ctx, "domain": row})
+    assert "**Recommendation: gather evidence.**" in text
+    assert "anywhere from 41.3 to 77.5" in text
+    assert "it needs about 12,000 more impressions" in text
+    never = offline_insight("domain", {**ctx, "domain": {**row, "impressions_needed": None}})
+    assert "no amount of volume will put it on a list" in never
+    # a classic row (no decision) keeps the classic advice
+    classic = offline_insight("domain", {**ctx, "domain": SAMPLE["domain_top"]})
+    assert "gather evidence" not in classic

@@ -123,6 +123,8 @@ def _domain_advice(
         if small:
             text += f"; with {fmt_count(impressions)} impressions, scale gradually and re-score"
         return text + "."
+    if d.get("decision") == "undecided" and impressions >= minimum:
+        return _undecided_advice(d)
     if impressions < minimum:
         return (
             f"**Recommendation: monitor.** Below the {fmt_count(minimum)}-impression minimum, "
@@ -134,3 +136,19 @@ def _domain_advice(
     if status == "good":
         return "**Recommendation: keep** it running and re-check after the next re-score."
     return "**Recommendation: monitor**; no action needed until the next re-score."
+
+
+def _undecided_advice(d: Mapping[str, Any]) -> str:
+    """A confident run's undecided row (issue 17): its data cannot decide it yet."""
+    low, high = fmt_score(d.get("score_low")), fmt_score(d.get("score_high"))
+    text = (
+        f"**Recommendation: gather evidence.** With its data, its score could be anywhere "
+        f"from {low} to {high}, too wide to list it either way"
+    )
+    needed = num(d.get("impressions_needed"))
+    if needed is not None and needed > 0:
+        return (
+            text + f"; it needs about {fmt_count(needed)} more impressions at its current "
+            "rates to be decided: keep buying it at a capped bid, then re-score."
+        )
+    return text + ": no amount of volume will put it on a list, as its score sits between the bars."
