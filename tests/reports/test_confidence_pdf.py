@@ -91,3 +91,17 @@ def test_no_warning_when_most_rows_are_decided(confident_summary: dict[str, Any]
     text = _text(render_campaign_pdf(_with({"confidence": decided}), include_charts=False))
     assert HEADING in text
     assert "the lists are short" not in text
+
+
+def test_the_recommendations_state_the_confident_rule(confident_summary: dict[str, Any]) -> None:
+    report = _with(confident_summary)
+    criteria = confident_summary["lists"]
+    white = dataclasses.replace(report.whitelist, criteria=criteria)
+    black = dataclasses.replace(report.blacklist, criteria=criteria)
+    report = dataclasses.replace(report, whitelist=white, blacklist=black)
+    text = _text(render_campaign_pdf(report, include_charts=False))
+    bar = criteria["whitelist_min_score"]
+    assert f"at least 80% sure of a shrunk score ≥ {bar:.1f}" in text
+    assert "the rest is undecided (see How sure are these lists)" in text
+    classic = _text(render_campaign_pdf(sample_report(), include_charts=False))
+    assert "sure of a shrunk" not in classic

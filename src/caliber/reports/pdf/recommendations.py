@@ -43,6 +43,9 @@ def _list_block(data: ReportData, snap: ListSnapshot) -> list[Any]:
     white = kind == "whitelist"
     limit = finite(crit.get("whitelist_min_score" if white else "blacklist_max_score"))
     rule = "" if limit is None else f"score {'≥' if white else '≤'} {num(limit, 1)}"
+    level = finite(crit.get("list_confidence"))
+    if rule and level is not None:  # confident lists: the bar is on the shrunk scores
+        rule = f"at least {level:.0%} sure of a shrunk {rule}"
     criteria = (
         f"Criteria: at least {num(crit.get('min_impressions'))} impressions "
         f"({num(crit.get('eligible_rows'))} {what} eligible){' and ' + rule if rule else ''}."
@@ -77,6 +80,11 @@ def optimization_recommendations(data: ReportData) -> list[Any]:
         f"The lists are built from the {noun(data)} with enough impressions to judge: the best "
         "quarter by score forms the whitelist, the weakest quarter the blacklist."
     )
+    if finite(data.whitelist.criteria.get("list_confidence")) is not None:
+        intro += (
+            f" Only the {noun(data)} whose data is sure enough are listed; the rest is "
+            "undecided (see How sure are these lists)."
+        )
     actions = bullets(recommended_actions(data))
     return [
         section("Optimization Recommendations", para(escape(intro))),
