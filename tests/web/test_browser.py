@@ -489,6 +489,8 @@ def test_token_sign_in_isolation_and_xss(
     expect(first.locator("td[data-col='domain']")).to_contain_text("<img")
     first.click()
     expect(page.get_by_role("dialog").locator("h2")).to_contain_text("<img")
+    # its history over the runs is read by the name, encoded in the path
+    expect(page.locator("#history-table tbody tr")).to_have_count(1)
     page.keyboard.press("Escape")
     page.goto(base + "/")
     expect(page.locator("a.campaign-link")).to_have_text(XSS)

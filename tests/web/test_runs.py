@@ -148,6 +148,8 @@ def test_a_confident_campaign_shows_intervals_decisions_and_the_scatter(
         f"{whole(classic['whitelist_count'])} classic"
     )
 
+    expect(page.locator("#range-hint")).to_contain_text("below the range 20% of the time")
+
     # every row of the first page: its likely range and decision, as the API gives them
     rows = flow.get(f"/scoring/results/{campaign_id}", per_page=25)["data"]
     expect(page.locator("#results-table tbody tr")).to_have_count(25)

@@ -49,6 +49,12 @@ const CONFIDENCE_COLUMNS = [
   { key: "decision", label: "Decision" },
 ];
 
+// the likely range is of the shrunk score, so a thin row's range may sit away from its score
+const rangeHint = (level) => {
+  const sure = Math.round((level || 0.8) * 100);
+  return `Likely range: the row's score once its rates are pulled towards the campaign's by how little its volume says; its true score is below the range ${100 - sure}% of the time, and above it as often. Decision: listed only when Caliber is at least ${sure}% sure.`;
+};
+
 /**
  * The scored rows of the run on screen. view: {q(query) adds run_id}; info: {confident,
  * minImpressions} of that run (from its summary).
@@ -103,7 +109,7 @@ export function resultsTable(id, dim, ctx, view, info) {
       h("button", { type: "button", class: "btn small ghost", onclick: reset }, "Reset")),
   );
   const drawer = makeDrawer(id, view, info);
-  const el = h("section", { class: "card", "aria-labelledby": "results-title" }, h("h2", { id: "results-title" }, "Scored rows"), filters, error, count, wrap, pager, drawer.el);
+  const el = h("section", { class: "card", "aria-labelledby": "results-title" }, h("h2", { id: "results-title" }, "Scored rows"), info.confident ? h("p", { class: "hint", id: "range-hint" }, rangeHint(info.level)) : null, filters, error, count, wrap, pager, drawer.el);
 
   async function load() {
     error.textContent = "";
@@ -210,6 +216,7 @@ function makeDrawer(id, view, info) {
     const breakdown = Object.entries(row.score_breakdown || {});
     const sentence = h("p", { class: "sentence", "aria-live": "polite" }, "Explaining this score…");
     const attrib = h("div", { class: "attributions" });
+    const history = domainHistory(id, row.domain, view);
     replace(
       body,
       h("div", { class: "facts" },
@@ -233,7 +240,7 @@ function makeDrawer(id, view, info) {
           h("td", { class: "num" }, fmt.two(b.contribution))))),
         h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: "4" }, "Score"), h("td", { class: "num" }, fmt.two(row.score)))))),
       row.is_outlier ? h("p", { class: "hint" }, `Flagged as an outlier on: ${row.outlier_flags.map(metricName).join(", ")}.`) : null,
-      domainHistory(id, row.domain, view),
+      history.el,
     );
     panel.hidden = false;
     backdrop.hidden = false;
@@ -245,6 +252,8 @@ function makeDrawer(id, view, info) {
       return;
     }
     try {
+      await history.loaded;
+      if (title.textContent !== row.domain) return;
       const { data } = await API.get(`/scoring/explain/${encodeURIComponent(id)}/domain`, { name: row.domain });
       if (title.textContent !== row.domain) return;
       sentence.textContent = data.sentence;

@@ -85,11 +85,14 @@ export function runHistory(id, view, ctx, onSelect) {
   return { el, refresh, choose };
 }
 
-/** The drawer's part: the domain's score, status, volume and list in every run. */
+/**
+ * The drawer's part: the domain's score, status, volume and list in every run; `loaded`
+ * settles when it is shown (the drawer then asks for the explanation: both are heavy).
+ */
 export function domainHistory(id, domain, view) {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading its history…"));
   const el = h("section", { class: "domain-history", id: "domain-history", "aria-labelledby": "history-title" }, h("h3", { id: "history-title" }, "History over runs"), body);
-  API.get(`/scoring/history/${encodeURIComponent(id)}/${encodeURIComponent(domain)}`).then(({ data }) => {
+  const loaded = API.get(`/scoring/history/${encodeURIComponent(id)}/${encodeURIComponent(domain)}`).then(({ data }) => {
     const runs = data.runs || [];
     const current = view.runId || view.runs.find((r) => r.latest_results)?.id;
     replace(body, h("div", { class: "table-wrap" }, h("table", { class: "data history", id: "history-table" },
@@ -101,5 +104,5 @@ export function domainHistory(id, domain, view) {
           ? [h("td", { class: "num" }, fmt.score(r.score)), h("td", {}, badge(r.quality_status)), h("td", { class: "num" }, fmt.int(r.impressions)), h("td", { class: "num" }, fmt.money(r.spend)), h("td", {}, r.list || "—")]
           : [h("td", { colspan: "5", class: "muted" }, "not in this run's file")])))))));
   }).catch((err) => replace(body, h("p", { class: err.status === 404 ? "muted" : "form-error" }, err.message)));
-  return el;
+  return { el, loaded };
 }
