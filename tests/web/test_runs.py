@@ -119,6 +119,17 @@ def test_a_confident_campaign_shows_intervals_decisions_and_the_scatter(
     hint = page.locator("#list-confidence-hint")
     expect(hint).to_contain_text("at 0.8 a domain is listed only when Caliber is at least 80% sure")
     expect(page.get_by_label("List confidence")).to_have_value("")  # classic stays the default
+    # a template keeps the level, and a campaign from it shows it
+    page.get_by_label("List confidence").select_option(label="0.8 (recommended)")
+    page.get_by_label("Template name").fill("Confident TTD")
+    page.get_by_role("button", name="Save setup as template").click()
+    expect(page.locator(".template-list li")).to_contain_text("confidence 0.8")
+    templates = flow.get("/campaigns/templates")["data"]
+    assert [t["list_confidence"] for t in templates if t["name"] == "Confident TTD"] == [0.8]
+    page.get_by_label("List confidence").select_option("")
+    page.get_by_role("button", name="Use Confident TTD").click()
+    expect(page.get_by_label("List confidence")).to_have_value("0.8")
+    page.get_by_label("Start from a template").select_option("")
     page.get_by_label("Campaign name").fill("Confident display")
     page.get_by_label("List confidence").select_option(label="0.8 (recommended)")
     page.get_by_role("button", name="Create campaign").click()
