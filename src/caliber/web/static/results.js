@@ -225,6 +225,7 @@ function makeDrawer(id, view, info) {
         h("div", {}, h("span", { class: "stat-label" }, "Percentile"), h("span", { class: "stat-value small" }, String(row.percentile_rank))),
         h("div", {}, h("span", { class: "stat-label" }, "Impressions"), h("span", { class: "stat-value small" }, fmt.int(row.impressions)))),
       info.confident ? drawerConfidence(row, info) : null,
+      history.el,
       h("h3", {}, "Why this score"),
       sentence,
       attrib,
@@ -240,7 +241,6 @@ function makeDrawer(id, view, info) {
           h("td", { class: "num" }, fmt.two(b.contribution))))),
         h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: "4" }, "Score"), h("td", { class: "num" }, fmt.two(row.score)))))),
       row.is_outlier ? h("p", { class: "hint" }, `Flagged as an outlier on: ${row.outlier_flags.map(metricName).join(", ")}.`) : null,
-      history.el,
     );
     panel.hidden = false;
     backdrop.hidden = false;
