@@ -255,6 +255,9 @@ def test_two_uploads_make_two_runs_and_the_selector_reads_the_first(
     expect(page).to_have_url(re.compile(rf"\?run={first['id']}$"))
     expect(page.locator("#stale-results")).to_contain_text("You are looking at an earlier run")
     expect(table.nth(1)).to_have_attribute("aria-current", "true")
+    expect(page.locator("#changes-none")).to_have_text(
+        "This is the campaign's first run: there is no earlier run to compare it with."
+    )
     _expect_run_on_screen(flow, first)
 
     # its drawer: the row's history marks the first run; the explanation is the latest's

@@ -83,7 +83,21 @@ export function changesPanel(id, view, ctx) {
   const el = h("section", { class: "card changes", id: "changes-panel", "aria-labelledby": "changes-title" }, h("h2", { id: "changes-title" }, "Since last run"), body);
   const status = h("p", { class: "form-status", role: "status", "aria-live": "polite", id: "changes-download-status" });
 
+  // nothing to compare: said in the buyer's words before asking (the API's 409 says it too)
+  function nothingYet() {
+    const completed = view.runs.filter((r) => r.status === "completed"); // newest first
+    const head = view.runId || completed.find((r) => r.latest_results)?.id;
+    if (completed.length < 2) return "Nothing to compare yet: this is the campaign's only completed run. Score it again (next week's export, or a re-score) to see what changed.";
+    if (completed[completed.length - 1].id === head) return "This is the campaign's first run: there is no earlier run to compare it with.";
+    return null;
+  }
+
   async function load() {
+    const none = nothingYet();
+    if (none) {
+      replace(body, h("p", { class: "muted", id: "changes-none" }, none));
+      return;
+    }
     let data;
     try {
       ({ data } = await API.get(`/scoring/diff/${encodeURIComponent(id)}`, view.runId ? { head: view.runId } : {}));
