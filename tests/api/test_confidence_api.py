@@ -106,7 +106,9 @@ def test_a_level_outside_the_range_is_a_422_naming_the_field(
         ):
             response = client.request(method, url, json=body, headers=alice)
             assert response.status_code == 422, (method, url, bad, response.text)
-            assert "list_confidence" in response.text, response.text
+            message = response.json()["message"]
+            assert message.startswith("list_confidence: must be a level from 0.5 to 0.99")
+            assert "or null for the classic lists" in message
     assert (
         client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"][
             "list_confidence"

@@ -11,6 +11,7 @@ reading choices (number format, sheet, header row, column mapping) are
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -27,6 +29,7 @@ from pydantic import (
     computed_field,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from caliber.campaigns.choices import ReadingFields, fields_of, loaded
 from caliber.db.models import CampaignStatus
@@ -83,11 +86,32 @@ MinImpressions = Annotated[
         description="rows with fewer impressions are not scored (>= 0; default 250)",
     ),
 ]
-# Issue 17: checked here so the 422 names the field and the range before the engine runs;
-# Strict: ``true`` or ``"0.8"`` is not a level.
+
+
+def _level(value: Any) -> Any:
+    """A confidence level: a number from MIN to MAX (a bool or a string is not one); the
+    422 says the range and what null means."""
+    if value is None:
+        return value
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not MIN_LIST_CONFIDENCE <= value <= MAX_LIST_CONFIDENCE
+    ):
+        raise PydanticCustomError(
+            "list_confidence",
+            "must be a level from {minimum} to {maximum} (0.8 recommended), or null for the "
+            "classic lists; got {value}",
+            {"minimum": MIN_LIST_CONFIDENCE, "maximum": MAX_LIST_CONFIDENCE, "value": repr(value)},
+        )
+    return float(value)
+
+
+# Issue 17: checked here so the 422 names the field and the range before the engine runs
 ListConfidence = Annotated[
     float,
-    Strict(),
+    BeforeValidator(_level),
     Field(
         ge=MIN_LIST_CONFIDENCE,
         le=MAX_LIST_CONFIDENCE,
