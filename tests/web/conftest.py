@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.api.firebase import PROJECT_ID, CertServer, make_key
-from tests.web.harness import CHROMIUM, Server, start_server, stop_server
+from tests.web.figures import Flow
+from tests.web.harness import CHROMIUM, Server, new_context, start_server, stop_server, watch
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +64,18 @@ def token_server(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> 
         stop_server(server)
     finally:
         certs.stop()
+
+
+@pytest.fixture(scope="module")
+def flow(browser: Browser, dev_server: Server, shots: Path) -> Iterator[Flow]:
+    """One page on the dev server, handed from test to test of a module (no dialog, no
+    page error)."""
+    context = new_context(browser)
+    page = context.new_page()
+    dialogs: list[str] = []
+    errors: list[str] = []
+    watch(page, dialogs, errors)
+    yield Flow(page, dev_server, shots)
+    context.close()
+    assert dialogs == [], dialogs
+    assert errors == [], errors
