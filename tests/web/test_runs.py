@@ -94,6 +94,12 @@ def test_two_uploads_make_two_runs_and_the_selector_reads_the_first(
         page.locator("button[data-download='PDF report']").click()
     assert f"run_id={first['id']}" in request.value.url
 
+    # an address naming no run of this campaign shows the latest, and drops the name
+    page.goto(f"{flow.server.base}/app/campaigns/{campaign_id}?run={flow.campaign_id[::-1]}")
+    expect(page).to_have_url(re.compile(rf"/app/campaigns/{campaign_id}$"))
+    _expect_run_on_screen(flow, runs[0])
+    page.goto(f"{flow.server.base}/app/campaigns/{campaign_id}?run={first['id']}")
+
     # a reload keeps it; "Show the latest run" goes back
     page.reload()
     expect(page.get_by_label("Run shown")).to_have_value(first["id"])

@@ -8,7 +8,7 @@ import { aiPanel } from "./ai.js";
 import { readingPanel } from "./reading.js";
 import { resultsTable } from "./results.js";
 import { listsSection } from "./lists.js";
-import { runView, runHistory, runLabel } from "./runs.js";
+import { runView, runHistory, runLabel, runInAddress } from "./runs.js";
 import { confidencePanel, confidenceSetting, sampleRows, scoreScatter } from "./confidence.js";
 import { changesPanel } from "./changes.js";
 import { impactPanel } from "./impact.js";
@@ -190,15 +190,8 @@ export async function campaignPage(root, id, ctx) {
   const ai = h("div");
   // what the file gives the setup and how it is read, changeable before scoring
   const reading = readingPanel(campaign, ctx);
-  // ?run=ID keeps an earlier run on screen across a reload
-  const view = runView(new URLSearchParams(window.location.search).get("run"));
-  const runsCard = runHistory(id, view, ctx, (runId) => {
-    const url = new URL(window.location.href);
-    if (runId) url.searchParams.set("run", runId);
-    else url.searchParams.delete("run");
-    window.history.replaceState(window.history.state, "", url.pathname + url.search);
-    renderCompleted();
-  });
+  const view = runView(runInAddress());
+  const runsCard = runHistory(id, view, ctx, () => renderCompleted());
   replace(root, head, h("div", { class: "two-col" }, uploadCard, progressCard), reading.el, runsCard.el, results, ai);
   reading.refresh();
 

@@ -17,6 +17,15 @@ export function runView(runId) {
   };
 }
 
+// ?run=ID keeps an earlier run on screen across a reload (no parameter: the latest)
+export const runInAddress = () => new URLSearchParams(window.location.search).get("run");
+function keepInAddress(runId) {
+  const url = new URL(window.location.href);
+  if (runId) url.searchParams.set("run", runId);
+  else url.searchParams.delete("run");
+  window.history.replaceState(window.history.state, "", url.pathname + url.search);
+}
+
 const when = (run) => fmt.date(run.completed_at || run.finished_at || run.started_at);
 export const runLabel = (run) => `${when(run)} · ${run.file_name || run.original_filename || "file"}`;
 
@@ -37,6 +46,7 @@ export function runHistory(id, view, ctx, onSelect) {
     const latest = view.runs.find((r) => r.latest_results);
     view.runId = runId && (!latest || latest.id !== runId) ? runId : null;
     picker.input.value = view.runId || "";
+    keepInAddress(view.runId);
     render();
     onSelect(view.runId);
   }
@@ -53,7 +63,10 @@ export function runHistory(id, view, ctx, onSelect) {
     if (!ctx.alive()) return;
     view.runs = res.data || [];
     el.hidden = view.runs.length === 0;
-    if (view.runId && !view.runs.some((r) => r.id === view.runId && r.status === "completed")) view.runId = null;
+    if (view.runId && !view.runs.some((r) => r.id === view.runId && r.status === "completed" && !r.latest_results)) {
+      view.runId = null; // gone (retention), not completed, or the latest anyway
+      keepInAddress(null);
+    }
     const completed = view.runs.filter((r) => r.status === "completed");
     // the latest completed run is "" (no run_id): what every read answers by default
     replace(picker.input, completed.map((r) => h("option", { value: r.latest_results ? "" : r.id }, `${runLabel(r)}${r.latest_results ? " (latest)" : ""}`)));
