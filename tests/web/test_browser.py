@@ -1,9 +1,10 @@
 """The web app as a buyer meets it: a real Chromium against `caliber serve` on loopback.
 
-Two servers: one with dev sign-in (straight in), one verifying tokens minted with a local
-key (the page reads them from ``localStorage["caliber.token"]``). Each step asserts what
-the user sees; screenshots of every page go to ``CALIBER_SCREENSHOTS`` (default: a pytest
-temporary directory).
+The whole flow with dev sign-in (straight in): dashboard, campaign, upload, scoring,
+results, drawer, downloads, the AI panel, a failed re-run. Sign-in with tokens is in
+test_token.py, the reading choices in test_reading.py, confidence in test_confidence.py
+and runs in test_runs.py. Each step asserts what the user sees; screenshots of every
+page go to ``CALIBER_SCREENSHOTS`` (default: a pytest temporary directory).
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from caliber.sample.export import write_sample
 from tests.web.harness import Server, new_context, watch
-
-XSS = "<img src=x onerror=alert(1)>"
 
 
 @dataclass
@@ -373,147 +371,3 @@ def test_a_failed_rerun_keeps_the_results_on_screen_marked(
     expect(page.locator("#stale-results")).to_contain_text("the latest run failed")
     expect(page.locator(".completed .stat").first).to_contain_text("Campaign score")
     page.screenshot(path=dev.shots / "10-stale-results.png", full_page=True)
-
-
-def test_choose_the_conversion_tags_of_a_per_tag_export_then_score(
-    dev: Shared, dev_server: Server, tmp_path: Path
-) -> None:
-    """Issue 16: an action campaign, an export whose conversions come per tracking tag.
-    The page says how the file is read and that conversions are missing, offers the
-    tags; the user keeps the campaign's two tags (keyboard only), saves, scores, and
-    gets the results of the plain twin."""
-    from caliber.engine.config import Setup
-    from caliber.engine.pipeline import score
-    from tests.engine.column_exports import per_tag_twins, total
-
-    plain, tagged = per_tag_twins(seed=31)
-    expected_rows = score(plain, Setup.create("trade_desk", "action", "display")).results.height
-    created = httpx.post(
-        f"{dev_server.base}/api/v1/campaigns",
-        json={
-            "name": "Tagged action",
-            "platform": "trade_desk",
-            "goal": "action",
-            "channel": "display",
-        },
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    campaign_id = created.json()["data"]["id"]
-    page = dev.page
-    page.goto(f"{dev_server.base}/app/campaigns/{campaign_id}")
-    export = tmp_path / "tagged.csv"
-    export.write_bytes(tagged)
-    page.locator("#file-input").set_input_files(export)
-    expect(page.locator(".file-info")).to_contain_text("Uploaded tagged.csv")
-
-    panel = page.locator("#reading-panel")
-    expect(panel.locator("#reading-verdict")).to_contain_text("Not ready")
-    expect(panel.locator("#reading-number-format-used")).to_contain_text("decimal point")
-    expect(panel.locator("#reading-header-row-used")).to_contain_text("line 1")
-    expect(panel.locator("#reading-inputs tr[data-input='domain']")).to_contain_text("Site")
-    missing = panel.locator("[data-missing='conversion_rate']")
-    expect(missing).to_contain_text("Missing Conversion rate")
-    tags = missing.get_by_role("group", name=re.compile("Conversions: read from"))
-    for tag in ("01", "02", "03"):
-        expect(tags.get_by_label(total(tag))).to_be_checked()  # each tag's total suggested
-    expect(tags.get_by_label("01 - Click Conversion")).not_to_be_checked()
-    page.screenshot(path=dev.shots / "12-reading-missing.png", full_page=True)
-
-    # tag 03 is another campaign's: untick it with the keyboard, save with Enter
-    tags.get_by_label(total("03")).focus()
-    page.keyboard.press("Space")
-    expect(tags.get_by_label(total("03"))).not_to_be_checked()
-    page.get_by_role("button", name="Save reading choices").focus()
-    page.keyboard.press("Enter")
-    expect(panel.locator("#reading-status")).to_have_text("Reading choices saved.")
-    expect(panel.locator("#reading-verdict")).to_have_text("Ready to score.")
-    conversions = panel.locator("#reading-inputs tr[data-input='conversions']")
-    expect(conversions).to_contain_text(f"{total('01')} + {total('02')}")
-    expect(conversions).to_contain_text("your choice · added up")
-    page.screenshot(path=dev.shots / "13-reading-ready.png", full_page=True)
-
-    page.get_by_role("button", name="Start scoring").click()
-    expect(page.get_by_role("progressbar")).to_have_attribute(
-        "aria-valuenow", "100", timeout=60_000
-    )
-    expect(page.locator("#results-count")).to_contain_text(f"of {expected_rows} rows")
-    # the choice stays on the campaign: a reload shows it
-    page.reload()
-    expect(page.locator("#reading-inputs tr[data-input='conversions']")).to_contain_text(
-        "your choice"
-    )
-
-
-# ---- token sign-in: isolation and hostile names ---------------------------------------
-
-
-def test_token_sign_in_isolation_and_xss(
-    browser: Browser, token_server: Server, shots: Path, tmp_path: Path
-) -> None:
-    base = token_server.base
-    dialogs: list[str] = []
-    errors: list[str] = []
-
-    # without a token there is no way in on this server
-    anonymous = new_context(browser)
-    page = anonymous.new_page()
-    page.goto(base + "/")
-    expect(page.get_by_role("heading", name="Sign in to Caliber")).to_be_visible()
-    anonymous.close()
-
-    alice = new_context(browser, token_server.token("alice-web"))
-    page = alice.new_page()
-    watch(page, dialogs, errors)
-    page.goto(base + "/")
-    expect(page.locator(".user-name")).to_have_text("Alice-Web")
-    page.get_by_label("Campaign name").fill(XSS)
-    page.get_by_role("button", name="Create campaign").click()
-    expect(page.locator("#campaign-title")).to_have_text(XSS)
-    campaign_id = page.url.rsplit("/", 1)[1]
-
-    # a hostile domain name in the export renders as text too
-    export = tmp_path / "hostile.csv"
-    write_sample(export, "trade_desk", "display", rows=3000, seed=3)
-    text = re.sub(
-        r"(www\.)?thenewsherald\.com", XSS, export.read_text(encoding="utf-8"), flags=re.I
-    )
-    export.write_text(text, encoding="utf-8")
-    page.locator("#file-input").set_input_files(export)
-    expect(page.locator(".file-info")).to_contain_text("Uploaded hostile.csv")
-    page.get_by_role("button", name="Start scoring").click()
-    expect(page.get_by_role("progressbar")).to_have_attribute(
-        "aria-valuenow", "100", timeout=60_000
-    )
-    first = page.locator("#results-table tbody tr").first
-    expect(first.locator("td[data-col='domain']")).to_contain_text("<img")
-    first.click()
-    expect(page.get_by_role("dialog").locator("h2")).to_contain_text("<img")
-    # its history over the runs is read by the name, encoded in the path
-    expect(page.locator("#history-table tbody tr")).to_have_count(1)
-    page.keyboard.press("Escape")
-    page.goto(base + "/")
-    expect(page.locator("a.campaign-link")).to_have_text(XSS)
-    assert page.locator("main img").count() == 0
-    page.screenshot(path=shots / "10-token-user-dashboard.png", full_page=True)
-
-    # sign-out clears the token
-    page.locator(".user-button").click()
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("heading", name="Sign in to Caliber")).to_be_visible()
-    assert page.evaluate("localStorage.getItem('caliber.token')") is None
-    alice.close()
-
-    bob = new_context(browser, token_server.token("bob-web"))
-    page = bob.new_page()
-    watch(page, dialogs, errors)
-    page.goto(base + "/")
-    expect(page.locator(".user-name")).to_have_text("Bob-Web")
-    expect(page.get_by_text("No campaigns yet")).to_be_visible()
-    page.goto(f"{base}/app/campaigns/{campaign_id}")
-    expect(page.get_by_role("heading", name="Campaign not found")).to_be_visible()
-    expect(page.locator(".not-found")).to_contain_text("belongs to another account")
-    page.screenshot(path=shots / "11-not-found.png")
-    bob.close()
-    assert dialogs == []
-    assert errors == []
