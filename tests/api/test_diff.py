@@ -300,6 +300,19 @@ def test_two_weeks_diff_exports_history_and_notification(
     assert all(not c["added"] and not c["removed"] for c in third["lists"].values())
 
 
+def test_a_name_with_a_slash_has_its_history(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    alice = auth("diff-slash")
+    text = make_export("trade_desk", "display", seed=183, names=20)
+    data = text.replace("site001.com", "news.example/sports").encode()
+    campaign = scored_campaign(client, container, alice, data)
+    for name in ("news.example/sports", "news.example%2Fsports"):
+        history = _get(client, f"/scoring/history/{campaign}/{name}", alice)
+        assert history["domain"] == "news.example/sports"
+        assert [r["present"] for r in history["runs"]] == [True]
+
+
 def test_other_users_campaigns_runs_and_bad_parameters(
     client: TestClient, container: Container, auth: Auth
 ) -> None:

@@ -83,7 +83,10 @@ def run_diff_export(
     )
 
 
-@router.get("/history/{campaign_id}/{domain}", response_model=Data, dependencies=[HeavyRequest])
+# {domain:path}: a name may hold a slash (an app or site section: "news.example/sports")
+@router.get(
+    "/history/{campaign_id}/{domain:path}", response_model=Data, dependencies=[HeavyRequest]
+)
 def domain_history(
     campaign_id: uuid.UUID,
     domain: Annotated[str, Path(min_length=1, max_length=MAX_NAME_LENGTH)],
