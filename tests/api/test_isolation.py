@@ -259,7 +259,8 @@ def test_every_route_hides_one_users_objects_from_another(
                 with_run += 1
     assert unclassified == [], f"classify these routes in {__file__}: {unclassified}"
     assert walked >= 60
-    assert with_run == 15  # results, summary, both lists, the impact, every export and the PDF
+    # results, summary, both lists, the impact, the histogram, every export and the PDF
+    assert with_run == 16
     # the bodies that name a run: a list asked by POST, a background export
     for path, body in (
         ("/scoring/optimization-list", {"campaign_id": world.campaign, "list_type": "whitelist"}),

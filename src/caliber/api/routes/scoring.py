@@ -14,6 +14,7 @@ from caliber.core.envelope import Envelope, Page, ok
 from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import SCORE_CAMPAIGN
 from caliber.scoring import answers as scoring_answers
+from caliber.scoring import histogram as scoring_histogram
 from caliber.scoring import impact as scoring_impact
 from caliber.scoring import lists as scoring_lists
 from caliber.scoring import results as scoring_results
@@ -67,6 +68,10 @@ class ListEnvelope(Envelope[OptimizationListOut]):
 
 
 class ImpactEnvelope(Envelope[scoring_impact.ImpactOut]):
+    run: ResultsRunOut
+
+
+class HistogramEnvelope(Envelope[scoring_histogram.HistogramOut]):
     run: ResultsRunOut
 
 
@@ -222,6 +227,23 @@ def impact(
     whitelist, and the assumptions (``docs/service.md``). ``min_impressions``: the lists'
     eligibility floor (default: the run's)."""
     data, view = scoring_impact.run_impact(session, user.id, campaign_id, run_id, min_impressions)
+    response.headers.update(view.marker.headers())
+    return {**ok(data), "run": view.marker.to_dict()}
+
+
+@router.get(
+    "/histogram/{campaign_id}", response_model=HistogramEnvelope, responses=RESULTS_RESPONSES
+)
+def histogram(
+    campaign_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    run_id: RunId = None,
+) -> Any:
+    """The run's scores in bins of 10 points, counted over every row (with each bin's
+    rows per quality status): the web app's score distribution at any size."""
+    data, view = scoring_histogram.run_histogram(session, user.id, campaign_id, run_id)
     response.headers.update(view.marker.headers())
     return {**ok(data), "run": view.marker.to_dict()}
 
