@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -39,9 +40,9 @@ def _encoded_size(value: dict[str, Any]) -> int:
 _answers: RunCache[dict[str, Any]] = RunCache(512, weight=_encoded_size, max_weight=64 * 2**20)
 
 
-def _run_key(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Hashable:
+def _run_key(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Hashable:
     """The campaign's run (404 / 409 first): every key of an answer starts with it."""
-    return results_view(session, owner_id, campaign_id).run.id
+    return results_view(session, org_id, campaign_id).run.id
 
 
 def _answer(key: Hashable, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -58,9 +59,9 @@ def clear_caches() -> None:
     _answers.clear()
 
 
-def scored_frame(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> ScoredFrame:
+def scored_frame(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> ScoredFrame:
     """The campaign's results as the engine's frame (404 / 409 as the results routes)."""
-    view = results_view(session, owner_id, campaign_id)
+    view = results_view(session, org_id, campaign_id)
 
     def load() -> ScoredFrame:
         resolved = view.setup.resolve()
@@ -80,21 +81,21 @@ def scored_frame(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) 
 
 
 def explain(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, method: str, seed: int = 0
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, method: str, seed: int = 0
 ) -> dict[str, Any]:
     from caliber.engine.analytics.explain import explain_campaign  # noqa: PLC0415
 
     def make() -> dict[str, Any]:
-        data = scored_frame(session, owner_id, campaign_id)
+        data = scored_frame(session, org_id, campaign_id)
         return explain_campaign(data, method, seed=seed).to_dict()
 
-    key = ("explain", _run_key(session, owner_id, campaign_id), method, seed)
+    key = ("explain", _run_key(session, org_id, campaign_id), method, seed)
     return _answer(key, make)
 
 
 def explain_domain(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     name: str,
     method: str,
@@ -103,34 +104,34 @@ def explain_domain(
     from caliber.engine.analytics.explain import explain_row  # noqa: PLC0415
 
     def make() -> dict[str, Any]:
-        data = scored_frame(session, owner_id, campaign_id)
+        data = scored_frame(session, org_id, campaign_id)
         return explain_row(data, name, method, seed=seed).to_dict()
 
-    key = ("explain_row", _run_key(session, owner_id, campaign_id), name, method, seed)
+    key = ("explain_row", _run_key(session, org_id, campaign_id), name, method, seed)
     return _answer(key, make)
 
 
 def compare(
-    session: Session, owner_id: uuid.UUID, before: uuid.UUID, after: uuid.UUID
+    session: Session, org_id: uuid.UUID, before: uuid.UUID, after: uuid.UUID
 ) -> dict[str, Any]:
     from caliber.engine.analytics.compare import compare as run  # noqa: PLC0415
 
     def make() -> dict[str, Any]:
-        first = scored_frame(session, owner_id, before)
-        second = scored_frame(session, owner_id, after)
+        first = scored_frame(session, org_id, before)
+        second = scored_frame(session, org_id, after)
         return {"before": str(before), "after": str(after), **run(first, second).to_dict()}
 
     key = (
         "compare",
-        _run_key(session, owner_id, before),
-        _run_key(session, owner_id, after),
+        _run_key(session, org_id, before),
+        _run_key(session, org_id, after),
     )
     return _answer(key, make)
 
 
 def outliers(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     method: str,
     contamination: float,
@@ -142,19 +143,19 @@ def outliers(
     chosen = tuple(columns) if columns else None
 
     def make() -> dict[str, Any]:
-        data = scored_frame(session, owner_id, campaign_id)
+        data = scored_frame(session, org_id, campaign_id)
         report = detect_outliers(
             data, method, columns=chosen, contamination=contamination, seed=seed
         )
         return report.to_dict()
 
-    run_key = _run_key(session, owner_id, campaign_id)
+    run_key = _run_key(session, org_id, campaign_id)
     return _answer(("outliers", run_key, method, contamination, chosen, seed), make)
 
 
 def suggest_weights(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     method: str,
     target: str | None,
@@ -173,7 +174,7 @@ def suggest_weights(
         raise InvalidParameterError("optimizing weights needs a target column", field="target")
 
     def make() -> dict[str, Any]:
-        data = scored_frame(session, owner_id, campaign_id)
+        data = scored_frame(session, org_id, campaign_id)
         found = calculate_weights(data, method, target, custom, seed=seed)
         answer: dict[str, Any] = {"suggested": found.to_dict(), "current": data.weights}
         if optimizer is not None and target is not None:
@@ -182,27 +183,40 @@ def suggest_weights(
             ).to_dict()
         return answer
 
-    run_key = _run_key(session, owner_id, campaign_id)
+    run_key = _run_key(session, org_id, campaign_id)
     key = ("weights", run_key, method, target, optimizer, _frozen(custom), seed)
     return _answer(key, make)
 
 
 def sensitivity(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     delta: float,
     weights: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
+    from caliber.engine.analytics.preview import ListRule, weight_preview  # noqa: PLC0415
     from caliber.engine.analytics.sensitivity import sensitivity as run  # noqa: PLC0415
 
+    setup = results_view(session, org_id, campaign_id).setup
+
     def make() -> dict[str, Any]:
-        data = scored_frame(session, owner_id, campaign_id)
+        data = scored_frame(session, org_id, campaign_id)
         rows = run(data, weights, delta)
+        defaults = replace(setup, weights=None).resolve().weights
+        total = sum(defaults.values()) or 1.0
+        rule = ListRule(setup.min_impressions, setup.whitelist_quantile, setup.blacklist_quantile)
+        chosen = dict(weights or data.weights)
         return {
             "delta": delta,
             "rows": data.frame.height,
-            "weights": dict(weights or data.weights),
+            "weights": chosen,
+            # the setup's own weights, so a client can offer them without knowing the setup
+            "defaults": {m: round(w / total, 6) for m, w in defaults.items()},
+            # what saving ``weights`` would do, before the campaign is scored again
+            "preview": weight_preview(
+                data, chosen, rule, confident=setup.list_confidence is not None
+            ),
             "metrics": [
                 {
                     "metric": r.metric,
@@ -216,5 +230,5 @@ def sensitivity(
             ],
         }
 
-    key = ("sensitivity", _run_key(session, owner_id, campaign_id), delta, _frozen(weights))
+    key = ("sensitivity", _run_key(session, org_id, campaign_id), delta, _frozen(weights))
     return _answer(key, make)
