@@ -114,8 +114,9 @@ def test_a_confident_campaign_shows_intervals_decisions_and_the_scatter(
 
 
 def test_a_big_campaigns_scatter_is_a_sample_over_every_rank(flow: Flow, tmp_path: Path) -> None:
-    """About 3,000 domains: the scatter and the histogram draw ten whole pages of 100
-    spread evenly over the ranks, the first and the last page among them."""
+    """About 3,000 domains: the scatter draws ten whole pages of 100 spread evenly over
+    the ranks, the first and the last page among them; the histogram counts every row
+    (issue 20: the API's bins of the whole run)."""
     export = tmp_path / "many-sites.csv"
     write_sample(export, "trade_desk", "display", rows=3000, seed=5)
     with export.open(newline="", encoding="utf-8") as handle:
@@ -153,5 +154,8 @@ def test_a_big_campaigns_scatter_is_a_sample_over_every_rank(flow: Flow, tmp_pat
     titles = scatter.locator("circle.dot title").all_text_contents()
     assert any(t.startswith(f"{last['domain']}: ") for t in titles)  # the lowest score too
     bars = page.locator("figure", has_text="Score distribution").locator("rect.bar title")
-    counts = [int(re.search(r": (\d+) rows?$", t).group(1)) for t in bars.all_text_contents()]  # type: ignore[union-attr]
-    assert sum(counts) == drawn
+    found = [re.search(r": ([\d,]+) rows?$", t) for t in bars.all_text_contents()]
+    counts = [int(m.group(1).replace(",", "")) if m else -1 for m in found]
+    bins = flow.get(f"/scoring/histogram/{campaign_id}")["data"]["bins"]
+    assert counts == [b["count"] for b in bins]
+    assert sum(counts) == total

@@ -262,13 +262,13 @@ export async function campaignPage(root, id, ctx) {
     // the diff and the outliers are heavy requests (HEAVY_REQUESTS_PER_USER, 2 by
     // default): one after the other, so a drawer or a download opened meanwhile has a slot
     const diffDone = changes.load();
+    // the histogram counts every row of the run on the server; the scatter draws a sample
+    API.get(`/scoring/histogram/${encodeURIComponent(id)}`, view.q()).then(({ data }) => {
+      if (alive()) histoSlot.replaceChild(histogram(data.bins.map((b) => b.count), "Score distribution"), histoSlot.lastChild);
+    }).catch((err) => alive() && histoSlot.replaceChild(h("p", { class: "form-error" }, err.message), histoSlot.lastChild));
     sampleRows(id, view, summary.row_count).then(({ rows, sampled }) => {
-      if (!alive()) return;
-      histoSlot.replaceChild(histogram(rows.map((r) => r.score), "Score distribution"), histoSlot.lastChild);
-      scatterSlot.replaceChild(scoreScatter(rows, sampled, summary.row_count), scatterSlot.lastChild);
-    }).catch((err) => {
-      for (const slot of [histoSlot, scatterSlot]) slot.replaceChild(h("p", { class: "form-error" }, err.message), slot.lastChild);
-    });
+      if (alive()) scatterSlot.replaceChild(scoreScatter(rows, sampled, summary.row_count), scatterSlot.lastChild);
+    }).catch((err) => alive() && scatterSlot.replaceChild(h("p", { class: "form-error" }, err.message), scatterSlot.lastChild));
     if (view.latest()) diffDone.finally(() => alive() && loadOutliers(id, outliers));
     else replace(outliers, outliers.firstChild, h("p", { class: "muted" }, "The outlier analysis is given for the latest run only: each row above keeps its own outlier flags."));
   }

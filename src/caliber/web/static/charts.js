@@ -3,6 +3,8 @@ import { h } from "./dom.js";
 
 const COLORS = { good: "#15803d", moderate: "#b45309", poor: "#b91c1c", accent: "#1d4ed8", neg: "#b91c1c" };
 export const statusColor = (s) => COLORS[s] || COLORS.accent;
+const count = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+const axisCount = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
 
 function frame(title, width, height, ...children) {
   return h(
@@ -13,10 +15,13 @@ function frame(title, width, height, ...children) {
   );
 }
 
-/** Score histogram: bins of 10 points from 0 to 100. */
-export function histogram(scores, title = "Score distribution") {
-  const bins = new Array(10).fill(0);
-  for (const s of scores) bins[Math.min(9, Math.max(0, Math.floor(s / 10)))] += 1;
+/**
+ * Score histogram: bins of 10 points from 0 to 100. counts: the ten bins' row counts
+ * (GET /scoring/histogram: every row of the run, not the rows a page fetched).
+ */
+export function histogram(counts, title = "Score distribution") {
+  const bins = counts.slice(0, 10);
+  const rows = bins.reduce((a, n) => a + n, 0);
   const W = 420, H = 220, left = 36, bottom = 28, top = 12, right = 8;
   const max = Math.max(1, ...bins);
   const bw = (W - left - right) / bins.length;
@@ -26,7 +31,7 @@ export function histogram(scores, title = "Score distribution") {
     const v = Math.round((max * i) / 4);
     const y = top + ph - (ph * v) / max;
     marks.push(h("line", { x1: left, x2: W - right, y1: y, y2: y, class: "grid" }));
-    marks.push(h("text", { x: left - 6, y: y + 4, "text-anchor": "end", class: "axis" }, String(v)));
+    marks.push(h("text", { x: left - 6, y: y + 4, "text-anchor": "end", class: "axis" }, axisCount.format(v)));
   }
   bins.forEach((n, i) => {
     const bh = (ph * n) / max;
@@ -36,12 +41,12 @@ export function histogram(scores, title = "Score distribution") {
       h(
         "rect",
         { x: x + 2, y: top + ph - bh, width: bw - 4, height: Math.max(bh, 0.5), fill: color, rx: 2, class: "bar" },
-        h("title", {}, `Score ${i * 10}–${i * 10 + 10}: ${n} ${n === 1 ? "row" : "rows"}`),
+        h("title", {}, `Score ${i * 10}–${i * 10 + 10}: ${count.format(n)} ${n === 1 ? "row" : "rows"}`),
       ),
     );
     marks.push(h("text", { x: x + bw / 2, y: H - 10, "text-anchor": "middle", class: "axis" }, String(i * 10)));
   });
-  return frame(`${title}: ${scores.length} rows in bins of 10 points`, W, H, ...marks);
+  return frame(`${title}: ${count.format(rows)} rows in bins of 10 points`, W, H, ...marks);
 }
 
 /** A stacked horizontal bar (quality mix) with a legend. */
