@@ -94,3 +94,13 @@ def test_a_task_reaches_exactly_its_own_queue(tmp_path: Path, task: str, queue: 
     files = [path.name for path in folder.iterdir()]
     assert len(files) == 1, files
     assert files[0].endswith(f".{queue}.msg")
+
+
+def test_a_scoring_run_is_not_held_back_by_a_rate_limit() -> None:
+    """Issue 19: the scoring task had rate_limit 60/m, a token bucket per worker that made
+    a run wait up to a second after the previous run's start even on an idle worker (1-2 s
+    of a 3-4 s drop-to-first-page in benchmarks/end_to_end.py). The worker's processes
+    bound the runs in flight; no other limit applies to the task."""
+    from caliber.worker.tasks import process_campaign_scoring
+
+    assert process_campaign_scoring.rate_limit is None

@@ -167,7 +167,9 @@ process_campaign_scoring = app.task(
     reject_on_worker_lost=True,
     max_retries=3,
     default_retry_delay=60,
-    rate_limit="60/m",
+    # No rate limit: the worker's processes already bound how many runs score at once,
+    # and a per-worker token bucket (it was 60/m) only held a run back up to a second
+    # behind the previous one's start, however idle the worker (issue 19).
 )(_process_campaign_scoring)
 
 
