@@ -3,10 +3,14 @@ import * as API from "./api.js";
 import { h, replace, field } from "./dom.js";
 import { dashboard } from "./dashboard.js";
 import { campaignPage } from "./campaign.js";
+import { comparePage } from "./compare.js";
+import { notificationBell } from "./notifications.js";
 
 const main = document.getElementById("main");
 const banner = document.getElementById("banner");
 const menu = document.getElementById("user-menu");
+const bellRoot = document.getElementById("notifications");
+let bell = null;
 const SIGNED_OUT = "caliber.signedOut";
 let firebase = null; // {auth, mod}
 let user = null;
@@ -51,10 +55,13 @@ function route() {
   const mine = generation;
   const ctx = { alive: () => mine === generation && user !== null, navigate, user, showBanner };
   if (!user) return;
+  bell?.refresh();
   const path = window.location.pathname;
   const m = /^\/app\/campaigns\/([^/]+)\/?$/.exec(path);
   if (m) {
     campaignPage(main, decodeURIComponent(m[1]), ctx);
+  } else if (path === "/app/compare" || path === "/app/compare/") {
+    comparePage(main, ctx);
   } else if (path === "/" || path === "/app" || path === "/app/" || path === "/index.html") {
     dashboard(main, ctx);
   } else {
@@ -113,6 +120,8 @@ function renderSignIn(message) {
   user = null;
   generation += 1;
   replace(menu);
+  replace(bellRoot);
+  bell = null;
   document.title = "Sign in · Caliber";
   const config = API.getConfig();
   const error = h("p", { class: "form-error", role: "alert" }, message || "");
@@ -229,6 +238,7 @@ function renderMenu() {
     if (!panel.hidden && !menu.contains(e.target)) toggle(false);
   });
   replace(menu, button, panel);
+  bell = notificationBell(bellRoot, { signedIn: () => user !== null });
 }
 
 function initials(text) {

@@ -12,6 +12,7 @@ import { runView, runHistory, runLabel, runInAddress } from "./runs.js";
 import { confidencePanel, confidenceSetting, sampleRows, scoreScatter } from "./confidence.js";
 import { changesPanel } from "./changes.js";
 import { impactPanel } from "./impact.js";
+import { deleteCampaignButton, exportsPanel } from "./housekeeping.js";
 
 const EXTENSIONS = ["csv", "tsv", "txt", "xlsx", "xls"];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -40,7 +41,7 @@ export async function campaignPage(root, id, ctx) {
     "div",
     { class: "page-head" },
     h("a", { href: "/", "data-link": "", class: "back" }, "← All campaigns"),
-    h("div", { class: "title-row" }, h("h1", { id: "campaign-title" }, campaign.name), headBadge),
+    h("div", { class: "title-row" }, h("h1", { id: "campaign-title" }, campaign.name), headBadge, deleteCampaignButton(campaign, ctx)),
     h("p", { class: "muted" }, setupText(campaign), campaign.analysis_level === "supply_vendor" ? " · scored by supply vendor" : " · scored by domain", ` · min. ${fmt.int(campaign.min_impressions)} impressions`),
     campaign.description ? h("p", {}, campaign.description) : null,
   );
@@ -206,6 +207,10 @@ export async function campaignPage(root, id, ctx) {
   }
   runsCard.refresh().then(() => holdsResults && renderCompleted());
   const assistant = aiPanel(ai, id, ctx, () => campaign.status);
+  // background exports of this campaign (of the run on screen), after the analyst
+  const exportsCard = exportsPanel(ctx, { campaignId: id, view });
+  root.append(exportsCard.el);
+  exportsCard.load();
 
   let rendering = 0;
   async function renderCompleted() {

@@ -3,6 +3,8 @@ import * as API from "./api.js";
 import { h, replace, field, select, fmt, badge } from "./dom.js";
 import { stackedBar, statusColor } from "./charts.js";
 import { CONFIDENCE_WHY, levelOptions } from "./confidence.js";
+import { deleteTemplate, exportsPanel } from "./housekeeping.js";
+import { filesPanel } from "./files.js";
 
 export const PLATFORMS = [["trade_desk", "The Trade Desk"], ["pulsepoint", "PulsePoint"]];
 export const GOALS = [["awareness", "Awareness"], ["action", "Action"]];
@@ -35,7 +37,9 @@ export async function dashboard(root, ctx) {
   const campaignsCard = h(
     "section",
     { class: "card", "aria-labelledby": "campaigns-title" },
-    h("div", { class: "card-head" }, h("h2", { id: "campaigns-title" }, "Campaigns"), h("div", { class: "inline-field" }, h("label", { for: "status-filter" }, "Status"), statusFilter)),
+    h("div", { class: "card-head" }, h("h2", { id: "campaigns-title" }, "Campaigns"),
+      h("div", { class: "actions" }, h("a", { href: "/app/compare", "data-link": "", class: "btn small", id: "compare-link" }, "Compare campaigns"),
+        h("div", { class: "inline-field" }, h("label", { for: "status-filter" }, "Status"), statusFilter))),
     tableMsg,
     tableWrap,
     pager,
@@ -175,12 +179,19 @@ export async function dashboard(root, ctx) {
     ),
   );
 
+  // housekeeping (issue 20): uploaded files and background exports, under the campaigns
+  const names = {};
+  const files = filesPanel(ctx);
+  const exportsCard = exportsPanel(ctx, { names: () => names });
+  const deleted = new URLSearchParams(window.location.search).get("deleted");
   replace(
     root,
     h("div", { class: "page-head" }, h("h1", {}, "Dashboard"), h("p", { class: "muted" }, "Score your Trade Desk and PulsePoint exports, domain by domain.")),
+    deleted ? h("p", { class: "notice", role: "status", id: "deleted-notice" }, `The campaign “${deleted}” was deleted.`) : null,
     figures,
-    h("div", { class: "dash-grid" }, campaignsCard, h("div", { class: "side" }, formCard, templatesCard)),
+    h("div", { class: "dash-grid" }, h("div", { class: "main-col" }, campaignsCard, files.el, exportsCard.el), h("div", { class: "side" }, formCard, templatesCard)),
   );
+  if (deleted) history.replaceState(history.state, "", window.location.pathname);
 
   async function loadStats() {
     try {
@@ -290,12 +301,7 @@ export async function dashboard(root, ctx) {
                 class: "btn small danger",
                 onclick: async () => {
                   tError.textContent = "";
-                  try {
-                    await API.del(`/campaigns/templates/${encodeURIComponent(t.id)}`);
-                    loadTemplates();
-                  } catch (err) {
-                    tError.textContent = err.message;
-                  }
+                  if (await deleteTemplate(t)) loadTemplates();
                 },
               }, "Delete", h("span", { class: "sr-only" }, ` ${t.name}`)),
             ),
@@ -310,4 +316,7 @@ export async function dashboard(root, ctx) {
   loadStats();
   loadCampaigns();
   loadTemplates();
+  files.load();
+  // the exports name their campaigns (the newest 100 the user has)
+  API.get("/campaigns", { limit: 100 }).then(({ data }) => (data || []).forEach((c) => (names[c.id] = c.name))).catch(() => {}).finally(() => exportsCard.load());
 }
