@@ -148,7 +148,7 @@ def test_upload_a_real_export_and_watch_it_score(dev: Shared, tmp_path: Path) ->
         "thenewsherald.com"
     )
     expect(page.locator("#results-count")).to_have_text("Showing 1–25 of 74 rows")
-    expect(page.locator("#outliers-title + .outlier-facts")).to_contain_text(
+    expect(page.locator("#outliers-panel .outlier-facts")).to_contain_text(
         "flagged", timeout=30_000
     )
     page.wait_for_timeout(300)
@@ -219,7 +219,8 @@ def test_domain_drawer_shows_breakdown_and_sentence(dev: Shared) -> None:
     expect(breakdown).to_have_count(5)
     expect(breakdown.first).to_contain_text("CPM")
     expect(drawer.locator("tfoot")).to_contain_text("89.72")
-    expect(drawer.locator(".attributions svg rect.bar")).to_have_count(5)
+    # the waterfall: the campaign average, one step per metric, the score
+    expect(drawer.locator("#attribution-waterfall rect.bar")).to_have_count(7)
     page.screenshot(path=dev.shots / "05-drawer.png")
     page.keyboard.press("Escape")
     expect(drawer).to_be_hidden()

@@ -13,6 +13,8 @@ import { confidencePanel, confidenceSetting, sampleRows, scoreScatter } from "./
 import { changesPanel } from "./changes.js";
 import { impactPanel } from "./impact.js";
 import { deleteCampaignButton, exportsPanel } from "./housekeeping.js";
+import { weightsPanel } from "./weights.js";
+import { outliersPanel, driversPanel } from "./analytics.js";
 
 const EXTENSIONS = ["csv", "tsv", "txt", "xlsx", "xls"];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -118,15 +120,19 @@ export async function campaignPage(root, id, ctx) {
     }
   }
 
+  // a new run: from the button, or from the weights editor once it saved new weights
+  async function startScoring() {
+    startBtn.disabled = true;
+    await API.post("/scoring/start", { campaign_id: id });
+    replace(results);
+    setStatus("processing");
+    runsCard.refresh();
+    poll();
+  }
   startBtn.addEventListener("click", async () => {
     uploadError.textContent = "";
-    startBtn.disabled = true;
     try {
-      await API.post("/scoring/start", { campaign_id: id });
-      replace(results);
-      setStatus("processing");
-      runsCard.refresh();
-      poll();
+      await startScoring();
     } catch (err) {
       uploadError.textContent = err.message;
       startBtn.disabled = false;
@@ -175,6 +181,8 @@ export async function campaignPage(root, id, ctx) {
         startBtn.disabled = false;
         runsCard.refresh().then(() => runsCard.choose(null)); // the new run, on screen
         assistant.refresh();
+        weights.reset();
+        weights.el.hidden = false;
         return;
       }
       if (p.status === "failed" || p.status === "pending") {
@@ -193,12 +201,14 @@ export async function campaignPage(root, id, ctx) {
   const reading = readingPanel(campaign, ctx);
   const view = runView(runInAddress());
   const runsCard = runHistory(id, view, ctx, () => renderCompleted());
-  replace(root, head, h("div", { class: "two-col" }, uploadCard, progressCard), reading.el, runsCard.el, results, ai);
+  const weights = weightsPanel(id, ctx, { start: startScoring, canEdit: () => campaign.status !== "processing" });
+  replace(root, head, h("div", { class: "two-col" }, uploadCard, progressCard), reading.el, runsCard.el, weights.el, results, ai);
   reading.refresh();
 
   // A campaign keeps the results of its last successful run while a later run is in
   // progress or after it failed (completed_at is theirs): they stay on screen, marked.
   const holdsResults = campaign.status === "completed" || Boolean(campaign.completed_at);
+  weights.el.hidden = !holdsResults; // the editor reads and previews a scored run
   if (campaign.status === "processing") poll();
   else if (campaign.status === "completed") {
     renderProgress({ progress_percentage: 100, status: "completed", current_step: "completed" });
@@ -235,8 +245,9 @@ export async function campaignPage(root, id, ctx) {
     const table = resultsTable(id, dim, rctx, view, info);
     const changes = changesPanel(id, view, rctx);
     const impact = impactPanel(id, view, rctx);
-    const outliers = h("section", { class: "card", "aria-labelledby": "outliers-title" }, h("h2", { id: "outliers-title" }, "Outliers"), h("p", { class: "muted" }, "Looking for outliers…"));
-    replace(results, h("h2", { class: "section-title" }, "Results"), runNotice(run), cards, info.confident ? confidencePanel(summary) : null, changes.el, impact.el, charts, table.el, listsSection(id, view), outliers);
+    const outliers = outliersPanel(id, rctx);
+    const drivers = driversPanel(id, rctx);
+    replace(results, h("h2", { class: "section-title" }, "Results"), runNotice(run), cards, info.confident ? confidencePanel(summary) : null, changes.el, impact.el, charts, table.el, listsSection(id, view), drivers.el, outliers.el);
     const counts = summary.status_counts || {};
     const stat = (label, value, sub, cls) => h("div", { class: `stat ${cls || ""}` }, h("span", { class: "stat-label" }, label), h("span", { class: "stat-value" }, value), sub ? h("span", { class: "stat-sub" }, sub) : null);
     replace(
@@ -274,8 +285,12 @@ export async function campaignPage(root, id, ctx) {
     sampleRows(id, view, summary.row_count).then(({ rows, sampled }) => {
       if (alive()) scatterSlot.replaceChild(scoreScatter(rows, sampled, summary.row_count), scatterSlot.lastChild);
     }).catch((err) => alive() && scatterSlot.replaceChild(h("p", { class: "form-error" }, err.message), scatterSlot.lastChild));
-    if (view.latest()) diffDone.finally(() => alive() && loadOutliers(id, outliers));
-    else replace(outliers, outliers.firstChild, h("p", { class: "muted" }, "The outlier analysis is given for the latest run only: each row above keeps its own outlier flags."));
+    // the analyses read the latest run; one at a time after the diff (heavy requests)
+    if (view.latest()) diffDone.finally(() => alive() && outliers.load()).finally(() => alive() && drivers.load());
+    else {
+      outliers.notLatest();
+      drivers.notLatest();
+    }
   }
 
   // which run is on screen when it is not simply the latest: an earlier one the user
@@ -289,23 +304,5 @@ export async function campaignPage(root, id, ctx) {
     }
     const latest = run.latest_status === "failed" ? `failed${run.latest_error ? `: ${run.latest_error}` : ""}` : `is ${run.latest_status}`;
     return h("p", { class: "notice", role: "status", id: "stale-results" }, `These are the results of the run completed ${fmt.date(run.completed_at)}; the latest run ${latest}.`);
-  }
-}
-
-async function loadOutliers(id, card) {
-  const title = card.firstChild;
-  try {
-    const { data } = await API.get(`/scoring/outliers/${encodeURIComponent(id)}`, { method: "combined" });
-    replace(
-      card,
-      title,
-      h("div", { class: "outlier-facts" },
-        h("span", { class: `badge severity-${String(data.severity).replace(/[^a-z]/g, "")}` }, `severity: ${data.severity}`),
-        h("span", {}, `${fmt.int(data.count)} flagged (${fmt.pct(data.share, 1)})`)),
-      data.names?.length ? h("p", {}, h("strong", {}, "Flagged: "), data.names.slice(0, 30).join(", "), data.names.length > 30 ? ` and ${data.names.length - 30} more` : "") : h("p", {}, "Nothing flagged."),
-      data.recommendations?.length ? h("ul", { class: "recommendations" }, data.recommendations.map((r) => h("li", {}, r))) : null,
-    );
-  } catch (err) {
-    replace(card, title, h("p", { class: err.status === 422 ? "muted" : "form-error" }, err.message));
   }
 }

@@ -2,9 +2,9 @@
 // the row's confidence and its history over the campaign's runs).
 import * as API from "./api.js";
 import { h, replace, field, select, fmt, badge, nextId } from "./dom.js";
-import { hbars } from "./charts.js";
 import { decisionBadge, decisionNote, intervalText, drawerConfidence } from "./confidence.js";
 import { domainHistory } from "./runs.js";
+import { waterfall, attributionTable } from "./analytics.js";
 
 const PER_PAGE = 25;
 
@@ -257,8 +257,9 @@ function makeDrawer(id, view, info) {
       const { data } = await API.get(`/scoring/explain/${encodeURIComponent(id)}/domain`, { name: row.domain });
       if (title.textContent !== row.domain) return;
       sentence.textContent = data.sentence;
-      replace(attrib, h("p", { class: "hint" }, `Each metric's share of the difference from the campaign average (${fmt.one(data.campaign_average_score)}):`),
-        hbars((data.attributions || []).map((a) => ({ label: metricName(a.metric), value: a.attribution, color: a.attribution < 0 ? "#b91c1c" : "#15803d", title: `${metricName(a.metric)}: ${a.attribution >= 0 ? "+" : ""}${a.attribution.toFixed(2)} points` })), { title: "Attribution of the score difference", format: (v) => `${v >= 0 ? "+" : ""}${v.toFixed(1)}` }));
+      // the exact attribution: from the campaign average, each metric's step to the score
+      replace(attrib, h("p", { class: "hint" }, `From the campaign average (${fmt.one(data.campaign_average_score)}) to this score, each metric's points up or down:`),
+        waterfall(data), attributionTable(data));
     } catch (err) {
       sentence.textContent = err.message;
     }
