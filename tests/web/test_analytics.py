@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, expect
 
 from caliber.sample.export import write_sample
 from tests.web.figures import Flow, money, pct, score, whole
+from tests.web.harness import new_context
 
 
 def metric_value(metric: str, value: float | None) -> str:
@@ -196,3 +197,30 @@ def test_compare_campaigns_side_by_side(flow: Flow, tmp_path: Path) -> None:
         f"On every campaign's whitelist: {whole(len(in_all))};"
     )
     page.screenshot(path=flow.shots / "45-compare.png", full_page=True)
+
+
+def test_the_new_screens_fit_a_tablet(flow: Flow, browser: Browser) -> None:
+    """At tablet width the weights editor with its preview, the analytics and the
+    comparison make nothing scroll sideways."""
+    context = new_context(browser, width=820)
+    tablet = context.new_page()
+    tablet.goto(f"{flow.server.base}/app/campaigns/{flow.campaign_id}")
+    tablet.get_by_role("button", name="Edit the weights").click()
+    tablet.get_by_role("button", name="Preview the effect").click()
+    expect(tablet.locator("#preview-score")).to_be_visible()
+    expect(tablet.locator("#drivers-table")).to_be_visible()
+    expect(tablet.locator("#outlier-comparisons")).to_be_visible()
+    width = tablet.evaluate("document.documentElement.scrollWidth")
+    assert width <= 820, f"the campaign page scrolls sideways at tablet width ({width}px)"
+    tablet.locator("#weights-panel").screenshot(path=flow.shots / "46-tablet-weights.png")
+    tablet.locator("#outliers-panel").screenshot(path=flow.shots / "47-tablet-outliers.png")
+    tablet.locator("#results-table tbody tr").first.click()
+    expect(tablet.locator("#attribution-waterfall")).to_be_visible()
+    tablet.get_by_role("dialog").screenshot(path=flow.shots / "48-tablet-drawer.png")
+    tablet.keyboard.press("Escape")
+    tablet.goto(f"{flow.server.base}{flow.page.url.split(flow.server.base)[-1]}")
+    expect(tablet.locator("#compare-overlap")).to_be_visible()
+    width = tablet.evaluate("document.documentElement.scrollWidth")
+    assert width <= 820, f"the comparison scrolls sideways at tablet width ({width}px)"
+    tablet.screenshot(path=flow.shots / "49-tablet-compare.png", full_page=True)
+    context.close()
