@@ -22,7 +22,7 @@ from caliber.db.models import Campaign, FileUpload
 from caliber.engine import number_format
 from caliber.engine.columns import INPUTS, Kind
 from caliber.engine.config import Setup
-from caliber.engine.errors import EngineError, UnreadableFileError
+from caliber.engine.errors import EmptyFileError, EngineError, UnreadableFileError
 from caliber.engine.headers import map_headers
 from caliber.engine.inspect import inspect_columns
 from caliber.engine.locate import setup_inputs
@@ -187,13 +187,18 @@ def validate(
     file_id: uuid.UUID,
     campaign_id: uuid.UUID | None = None,
     trying: ReadOptions | None = None,
+    *,
+    count_rows: bool = True,
 ) -> dict[str, Any]:
     """Read the file through the engine, as a run of the campaign (the given one, else
     the newest the file is assigned to) would, and say how: the reading choices in effect
     and where each came from (``trying``, then the upload's, then the campaign's, else
     detected), the number format, header row and sheet read, where each input comes
     from, and what is missing with the columns that look like it. Problems with the file
-    are a result with ``valid: false``, never an HTTP error."""
+    are a result with ``valid: false``, never an HTTP error. ``count_rows=False`` (the
+    check before a run, which parses the whole file itself) reads the header and the
+    first rows only: ``row_count`` is then None, and a file without data rows is still
+    refused."""
     record = repository.get_file(session, owner_id, file_id)
     campaign = _campaign_of(session, owner_id, record, campaign_id)
     layers = [("upload", choices.loaded(record.read_options))]
@@ -254,7 +259,10 @@ def validate(
             + ", ".join(repr(h) for h in ignored)
         )
     try:
-        result["row_count"] = table.load([0]).height
+        if count_rows:
+            result["row_count"] = table.load([0]).height
+        else:
+            _has_rows(table)
         numbers = _number_reading(table, options)
     except EngineError as exc:
         return _verdict(result, exc.to_dict())
@@ -266,6 +274,14 @@ def validate(
         result["campaign"]["metric_sources"] = inspection.metric_sources
     result["errors"].extend(inspection.problems)
     return _verdict(result)
+
+
+def _has_rows(table: Table) -> None:
+    """Refuse a file with no data row, as counting them would, reading the first only."""
+    if _collect(table.scan([0]).head(1)).height == 0:
+        raise EmptyFileError(
+            "the file has a header row but no data rows", headers=list(table.headers)
+        )
 
 
 def _verdict(result: dict[str, Any], error: dict[str, Any] | None = None) -> dict[str, Any]:

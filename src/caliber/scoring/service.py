@@ -45,13 +45,15 @@ def preflight(
     session: Session, storage: Storage, owner_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> None:
     """Refuse to start a run the file cannot support (unreadable, no data rows, a column
-    the setup needs is missing) with a 422 that says why; the campaign is unchanged."""
+    the setup needs is missing) with a 422 that says why; the campaign is unchanged.
+    Reads the file's header and first rows only (issue 19): the run parses the whole
+    file itself, and a row it cannot parse further down fails the run saying so."""
     campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
     if campaign.file_upload_id is None or campaign.status not in STARTABLE:
         return  # start_scoring explains these
     try:
         verdict = file_reading.validate(
-            session, storage, owner_id, campaign.file_upload_id, campaign.id
+            session, storage, owner_id, campaign.file_upload_id, campaign.id, count_rows=False
         )
     except NotFound as exc:
         raise Conflict(
@@ -64,8 +66,6 @@ def preflight(
             field="file",
             errors=verdict["errors"],
         )
-    if verdict["row_count"] == 0:
-        raise InvalidInput("the file cannot be scored: it has no data rows", field="file")
 
 
 def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
