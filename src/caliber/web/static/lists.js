@@ -27,6 +27,8 @@ export function downloadButton(status, label, path, query, fallback) {
   }, label);
 }
 
+const SHOWN = 500;
+
 function ruleText(kind, crit) {
   const bar = kind === "whitelist" ? `score ≥ ${fmt.one(crit.whitelist_min_score)}` : `score ≤ ${fmt.one(crit.blacklist_max_score)}`;
   const sure = typeof crit.list_confidence === "number" ? `at least ${Math.round(crit.list_confidence * 100)}% sure of ${bar}` : bar;
@@ -43,9 +45,14 @@ export function listsSection(id, view) {
     const content = h("div", {}, h("p", { class: "muted" }, "Loading…"));
     API.get(`/scoring/${kind}/${enc}`, view.q()).then(({ data }) => {
       const crit = data.criteria_used || {};
+      // a big campaign's list has tens of thousands of entries: drawing them all holds
+      // the browser for seconds; the first SHOWN are listed, the downloads hold them all
+      const shown = data.domains.slice(0, SHOWN);
+      const rest = data.domains.length - shown.length;
       replace(content,
         h("p", { class: "list-facts" }, h("strong", {}, `${fmt.int(data.domains.length)} entries`), ` · average score ${fmt.one(data.average_score)} · ${fmt.int(data.total_impressions)} impressions · ${ruleText(kind, crit)}`),
-        data.domains.length ? h("ol", { class: "domain-list", tabindex: "0", "aria-label": `${title} entries` }, data.domains.map((d) => h("li", {}, d))) : h("p", { class: "muted" }, "The list is empty."));
+        shown.length ? h("ol", { class: "domain-list", tabindex: "0", "aria-label": `${title} entries` }, shown.map((d) => h("li", {}, d))) : h("p", { class: "muted" }, "The list is empty."),
+        rest > 0 ? h("p", { class: "hint list-rest" }, `The first ${fmt.int(SHOWN)} are shown; the downloads below hold all ${fmt.int(data.domains.length)}.`) : null);
     }).catch((err) => replace(content, h("p", { class: "form-error" }, err.message)));
     return h("div", { class: `list-card ${kind}`, id: `list-${kind}` },
       h("h3", {}, title),
