@@ -85,6 +85,9 @@ def add_sample(commands: Any) -> None:
         "-n", "--rows", type=int, default=2000, help="data rows (default: 2000)"
     )
     sample_cmd.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    sample_cmd.add_argument(
+        "--sites", type=int, help="distinct sites (default: one in 40 rows, at least 30)"
+    )
     sample_cmd.set_defaults(handler=_sample)
 
 
@@ -359,7 +362,7 @@ def _sample(args: argparse.Namespace) -> None:
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         written = write_sample(
-            args.out, args.platform, args.channel, rows=args.rows, seed=args.seed
+            args.out, args.platform, args.channel, rows=args.rows, seed=args.seed, sites=args.sites
         )
     except SampleError as exc:
         fail(str(exc))

@@ -81,15 +81,23 @@ def sample_headers(platform: str, channel: str) -> list[str]:
 
 
 def write_sample(
-    path: pathlib.Path, platform: str, channel: str, rows: int = 2000, seed: int = 7
+    path: pathlib.Path,
+    platform: str,
+    channel: str,
+    rows: int = 2000,
+    seed: int = 7,
+    sites: int | None = None,
 ) -> int:
-    """Write a realistic export as UTF-8 CSV; return the number of data rows written (including the aggregate rows)."""  # noqa: E501
+    """Write a realistic export as UTF-8 CSV; return the number of data rows written (including the aggregate rows).
+    ``sites``: how many distinct sites (default one in 40 rows)."""  # noqa: E501
     plat, chan = _check(platform, channel)
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
         raise SampleError(f"rows must be an integer >= 1, got {rows!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SampleError(f"seed must be an integer >= 0, got {seed!r}")
-    raw, exprs, total = _build(plat, chan, rows, seed)
+    if sites is not None and (isinstance(sites, bool) or not isinstance(sites, int) or sites < 1):
+        raise SampleError(f"sites must be an integer >= 1, got {sites!r}")
+    raw, exprs, total = _build(plat, chan, rows, seed, sites)
     written = 0
     with pathlib.Path(path).open("wb") as out:
         for offset in range(0, max(raw.height, 1), _CHUNK_ROWS):
@@ -103,7 +111,7 @@ def write_sample(
 
 
 def _build(
-    platform_name: str, channel: str, rows: int, seed: int
+    platform_name: str, channel: str, rows: int, seed: int, sites: int | None = None
 ) -> tuple[pl.DataFrame, list[pl.Expr], pl.DataFrame | None]:
     """The raw (numeric) rows in export order, the expressions that format them, the Total row."""
     import numpy as np
@@ -114,7 +122,7 @@ def _build(
     headers = platform.headers[channel]
     vendors = platform.vendors[channel]
 
-    shared = draw_rows(platform, channel, rows, seed)
+    shared = draw_rows(platform, channel, rows, seed, sites)
     own = platform.columns(shared, channel)
     counts_by_header: dict[str, npt.NDArray[np.int64]] = {
         "Impressions": shared.imps,

@@ -114,9 +114,13 @@ def weighted_mean(rate: FloatArray, weights: IntArray, present: BoolArray) -> fl
     return float(rate[present] @ kept / total) if total else math.nan
 
 
-def draw_rows(platform: Platform, channel: str, rows: int, seed: int) -> Rows:
+def draw_rows(
+    platform: Platform, channel: str, rows: int, seed: int, sites: int | None = None
+) -> Rows:
     """The shared columns of ``rows`` rows: one Total row (from 2 rows), up to 50
-    tail-aggregate rows (from 10 rows), the rest sites."""
+    tail-aggregate rows (from 10 rows), the rest sites (``sites`` of them when given, at
+    most one a row and at least enough for each to fit its days and vendors; else one in
+    40 rows)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -129,7 +133,8 @@ def draw_rows(platform: Platform, channel: str, rows: int, seed: int) -> Rows:
 
     n_vendors = len(platform.vendors[channel])
     n_combos = platform.days * n_vendors
-    n_sites = min(n_site_rows, max(30, rows // 40, -(-n_site_rows // n_combos)))
+    wanted = max(30, rows // 40) if sites is None else sites
+    n_sites = min(n_site_rows, max(wanted, -(-n_site_rows // n_combos)))
 
     # --- which site, day and vendor each row is: a site never repeats (day, vendor).
     popularity = rng.lognormal(0.0, 1.3, n_sites)
