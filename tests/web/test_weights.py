@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,54 @@ def test_saving_previewed_weights_scores_a_new_run_with_them(flow: Flow) -> None
     breakdown = rows[0]["score_breakdown"]
     assert {m: b["weight"] for m, b in breakdown.items()} == weights
     expect(page.locator("#weights-panel #open-weights")).to_be_visible()  # closed again
+
+
+def test_a_templates_weights_on_its_page(flow: Flow) -> None:
+    page = flow.page
+    setup = {"platform": "trade_desk", "goal": "action", "channel": "display"}
+    created = flow.server.api("POST", "/campaigns/templates", json={"name": "Action T", **setup})
+    assert created.status_code == 201, created.text
+    template_id = created.json()["data"]["id"]
+    page.goto(flow.server.base)
+    page.get_by_role("link", name="Action T").click()
+    expect(page.locator("h1")).to_have_text("Action T")
+    defaults = _post(flow, "/scoring/weights/sensitivity", {"campaign_id": flow.campaign_id})
+    expect(page.locator("#template-weights-source")).to_have_text("The setup's default weights.")
+    assert _shown(flow) == _percent(defaults["defaults"])
+
+    metrics = list(defaults["defaults"])
+    first = page.locator(f"#weights-panel input.weight-number[data-metric='{metrics[0]}']")
+    first.fill("50")
+    first.press("Tab")
+    expect(page.locator("#weights-total")).to_have_text("Total: 100.0%")
+    shown = _shown(flow)
+    page.get_by_role("button", name="Save weights").click()
+    expect(page.locator("#template-weights-status")).to_contain_text("Weights saved")
+    saved = flow.get(f"/campaigns/templates/{template_id}")["data"]["custom_weights"]
+    assert _percent(saved) == shown
+    assert abs(sum(saved.values()) - 1) < 1e-9
+    # a campaign created from it starts with them
+    made = flow.server.api(
+        "POST", "/campaigns", json={"name": "From T", "template_id": template_id}
+    )
+    assert made.json()["data"]["custom_weights"] == saved
+    page.reload()
+    expect(page.locator("#template-weights-source")).to_have_text("The template's own weights.")
+    assert _shown(flow) == shown
+    page.locator("#weights-panel").screenshot(path=flow.shots / "50-template-weights.png")
+
+    page.get_by_role("button", name="Use the setup's defaults").click()
+    expect(page.locator("#template-weights-status")).to_contain_text("default weights")
+    assert flow.get(f"/campaigns/templates/{template_id}")["data"]["custom_weights"] is None
+    assert _shown(flow) == _percent(defaults["defaults"])
+
+    # a setup no campaign has scored yet: nothing tells its metrics
+    other = flow.server.api(
+        "POST",
+        "/campaigns/templates",
+        json={"name": "Video T", "platform": "pulsepoint", "goal": "awareness", "channel": "video"},
+    ).json()["data"]
+    page.goto(f"{flow.server.base}/app/templates/{other['id']}")
+    expect(page.locator("#template-weights-none")).to_contain_text("score a campaign")
+    page.goto(f"{flow.server.base}/app/templates/{uuid.uuid4()}")
+    expect(page.get_by_role("alert")).to_contain_text("Template not found")

@@ -4,6 +4,7 @@ import { h, replace, field } from "./dom.js";
 import { dashboard } from "./dashboard.js";
 import { campaignPage } from "./campaign.js";
 import { comparePage } from "./compare.js";
+import { templatePage } from "./template.js";
 import { notificationBell } from "./notifications.js";
 
 const main = document.getElementById("main");
@@ -60,6 +61,8 @@ function route() {
   const m = /^\/app\/campaigns\/([^/]+)\/?$/.exec(path);
   if (m) {
     campaignPage(main, decodeURIComponent(m[1]), ctx);
+  } else if (/^\/app\/templates\/[^/]+\/?$/.test(path)) {
+    templatePage(main, decodeURIComponent(path.split("/")[3]), ctx);
   } else if (path === "/app/compare" || path === "/app/compare/") {
     comparePage(main, ctx);
   } else if (path === "/" || path === "/app" || path === "/app/" || path === "/index.html") {

@@ -293,7 +293,7 @@ export async function dashboard(root, ctx) {
           h(
             "li",
             {},
-            h("div", {}, h("strong", {}, t.name), h("div", { class: "sub" }, setupText(t))),
+            h("div", {}, h("a", { href: `/app/templates/${encodeURIComponent(t.id)}`, "data-link": "", class: "template-link" }, h("strong", {}, t.name)), h("div", { class: "sub" }, setupText(t), t.custom_weights ? " · own weights" : "")),
             h("div", { class: "btns" },
               h("button", { type: "button", class: "btn small", onclick: () => { f.template.input.value = t.id; f.template.input.dispatchEvent(new Event("change")); f.name.input.focus(); } }, "Use", h("span", { class: "sr-only" }, ` ${t.name}`)),
               h("button", {

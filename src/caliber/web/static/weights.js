@@ -35,6 +35,62 @@ export function payload(weights) {
   return Object.fromEntries(names.map((m) => [m, units[m] / 10000]));
 }
 
+/**
+ * A slider and a typed entry per metric, always summing to 100 %. ``report(message)``
+ * hears of every change: "" for a new value, a sentence for a refused entry.
+ */
+export function sliders(report) {
+  let weights = {};
+  let inputs = {};
+  const rows = h("div", { class: "weight-rows" });
+  const total = h("p", { class: "weights-total", id: "weights-total" });
+
+  function show() {
+    for (const [m, { range, number }] of Object.entries(inputs)) {
+      const v = weights[m] * 100;
+      range.value = String(v);
+      range.setAttribute("aria-valuetext", `${v.toFixed(1)} percent`);
+      if (document.activeElement !== number) number.value = v.toFixed(1);
+    }
+    total.textContent = `Total: ${pctText(Object.values(weights).reduce((a, v) => a + v, 0))}`;
+  }
+
+  function setOne(metric, value) {
+    weights = rebalance(weights, metric, value);
+    show();
+    report("");
+  }
+
+  function set(next) {
+    const same = Object.keys(next).join() === Object.keys(inputs).join();
+    weights = { ...next };
+    if (!same) {
+      inputs = {};
+      replace(rows, Object.keys(weights).map((m) => {
+        const rid = nextId("w");
+        const range = h("input", { type: "range", min: 0, max: 100, step: 0.5, id: `${rid}-range`, "aria-label": `${metricName(m)} weight, percent`, dataset: { metric: m } });
+        const number = h("input", { type: "number", min: 0, max: 100, step: 0.1, id: `${rid}-num`, inputmode: "decimal", class: "weight-number", "aria-label": `${metricName(m)} weight, percent (type a value)`, dataset: { metric: m } });
+        range.addEventListener("input", () => setOne(m, Number.parseFloat(range.value) / 100));
+        number.addEventListener("change", () => {
+          const v = Number.parseFloat(number.value);
+          if (!Number.isFinite(v) || v < 0 || v > 100) {
+            show();
+            report(`${metricName(m)}: type a percentage from 0 to 100.`);
+            return;
+          }
+          setOne(m, v / 100);
+        });
+        inputs[m] = { range, number };
+        return h("div", { class: "weight-row", dataset: { metric: m } },
+          h("label", { for: range.id, class: "weight-name" }, metricName(m)), range, number, h("span", { class: "unit", "aria-hidden": "true" }, "%"));
+      }));
+    }
+    show();
+  }
+
+  return { el: h("div", {}, rows, total), set, get: () => ({ ...weights }) };
+}
+
 // a POST the server turns away while the user's heavy requests are in flight (429) is
 // asked again after its Retry-After, as api.js does for reads
 async function heavyPost(path, body) {
@@ -62,11 +118,13 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
     h("h2", { id: "weights-title" }, "Weights"),
     h("p", { class: "hint" }, "How much each metric counts in a score. Change them, see what they would do, then save to score the campaign again as a new run."),
     body);
-  const state = { weights: {}, scored: {}, defaults: {}, previewed: null, inputs: {} };
+  const state = { scored: {}, defaults: {}, previewed: null };
   const status = h("p", { class: "form-status", role: "status", id: "weights-status" });
   const error = h("p", { class: "form-error", role: "alert", id: "weights-error" });
-  const total = h("p", { class: "weights-total", id: "weights-total" });
-  const rows = h("div", { class: "weight-rows" });
+  const editor = sliders((message) => {
+    error.textContent = message;
+    if (!message) changed("");
+  });
   const preview = h("div", { class: "weights-preview", id: "weights-preview", "aria-live": "polite" });
   const previewBtn = h("button", { type: "button", class: "btn", id: "preview-weights" }, "Preview the effect");
   const saveBtn = h("button", { type: "button", class: "btn primary", id: "save-weights", disabled: true }, "Save and score again");
@@ -92,13 +150,12 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
     if (!ctx.alive()) return;
     state.scored = data.weights;
     state.defaults = data.defaults || {};
-    state.weights = { ...data.weights };
     loadTargets(Object.keys(data.weights));
     replace(body,
       h("div", { class: "actions" },
         h("button", { type: "button", class: "btn small", id: "weights-defaults", onclick: () => setAll(state.defaults, "The setup's default weights.") }, "Setup defaults"),
         h("button", { type: "button", class: "btn small", id: "weights-scored", onclick: () => setAll(state.scored, "The weights of the latest run.") }, "As last scored")),
-      rows, total,
+      editor.el,
       h("fieldset", { class: "suggest" }, h("legend", {}, "Suggested weights"),
         h("p", { class: "hint", id: "suggest-hint" }, "Weights from your own data: how each metric ranks rows like the outcome column you pick, e.g. conversions."),
         h("div", { class: "suggest-row" }, method.wrap, target.wrap,
@@ -106,7 +163,7 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
         suggestNote),
       h("div", { class: "actions" }, previewBtn, saveBtn), status, error, preview);
     method.input.addEventListener("change", () => (target.input.disabled = !NEEDS_TARGET.has(method.input.value)));
-    renderRows();
+    editor.set(data.weights);
     changed("");
   }
 
@@ -123,51 +180,9 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
     replace(target.input, options.map(([v, text]) => h("option", { value: v }, text)));
   }
 
-  function renderRows() {
-    state.inputs = {};
-    replace(rows, Object.keys(state.weights).map((m) => {
-      const rid = nextId("w");
-      const range = h("input", { type: "range", min: 0, max: 100, step: 0.5, id: `${rid}-range`, "aria-label": `${metricName(m)} weight, percent`, dataset: { metric: m } });
-      const number = h("input", { type: "number", min: 0, max: 100, step: 0.1, id: `${rid}-num`, inputmode: "decimal", class: "weight-number", "aria-label": `${metricName(m)} weight, percent (type a value)`, dataset: { metric: m } });
-      range.addEventListener("input", () => setOne(m, Number.parseFloat(range.value) / 100));
-      number.addEventListener("change", () => {
-        const v = Number.parseFloat(number.value);
-        if (!Number.isFinite(v) || v < 0 || v > 100) {
-          error.textContent = `${metricName(m)}: type a percentage from 0 to 100.`;
-          show();
-          return;
-        }
-        setOne(m, v / 100);
-      });
-      state.inputs[m] = { range, number };
-      return h("div", { class: "weight-row", dataset: { metric: m } },
-        h("label", { for: range.id, class: "weight-name" }, metricName(m)), range, number, h("span", { class: "unit", "aria-hidden": "true" }, "%"));
-    }));
-    show();
-  }
-
-  function show() {
-    for (const [m, { range, number }] of Object.entries(state.inputs)) {
-      const v = state.weights[m] * 100;
-      range.value = String(v);
-      range.setAttribute("aria-valuetext", `${v.toFixed(1)} percent`);
-      if (document.activeElement !== number) number.value = v.toFixed(1);
-    }
-    const sum = Object.values(state.weights).reduce((a, v) => a + v, 0);
-    total.textContent = `Total: ${pctText(sum)}`;
-  }
-
-  function setOne(metric, value) {
-    error.textContent = "";
-    state.weights = rebalance(state.weights, metric, value);
-    show();
-    changed("");
-  }
-
   function setAll(weights, message) {
     error.textContent = "";
-    state.weights = { ...weights };
-    show();
+    editor.set(weights);
     changed(message);
   }
 
@@ -199,7 +214,7 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
 
   previewBtn.addEventListener("click", async () => {
     error.textContent = "";
-    const weights = payload(state.weights);
+    const weights = payload(editor.get());
     replace(preview, h("p", { class: "muted" }, "Working out what these weights would do…"));
     let data;
     try {
@@ -217,7 +232,7 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
 
   saveBtn.addEventListener("click", async () => {
     error.textContent = "";
-    const weights = payload(state.weights);
+    const weights = payload(editor.get());
     if (state.previewed !== JSON.stringify(weights)) return;
     saveBtn.disabled = true;
     try {
