@@ -159,7 +159,7 @@ def test_compare_campaigns_side_by_side(flow: Flow, tmp_path: Path) -> None:
     summaries = [flow.get(f"/scoring/summary/{i}")["data"] for i in ids]
     pairs = [flow.get("/scoring/compare", before=ids[0], after=i)["data"] for i in ids[1:]]
     head = page.locator("#compare-scores thead th")
-    expect(head).to_have_text(["", "Analytics (base)", "Second", "Third"])
+    expect(head).to_have_text(["Figure", "Analytics (base)", "Second", "Third"])
     cells = page.locator("#compare-scores tr[data-row=campaign_score] td")
     expect(cells).to_have_text([score(s["campaign_level_score"]) for s in summaries])
     changes = page.locator("#compare-scores tr[data-row=change] td")

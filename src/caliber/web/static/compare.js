@@ -41,7 +41,7 @@ export async function comparePage(root, ctx) {
   // the order of picking is the order of the columns: a box ticked joins at the end
   const order = chosen.filter((id) => campaigns.some((c) => c.id === id));
   if (campaigns.length < 2) {
-    replace(picker, h("p", { class: "empty-state" }, "Score at least two campaigns to compare them."));
+    replace(picker, h("legend", { class: "sr-only" }, "Completed campaigns"), h("p", { class: "empty-state" }, "Score at least two campaigns to compare them."));
   } else {
     replace(picker, h("legend", { class: "sr-only" }, "Completed campaigns"), campaigns.map((c) => {
       const box = h("input", { type: "checkbox", value: c.id, id: `pick-${c.id}`, checked: order.includes(c.id) });
@@ -90,7 +90,7 @@ async function renderComparison(root, picked, ctx) {
     }
     if (!ctx.alive()) return;
   }
-  const head = h("tr", {}, h("th", { scope: "col" }, ""), picked.map((c, i) => h("th", { scope: "col", class: "num" }, c.name, i === 0 ? h("span", { class: "sub" }, " (base)") : null)));
+  const head = h("tr", {}, h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Figure")), picked.map((c, i) => h("th", { scope: "col", class: "num" }, c.name, i === 0 ? h("span", { class: "sub" }, " (base)") : null)));
   const line = (label, cells, key) => h("tr", { dataset: { row: key } }, h("th", { scope: "row" }, label), cells.map((v) => h("td", { class: "num" }, v)));
   const counts = (s, k) => fmt.int((s.status_counts || {})[k] || 0);
   const scores = h("table", { class: "data compare", id: "compare-scores" },
