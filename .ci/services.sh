@@ -22,6 +22,7 @@ start_services() {
   command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)  # PDF page rendering
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the web app's browser tests
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)  # scripts/start_workers.sh
+  command -v npm >/dev/null 2>&1 || missing+=(npm)  # axe-core for tests/web/test_a11y.py
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "ci: installing ${missing[*]}" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null

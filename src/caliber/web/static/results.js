@@ -177,7 +177,8 @@ export function resultsTable(id, dim, ctx, view, info) {
 // ---- the domain drawer --------------------------------------------------------------------
 function makeDrawer(id, view, info) {
   const titleId = nextId("drawer-title");
-  const body = h("div", { class: "drawer-body" });
+  // scrolls on its own: focusable so the keyboard can scroll it too (axe: scrollable-region-focusable)
+  const body = h("div", { class: "drawer-body", tabindex: "0", role: "region", "aria-label": "Details" });
   const closeBtn = h("button", { type: "button", class: "btn small close", "aria-label": "Close details" }, "Close ✕");
   const title = h("h2", { id: titleId });
   const panel = h("div", { class: "drawer", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId, hidden: true, id: "domain-drawer" }, h("div", { class: "drawer-head" }, title, closeBtn), body);
