@@ -66,7 +66,20 @@ def _expect_outliers(flow: Flow, report: dict[str, Any]) -> None:
         expect(cells.nth(0)).to_have_text(metric_value(c["column"], c["outlier_mean"]))
         expect(cells.nth(1)).to_have_text(metric_value(c["column"], c["inlier_mean"]))
     expect(page.locator("#outlier-recommendations li")).to_have_text(report["recommendations"])
-    expect(page.locator("#outlier-names li")).to_have_text(report["names"][:100])
+    flagged = page.locator("#outlier-rows tbody tr")
+    expect(flagged).to_have_count(min(len(report["names"]), 100))
+    for index, row in enumerate(report["rows"][:10]):
+        expect(flagged.nth(index)).to_have_attribute("data-name", report["names"][index])
+        expect(flagged.nth(index).locator("td").nth(1)).to_have_text(whole(row["impressions"]))
+        said = flagged.nth(index).locator("li")
+        expect(said).to_have_count(len(row["unusual"]))
+        for at, u in enumerate(row["unusual"]):
+            side = "above" if u["deviations"] >= 0 else "below"
+            expect(said.nth(at)).to_contain_text(
+                f"{metric_value(u['column'], u['value'])} (median "
+                f"{metric_value(u['column'], u['median'])}, "
+                f"{score(abs(u['deviations']))} spreads {side})"
+            )
 
 
 def test_outliers_by_method_and_contamination(flow: Flow, tmp_path: Path) -> None:

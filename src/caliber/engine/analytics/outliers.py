@@ -38,6 +38,7 @@ from caliber.engine.analytics.detectors import (
     usable_matrix,
     zscore_mask,
 )
+from caliber.engine.analytics.outlier_rows import unusual_rows
 from caliber.engine.errors import InvalidParameterError
 
 _MODELS = ("isolation_forest", "local_outlier_factor", "elliptic_envelope")
@@ -80,11 +81,13 @@ class OutlierReport:
     recommendations: tuple[str, ...]
     rows_used: int
     notes: tuple[str, ...] = ()
+    # the first flagged rows and what is unusual about each (outlier_rows.unusual_rows)
+    rows: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-able values."""
         out = asdict(self)
-        for key in ("columns", "names", "mask", "recommendations", "notes"):
+        for key in ("columns", "names", "mask", "recommendations", "notes", "rows"):
             out[key] = list(out[key])
         out["comparisons"] = [asdict(c) for c in self.comparisons]
         return out
@@ -155,6 +158,7 @@ def detect_outliers(
         recommendations=texts,
         rows_used=rows,
         notes=tuple(notes),
+        rows=tuple(unusual_rows(data, mask.tolist(), used)),
     )
 
 

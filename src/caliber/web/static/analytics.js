@@ -11,7 +11,6 @@ const OUTLIER_METHODS = [["combined", "Combined (isolation forest, LOF and z-sco
 // the methods that take a contamination (the share of rows expected to be outliers)
 const CONTAMINATED = new Set(["combined", "isolation_forest", "local_outlier_factor", "elliptic_envelope"]);
 const EXPLAIN_METHODS = [["exact", "Exact (the weights × the spread of each metric)"], ["shap", "SHAP (a model fitted on the scores)"], ["feature_importance", "Feature importance (the same model)"], ["correlation", "Correlation with the score"]];
-const FLAGGED_SHOWN = 100;
 
 const valueOf = (column, v) => (typeof v === "number" ? metricValue(column, v) : "—");
 
@@ -25,6 +24,26 @@ export function differs(c) {
   if (ratio >= 1.05) return `${ratio.toFixed(1)}× higher`;
   if (ratio <= 0.95) return `${(1 / ratio).toFixed(1)}× lower`;
   return "about the same";
+}
+
+/** One unusual value in words: "CTR 2.30% (median 0.20%, 8.1 spreads above)". */
+export function unusualText(u) {
+  const side = u.deviations >= 0 ? "above" : "below";
+  return `${metricName(u.column)} ${valueOf(u.column, u.value)} (median ${valueOf(u.column, u.median)}, ${Math.abs(u.deviations).toFixed(1)} spreads ${side})`;
+}
+
+// the flagged rows, each with the columns it stands out on most
+function flaggedRows(data) {
+  const rows = data.rows || [];
+  if (!rows.length) return h("p", {}, "Nothing flagged.");
+  return h("div", { class: "table-wrap" }, h("table", { class: "data", id: "outlier-rows" },
+    h("caption", { class: "hint" }, "A spread is the usual distance between rows on that metric (the interquartile range / 1.349)."),
+    h("thead", {}, h("tr", {}, ["Row", "Score", "Impressions", "What is unusual"].map((t, i) => h("th", { scope: "col", class: i && i < 3 ? "num" : null }, t)))),
+    h("tbody", {}, rows.map((r) => h("tr", { dataset: { name: r.name } },
+      h("th", { scope: "row" }, r.name),
+      h("td", { class: "num" }, fmt.score(r.score)),
+      h("td", { class: "num" }, fmt.int(r.impressions)),
+      h("td", {}, r.unusual.length ? h("ul", { class: "unusual" }, r.unusual.map((u) => h("li", {}, unusualText(u)))) : "—"))))));
 }
 
 /** The outliers card: a method, a contamination, then the route's report. */
@@ -81,10 +100,8 @@ export function outliersPanel(id, ctx) {
       h("h3", {}, "What to do"),
       (data.recommendations || []).length ? h("ul", { class: "recommendations", id: "outlier-recommendations" }, data.recommendations.map((r) => h("li", {}, r))) : h("p", { class: "muted" }, "Nothing to do."),
       h("h3", {}, "Flagged rows"),
-      names.length
-        ? h("ul", { class: "flagged", id: "outlier-names" }, names.slice(0, FLAGGED_SHOWN).map((n) => h("li", {}, n)))
-        : h("p", {}, "Nothing flagged."),
-      names.length > FLAGGED_SHOWN ? h("p", { class: "muted" }, `and ${fmt.int(names.length - FLAGGED_SHOWN)} more (the results CSV marks every outlier)`) : null,
+      flaggedRows(data),
+      names.length > (data.rows || []).length ? h("p", { class: "muted" }, `and ${fmt.int(names.length - data.rows.length)} more (the results CSV marks every outlier)`) : null,
       (data.notes || []).length ? h("ul", { class: "hint notes" }, data.notes.map((n) => h("li", {}, n))) : null);
   }
 
