@@ -140,6 +140,10 @@ def test_the_campaign_page_drawer_and_weights(flow: Flow, axe: Path, tmp_path: P
     expect(page.locator("#results-table tbody tr").first.locator(".badge")).to_have_text("good")
     mix = page.locator("figure", has_text="Quality mix").locator("text.legend")
     expect(mix).to_have_text([re.compile(rf"^{s} \d+$") for s in ("good", "moderate", "poor")])
+    # the scatter's colours are named (a classic run: by quality status), and each dot says it
+    expect(page.locator("#score-scatter text.legend")).to_have_text(["good", "moderate", "poor"])
+    first = page.locator("#score-scatter circle.dot title").first
+    expect(first).to_have_text(re.compile(r", (good|moderate|poor), [\d,]+ impressions$"))
     expect(page.locator("#list-whitelist h3")).to_have_text("Whitelist")
     expect(page.locator("#list-blacklist h3")).to_have_text("Blacklist")
 

@@ -129,8 +129,11 @@ export function scoreScatter(rows, sampled, total) {
     low: confident ? r.score_low : null,
     high: confident ? r.score_high : null,
     color: confident ? DECISION_COLORS[r.decision] || DECISION_COLORS.undecided : statusColor(r.quality_status),
-    title: `${r.domain}: score ${fmt.score(r.score)}${confident ? ` (likely ${intervalText(r)}, ${r.decision})` : ""}, ${fmt.int(r.impressions)} impressions`,
+    title: `${r.domain}: score ${fmt.score(r.score)}${confident ? ` (likely ${intervalText(r)}, ${r.decision})` : `, ${r.quality_status}`}, ${fmt.int(r.impressions)} impressions`,
   }));
   const what = sampled ? `a sample of ${fmt.int(rows.length)} of ${fmt.int(total)} rows` : `${fmt.int(rows.length)} rows`;
-  return scatter(points, { title: `Score against impressions: ${what}`, legend: confident ? DECISION_COLORS : null });
+  // the legend names what each colour means (colour is never the only signal: each dot's
+  // title says it too)
+  const legend = confident ? DECISION_COLORS : Object.fromEntries(["good", "moderate", "poor"].map((s) => [s, statusColor(s)]));
+  return scatter(points, { title: `Score against impressions: ${what}`, legend });
 }
