@@ -102,6 +102,23 @@ def test_the_editor_keeps_100_percent_and_offers_defaults_and_suggestions(
     )["suggested"]
     assert _shown(flow) == _percent(suggested["weights"])
     expect(page.locator("#suggest-note")).to_contain_text(suggested["summary"])
+
+    # optimized for rank agreement with the column: the API's optimized weights
+    page.get_by_label("Then optimize the ranking").select_option("grid")
+    page.get_by_role("button", name="Suggest", exact=True).click()
+    expect(page.locator("#weights-status")).to_contain_text("Optimized weights set")
+    optimized = _post(
+        flow,
+        "/scoring/weights/suggest",
+        {
+            "campaign_id": campaign_id,
+            "method": "correlation",
+            "target": "conversions",
+            "optimize": "grid",
+        },
+    )["optimized"]
+    assert _shown(flow) == _percent(optimized["weights"])
+    expect(page.locator("#suggest-note")).to_contain_text(optimized["summary"])
     page.locator("#weights-panel").screenshot(path=flow.shots / "40-weights-editor.png")
 
 

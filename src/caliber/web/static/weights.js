@@ -8,6 +8,7 @@ import { h, replace, field, select, fmt, badge, nextId } from "./dom.js";
 import { metricName } from "./results.js";
 
 const METHODS = [["correlation", "Correlation with the outcome"], ["mutual_info", "Mutual information"], ["f_score", "F-score"], ["variance", "Spread of each metric (no outcome)"], ["equal", "Equal weights"]];
+const OPTIMIZERS = [["", "No"], ["grid", "Grid search"], ["genetic", "Genetic search"], ["bayesian", "Bayesian optimization (a few seconds)"]];
 const NEEDS_TARGET = new Set(["correlation", "mutual_info", "f_score"]);
 // outcome columns a result row may carry; the setup's raw metrics are added to them
 const OUTCOMES = [["conversions", "Conversions"], ["conversion_rate", "Conversion rate"], ["ctr", "CTR"], ["spend", "Spend"], ["impressions", "Impressions"], ["cpm", "CPM"]];
@@ -130,7 +131,10 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
   const saveBtn = h("button", { type: "button", class: "btn primary", id: "save-weights", disabled: true }, "Save and score again");
   const method = field("Suggest by", select(METHODS, "correlation", { id: "suggest-method" }));
   const target = field("Outcome column (from your file)", select([], "", { id: "suggest-target", "aria-describedby": "suggest-hint" }));
+  const optimize = field("Then optimize the ranking", select(OPTIMIZERS, "", { id: "suggest-optimize" }));
   const suggestNote = h("div", { class: "hint", id: "suggest-note", "aria-live": "polite" });
+  // the outcome column is needed by the target methods and by any optimization
+  const syncTarget = () => (target.input.disabled = !NEEDS_TARGET.has(method.input.value) && !optimize.input.value);
 
   function reset() {
     replace(body, openBtn);
@@ -158,11 +162,12 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
       editor.el,
       h("fieldset", { class: "suggest" }, h("legend", {}, "Suggested weights"),
         h("p", { class: "hint", id: "suggest-hint" }, "Weights from your own data: how each metric ranks rows like the outcome column you pick, e.g. conversions."),
-        h("div", { class: "suggest-row" }, method.wrap, target.wrap,
+        h("div", { class: "suggest-row" }, method.wrap, target.wrap, optimize.wrap,
           h("button", { type: "button", class: "btn", id: "suggest-weights", onclick: suggest }, "Suggest")),
         suggestNote),
       h("div", { class: "actions" }, previewBtn, saveBtn), status, error, preview);
-    method.input.addEventListener("change", () => (target.input.disabled = !NEEDS_TARGET.has(method.input.value)));
+    method.input.addEventListener("change", syncTarget);
+    optimize.input.addEventListener("change", syncTarget);
     editor.set(data.weights);
     changed("");
   }
@@ -198,13 +203,14 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
     error.textContent = "";
     const m = method.input.value;
     const q = { campaign_id: id, method: m };
-    if (NEEDS_TARGET.has(m)) q.target = target.input.value;
-    suggestNote.textContent = "Working out suggested weights…";
+    if (NEEDS_TARGET.has(m) || optimize.input.value) q.target = target.input.value;
+    if (optimize.input.value) q.optimize = optimize.input.value;
+    suggestNote.textContent = q.optimize ? "Optimizing the weights: this can take a few seconds…" : "Working out suggested weights…";
     try {
       const { data } = await heavyPost("/scoring/weights/suggest", q);
       if (!ctx.alive()) return;
-      const found = data.suggested;
-      setAll(found.weights, "Suggested weights set: preview them before saving.");
+      const found = data.optimized || data.suggested;
+      setAll(found.weights, `${data.optimized ? "Optimized" : "Suggested"} weights set: preview them before saving.`);
       replace(suggestNote, h("span", {}, found.summary), (found.notes || []).map((n) => h("span", { class: "note" }, ` ${n}`)));
     } catch (err) {
       suggestNote.textContent = "";
