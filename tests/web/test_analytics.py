@@ -6,6 +6,7 @@ side; every figure against the API's own answer."""
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,12 @@ def metric_value(metric: str, value: float | None) -> str:
     return f"{value:,.2f}"
 
 
-def _scored(flow: Flow, tmp_path: Path, name: str, seed: int) -> str:
+def _scored(flow: Flow, tmp_path: Path, name: str, seed: int, goal: str = "action") -> str:
     """A campaign of the dev user scored through the API; its id."""
     created = flow.server.api(
         "POST",
         "/campaigns",
-        json={"name": name, "platform": "trade_desk", "goal": "action", "channel": "display"},
+        json={"name": name, "platform": "trade_desk", "goal": goal, "channel": "display"},
     )
     assert created.status_code == 201, created.text
     campaign_id: str = created.json()["data"]["id"]
@@ -210,6 +211,21 @@ def test_compare_campaigns_side_by_side(flow: Flow, tmp_path: Path) -> None:
         f"On every campaign's whitelist: {whole(len(in_all))};"
     )
     page.screenshot(path=flow.shots / "45-compare.png", full_page=True)
+
+    # another setup scores other metrics: its column says why it is not compared; an id
+    # of no campaign of this user (unknown, or another user's) is left out
+    other = _scored(flow, tmp_path, "Awareness", 24, goal="awareness")
+    page.goto(f"{flow.server.base}/app/compare?ids={ids[0]},{other},{uuid.uuid4()}")
+    expect(page.locator("#compare-scores thead th")).to_have_text(
+        ["Figure", "Analytics (base)", "Awareness"]
+    )
+    refused = flow.server.api("GET", "/scoring/compare", params={"before": ids[0], "after": other})
+    assert refused.status_code == 422
+    expect(page.locator("#compare-summaries li")).to_have_text(
+        [f"Awareness: {refused.json()['message']}"]
+    )
+    expect(page.locator("#compare-scores tr[data-row=change] td")).to_have_text(["—", "—"])
+    expect(page.locator("#compare-pick input:checked")).to_have_count(2)
 
 
 def test_the_new_screens_fit_a_tablet(flow: Flow, browser: Browser) -> None:
