@@ -184,7 +184,7 @@ def _measure(client: TestClient, campaign_id: str) -> dict[str, Any]:
     with container.sessions() as session:
         campaign = session.get(Campaign, uuid.UUID(campaign_id))
         assert campaign is not None
-        frame = scoring_results.results_frame(session, campaign.owner_id, campaign.id)
+        frame = scoring_results.results_frame(session, campaign.organization_id, campaign.id)
     stored = frame.with_columns(
         pl.col(c).list.join(";") for c, t in frame.schema.items() if isinstance(t, pl.List)
     )

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import delete
 
 from caliber.db.migrate import upgrade
-from caliber.db.models import Campaign, ScoringRun, User
+from caliber.db.models import Campaign, Organization, ScoringRun, User
 from caliber.db.session import build_engine, session_factory, session_scope
 from caliber.scoring import frames, legacy, pages, repository, saving, store
 from caliber.storage.local import LocalStorage
@@ -92,11 +92,14 @@ def main(argv: list[str] | None = None) -> int:
         store.attach(engine, storage)
         sessions = session_factory(engine)
         with session_scope(sessions) as session:
-            user = User(firebase_uid=f"bench-{uuid.uuid4().hex}")
+            user = User(id=uuid.uuid4(), firebase_uid=f"bench-{uuid.uuid4().hex}")
             session.add(user)
+            # its organization has its id, so the one id scopes the services too
+            session.add(Organization(id=user.id, name="bench"))
             session.flush()
             campaign = Campaign(
                 owner_id=user.id,
+                organization_id=user.id,
                 name="bench",
                 platform="trade_desk",
                 goal="awareness",

@@ -53,7 +53,7 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.orm import Session, sessionmaker
 
 from caliber.db.migrate import upgrade
-from caliber.db.models import Campaign, ScoringResult, User
+from caliber.db.models import Campaign, Organization, ScoringResult, User
 from caliber.db.session import build_engine, session_factory, session_scope
 from caliber.engine.config import Setup
 from caliber.engine.pipeline import ScoringResult as EngineResult
@@ -424,13 +424,16 @@ def _database(url: str | None, work: Path) -> Iterator[tuple[Engine, sessionmake
 
 def _campaigns(sessions: sessionmaker[Session], count: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
     with session_scope(sessions) as session:
-        user = User(firebase_uid=f"bench-runs-{uuid.uuid4().hex}")
+        user = User(id=uuid.uuid4(), firebase_uid=f"bench-runs-{uuid.uuid4().hex}")
         session.add(user)
+        # its organization has its id, so the one id scopes the services too
+        session.add(Organization(id=user.id, name="bench runs"))
         session.flush()
         made = []
         for index in range(count):
             campaign = Campaign(
                 owner_id=user.id,
+                organization_id=user.id,
                 name=f"runs {index}",
                 platform=SETUP.platform,
                 goal=SETUP.goal,

@@ -36,8 +36,10 @@ from caliber.campaigns import service as campaign_service
 from caliber.campaigns.schemas import CampaignCreate
 from caliber.db.base import utcnow
 from caliber.db.migrate import upgrade
-from caliber.db.models import Campaign, CampaignStatus, User
+from caliber.db.models import Campaign, CampaignStatus, Role, User
 from caliber.db.session import build_engine, session_factory, session_scope
+from caliber.orgs import service as org_service
+from caliber.orgs.policy import Member
 from caliber.scoring import frames, legacy, repository, saving, store
 from caliber.storage.local import LocalStorage
 
@@ -84,7 +86,7 @@ def _rows(campaign_id: uuid.UUID, run_id: uuid.UUID, count: int) -> list[dict[st
     return rows
 
 
-def _other_user(url: str, owner_id: uuid.UUID, stop: Event, out: Any) -> None:
+def _other_user(url: str, other: Member, stop: Event, out: Any) -> None:
     """Another process creating a campaign every PAUSE_S until ``stop``; sends the
     latency of each (seconds) and the errors."""
     engine = build_engine(url)
@@ -97,7 +99,7 @@ def _other_user(url: str, owner_id: uuid.UUID, stop: Event, out: Any) -> None:
         wall, started, error = time.time(), time.perf_counter(), None
         try:
             with session_scope(sessions) as session:
-                campaign_service.create_campaign(session, owner_id, body)
+                campaign_service.create_campaign(session, other, body)
         except Exception as exc:  # a timeout: what the API answers with a 503
             error = f"{type(exc).__name__}: {exc}"[:200]
         writes.append((wall, time.perf_counter() - started, error))
@@ -122,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             owner, other = User(firebase_uid="owner"), User(firebase_uid="other")
             session.add_all([owner, other])
             session.flush()
+            mine, theirs = (org_service.ensure_personal(session, u)[0] for u in (owner, other))
             campaign = Campaign(
                 owner_id=owner.id,
+                organization_id=mine.id,
                 name="big",
                 platform="trade_desk",
                 goal="awareness",
@@ -131,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             session.add(campaign)
             session.flush()
-            owner_id, other_id, campaign_id = owner.id, other.id, campaign.id
+            # the services scope by organization: owner_id is the owner's personal one
+            owner_id, campaign_id = mine.id, campaign.id
+            other_member = Member(other.id, theirs.id, Role.OWNER)
         storage = LocalStorage(Path(tmp) / "files")
         store.attach(engine, storage)
         snapshot = {"analysis_level": "domain", "weights": dict.fromkeys(METRICS, 0.2)}
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         context = multiprocessing.get_context("spawn")
         stop = context.Event()
         receive, send = context.Pipe(duplex=False)
-        writer = context.Process(target=_other_user, args=(url, other_id, stop, send))
+        writer = context.Process(target=_other_user, args=(url, other_member, stop, send))
         writer.start()
         time.sleep(2.0)  # the other process is up and writing
         began, start = time.time(), time.perf_counter()

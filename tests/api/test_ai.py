@@ -564,7 +564,7 @@ def test_the_analyst_reads_the_results_the_campaign_holds(
     with container.sessions() as session:
         campaign = session.get(Campaign, uuid.UUID(campaign_id))
         assert campaign is not None
-        current = scoring_results.results_frame(session, campaign.owner_id, campaign.id)
+        current = scoring_results.results_frame(session, campaign.organization_id, campaign.id)
         # the file of another run of this campaign, as a crashed save leaves behind
         crashed = repository.add_run(session, campaign.id, {}, None, utcnow())
         key = store.run_key(campaign.id, crashed.id)
@@ -589,6 +589,6 @@ def test_the_analyst_reads_the_results_the_campaign_holds(
     with container.sessions() as session:
         campaign = session.get(Campaign, uuid.UUID(campaign_id))
         assert campaign is not None
-        context = campaign_context(session, campaign.owner_id, campaign.id)
+        context = campaign_context(session, campaign.organization_id, campaign.id)
     assert context["scored"] is True
     assert context["results"]["stale"] is True

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from caliber.api.app import create_app
 from caliber.api.container import Container
 from caliber.core.settings import Settings
-from caliber.db.models import UserStatistics
+from caliber.db.models import OrganizationStatistics
 from caliber.jobs.celery_app import client_app
 from caliber.jobs.queue import CeleryJobQueue
 from caliber.sample.export import write_sample
@@ -155,7 +155,7 @@ def test_a_real_worker_scores_an_upload_end_to_end(
         deadline = time.monotonic() + 60
         while True:
             with container.sessions() as session:
-                cached = session.get(UserStatistics, _user_id(client, alice))
+                cached = session.get(OrganizationStatistics, _organization_id(client, alice))
                 if cached is not None and cached.figures["campaigns"]["completed"] == 1:
                     break
             assert time.monotonic() < deadline, "the statistics were not refreshed"
@@ -181,8 +181,10 @@ def test_a_real_worker_scores_an_upload_end_to_end(
         assert pdf.content.startswith(b"%PDF")
 
 
-def _user_id(client: TestClient, headers: dict[str, str]) -> uuid.UUID:
-    return uuid.UUID(client.get(f"{API}/auth/profile", headers=headers).json()["data"]["id"])
+def _organization_id(client: TestClient, headers: dict[str, str]) -> uuid.UUID:
+    """The caller's personal organization, whose figures their campaigns change."""
+    (personal,) = client.get(f"{API}/organizations", headers=headers).json()["data"]
+    return uuid.UUID(personal["id"])
 
 
 def test_a_real_worker_answers_the_health_check(

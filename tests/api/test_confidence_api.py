@@ -324,9 +324,13 @@ def test_the_analysts_context_and_insights_carry_the_decisions(
     campaign_id = _scored(client, container, alice, list_confidence=0.8)
     want = _engine(0.8)
     assert want.confidence is not None
-    user_id = uuid.UUID(client.get(f"{API}/auth/profile", headers=alice).json()["data"]["id"])
+    org_id = uuid.UUID(  # the services scope by the campaign's organization
+        client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"][
+            "organization_id"
+        ]
+    )
     with session_scope(container.sessions) as session:
-        context = campaign_context(session, user_id, uuid.UUID(campaign_id))
+        context = campaign_context(session, org_id, uuid.UUID(campaign_id))
         undecided = next(
             r["domain"]
             for r in all_results(client, campaign_id, alice)

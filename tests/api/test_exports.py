@@ -522,7 +522,7 @@ def test_results_csv_and_campaign_json_stream_the_same_bytes_as_before(
     with container.sessions() as session:
         campaign = session.get(Campaign, uuid.UUID(campaign_id))
         assert campaign is not None
-        facts = campaign_facts(results_view(session, campaign.owner_id, campaign.id))
+        facts = campaign_facts(results_view(session, campaign.organization_id, campaign.id))
     expected = csv_bytes(RESULT_COLUMNS, [result_row(facts, row, when) for row in stored])
     assert body == expected
     assert len(stored) > 300

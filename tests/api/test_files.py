@@ -25,7 +25,7 @@ from caliber.api.app import create_app
 from caliber.api.container import Container
 from caliber.core.errors import PayloadTooLarge
 from caliber.core.settings import Settings
-from caliber.db.models import Campaign, CampaignStatus, FileUpload, User
+from caliber.db.models import Campaign, CampaignStatus, FileUpload, Organization, User
 from caliber.files import checks, reading, service
 from caliber.storage.s3 import S3Storage
 from tests.engine import workbooks as wb
@@ -119,6 +119,16 @@ def user_id(
     return found
 
 
+def personal_org(container: Container, owner: uuid.UUID) -> uuid.UUID:
+    """The user's personal organization (made by their first request)."""
+    with container.sessions() as session:
+        found = session.scalar(
+            select(Organization.id).where(Organization.personal_user_id == owner)
+        )
+    assert found is not None
+    return found
+
+
 def make_campaign(
     container: Container,
     owner: uuid.UUID,
@@ -131,6 +141,7 @@ def make_campaign(
     with container.sessions() as session:
         campaign = Campaign(
             owner_id=owner,
+            organization_id=personal_org(container, owner),
             name="Spring",
             platform=platform,
             goal=goal,
@@ -463,7 +474,8 @@ def test_the_limit_is_enforced_while_streaming(
             record, _ = service.upload_file(
                 session,
                 container.storage,
-                owner_id=owner,
+                org_id=personal_org(container, owner),
+                created_by=owner,
                 stream=io.BytesIO(exactly(size)),
                 filename="s.csv",
                 limit=LIMIT,
@@ -770,7 +782,8 @@ def test_a_failed_commit_removes_the_stored_bytes(
         record, _ = service.upload_file(
             session,
             container.storage,
-            owner_id=owner,
+            org_id=personal_org(container, owner),
+            created_by=owner,
             stream=io.BytesIO(CSV),
             filename="r.csv",
             limit=LIMIT,

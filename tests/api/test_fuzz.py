@@ -216,6 +216,16 @@ def _seed(client: TestClient, container: Container) -> tuple[dict[str, str], dic
         ids["insight_id"] = post("/ai/insights/generate", 200, json=insight)
     run_jobs(container)
     kept["notification_id"] = client.get(f"{API}/notifications").json()["data"][0]["id"]
+    # the caller's organization (their personal one, of which they are the last owner)
+    organization = client.get(f"{API}/organizations").json()["data"][0]["id"]
+    me = client.get(f"{API}/auth/me").json()["data"]["id"]
+    for ids in (kept, scratch):
+        ids["organization_id"], ids["user_id"] = organization, me
+        ids["invitation_id"] = post(
+            f"/organizations/{organization}/invitations",
+            201,
+            json={"email": "fuzz-invitee@example.com", "role": "viewer"},
+        )
     return kept, scratch
 
 

@@ -35,6 +35,9 @@ class World:
     notification: str
     domain: str
     run: str
+    organization: str
+    user: str
+    invitation: str
 
 
 @pytest.fixture
@@ -42,6 +45,11 @@ def alice_world(
     client: TestClient, container: Container, auth: Callable[[str], dict[str, str]]
 ) -> tuple[World, dict[str, str]]:
     alice = auth("iso-alice")
+    return make_world(client, container, alice), alice
+
+
+def make_world(client: TestClient, container: Container, alice: dict[str, str]) -> World:
+    """One of each object, made with ``alice``'s headers (in the organization they name)."""
     campaign = scored_campaign(client, container, alice, CSV)
     template = client.post(
         f"{API}/campaigns/templates",
@@ -83,11 +91,21 @@ def alice_world(
         notification=notification,
         domain=domain,
         run=run,
+        organization=client.get(f"{API}/campaigns/{campaign}", headers=alice).json()["data"][
+            "organization_id"
+        ],
+        user=client.get(f"{API}/auth/me", headers=alice).json()["data"]["id"],
+        invitation="",
     )
-    return world, alice
+    world.invitation = client.post(
+        f"{API}/organizations/{world.organization}/invitations",
+        json={"email": "iso-carol@example.com", "role": "viewer"},
+        headers=alice,
+    ).json()["data"]["id"]
+    return world
 
 
-def _snapshot(client: TestClient, world: World, headers: dict[str, str]) -> list[Any]:
+def snapshot(client: TestClient, world: World, headers: dict[str, str]) -> list[Any]:
     """What A sees of every object, to compare before and after B's walk."""
     paths = [
         f"/campaigns/{world.campaign}",
@@ -103,6 +121,8 @@ def _snapshot(client: TestClient, world: World, headers: dict[str, str]) -> list
         f"/ai/chat/history/{world.conversation}",
         "/notifications",
         "/campaigns",
+        f"/organizations/{world.organization}/members",
+        f"/organizations/{world.organization}/invitations",
     ]
     seen = []
     for path in paths:
@@ -127,9 +147,13 @@ OWN_SCOPE = {
     ("POST", "/api/v1/campaigns"),
     ("GET", "/api/v1/ai/status"),
     ("GET", "/api/v1/ai/insights/types"),
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/register"),
+    ("POST", "/api/v1/organizations"),
 }
 # Lists of the caller's own objects: B must get none of A's.
-LISTS = {
+LISTS: dict[str, Callable[[Any], bool]] = {
+    "/api/v1/organizations": lambda body: [o["personal"] for o in body["data"]] == [True],
     "/api/v1/campaigns": lambda body: body["total"] == 0,
     "/api/v1/campaigns/templates": lambda body: body["data"] == [],
     "/api/v1/campaigns/statistics": lambda body: body["data"]["campaigns"]["total"] == 0,
@@ -139,7 +163,7 @@ LISTS = {
 }
 
 
-def _request(world: World, method: str, path: str) -> dict[str, Any] | None:
+def request_for(world: World, method: str, path: str) -> dict[str, Any] | None:
     """How B replays A's handles on one route (None: not classified yet)."""
     w = world
     fill = (
@@ -152,6 +176,9 @@ def _request(world: World, method: str, path: str) -> dict[str, Any] | None:
         .replace("{notification_id}", w.notification)
         .replace("{kind}", "whitelist")
         .replace("{domain}", w.domain)
+        .replace("{organization_id}", w.organization)
+        .replace("{user_id}", w.user)
+        .replace("{invitation_id}", w.invitation)
     )
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("PUT", "/api/v1/campaigns/templates/{template_id}/weights"): {"json": {"weights": None}},
@@ -202,6 +229,12 @@ def _request(world: World, method: str, path: str) -> dict[str, Any] | None:
             "json": {"campaign_id": w.campaign, "insight_types": ["performance"]}
         },
         ("POST", "/api/v1/ai/chat"): {"json": {"message": "hi", "campaign_id": w.campaign}},
+        ("PUT", "/api/v1/organizations/{organization_id}/members/{user_id}"): {
+            "json": {"role": "viewer"}
+        },
+        ("POST", "/api/v1/organizations/{organization_id}/invitations"): {
+            "json": {"email": "iso-bob@example.com", "role": "viewer"}
+        },
     }
     queries: dict[str, dict[str, str]] = {
         "/api/v1/scoring/explain/{campaign_id}/domain": {"name": w.domain},
@@ -229,7 +262,7 @@ def test_every_route_hides_one_users_objects_from_another(
 ) -> None:
     world, alice = alice_world
     bob = auth("iso-bob")
-    before = _snapshot(client, world, alice)
+    before = snapshot(client, world, alice)
     spec = client.get("/openapi.json").json()
     walked = with_run = 0
     unclassified = []
@@ -243,7 +276,7 @@ def test_every_route_hides_one_users_objects_from_another(
                 assert LISTS[path](response.json()), (path, response.json())
                 walked += 1
                 continue
-            request = _request(world, method, path)
+            request = request_for(world, method, path)
             if request is None:
                 unclassified.append(f"{method} {path}")
                 continue
@@ -260,7 +293,7 @@ def test_every_route_hides_one_users_objects_from_another(
     assert unclassified == [], f"classify these routes in {__file__}: {unclassified}"
     assert walked >= 60
     # results, summary, both lists, the impact, the histogram, every export and the PDF
-    assert with_run == 16
+    assert with_run == 17
     # the bodies that name a run: a list asked by POST, a background export
     for path, body in (
         ("/scoring/optimization-list", {"campaign_id": world.campaign, "list_type": "whitelist"}),
@@ -277,7 +310,7 @@ def test_every_route_hides_one_users_objects_from_another(
         response = client.post(f"{API}{path}", json=named, headers=bob)
         assert response.status_code == 404, (path, response.text)
     # /metrics is not in the schema; it holds no user data
-    assert _snapshot(client, world, alice) == before
+    assert snapshot(client, world, alice) == before
     # B's walk created nothing of B's either (every replay failed before writing)
     assert client.get(f"{API}/campaigns", headers=bob).json()["total"] == 0
     assert client.get(f"{API}/reports/files", headers=bob).json()["total"] == 0

@@ -83,6 +83,7 @@ def attach(container: Container, campaign_id: str, data: bytes, filename: str = 
         assert campaign is not None
         upload = FileUpload(
             owner_id=campaign.owner_id,
+            organization_id=campaign.organization_id,
             original_filename=filename,
             storage_key=key,
             content_type="text/csv",
@@ -184,7 +185,7 @@ def test_stored_results_equal_what_the_cli_writes(
     with session_scope(container.sessions) as session:
         owner = session.get(Campaign, uuid.UUID(campaign_id))
         assert owner is not None
-        frame = scoring_results.results_frame(session, owner.owner_id, owner.id)
+        frame = scoring_results.results_frame(session, owner.organization_id, owner.id)
     assert_frame_equal(frame, run.results, check_exact=True)
     summary = client.get(f"{API}/scoring/summary/{campaign_id}", headers=alice).json()["data"]
     assert summary.pop("campaign_id") == campaign_id
@@ -406,7 +407,7 @@ def test_a_new_run_is_never_served_from_the_previous_runs_cached_pages(
     with session_scope(container.sessions) as session:
         owner = session.get(Campaign, uuid.UUID(campaign_id))
         assert owner is not None
-        stored = scoring_results.results_frame(session, owner.owner_id, owner.id)["domain"]
+        stored = scoring_results.results_frame(session, owner.organization_id, owner.id)["domain"]
     assert [r["domain"] for r in after[0]["data"]] == stored.to_list()[:50]
     assert after[1]["total"] != before[1]["total"] or after[1]["data"] != before[1]["data"]
     assert after[2]["domains"] != before[2]["domains"]
@@ -672,8 +673,10 @@ def test_a_result_is_discarded_if_the_campaign_left_processing(
     attach(container, campaign_id, sample.read_bytes())
     hold_jobs(container)
     client.post(f"{API}/scoring/start", json={"campaign_id": campaign_id}, headers=alice)
-    uid = uuid.UUID(
-        client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"]["owner_id"]
+    uid = uuid.UUID(  # the services scope by the campaign's organization
+        client.get(f"{API}/campaigns/{campaign_id}", headers=alice).json()["data"][
+            "organization_id"
+        ]
     )
     result = score(sample.read_bytes(), Setup.create(*TD_DISPLAY.values()), filename="x.csv")
     failed = {"status": "failed", "error_message": "stopped by hand"}
@@ -866,7 +869,7 @@ def test_the_encoded_lists_equal_the_models(
 
     rewrite_run(container, campaign_id, change)
     with session_scope(container.sessions) as session:
-        user_id = session.scalar(select(Campaign.owner_id).where(Campaign.id == cid))
+        user_id = session.scalar(select(Campaign.organization_id).where(Campaign.id == cid))
         assert user_id is not None
         for kind in ("whitelist", "blacklist"):
             answer = scoring_lists.optimization_list_json(session, user_id, cid, kind)

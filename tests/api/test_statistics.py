@@ -56,13 +56,15 @@ def test_statistics_follow_the_users_campaigns(
     assert _stats(client, bob)["campaigns"]["total"] == 0  # type: ignore[index]
 
 
-def test_the_statistics_job_refreshes_one_user_or_everyone(
+def test_the_statistics_job_refreshes_one_organization_or_all(
     client: TestClient, container: Container, auth: Callable[[str], dict[str, str]]
 ) -> None:
     alice = auth("stats-job")
-    create_campaign(client, alice)
-    user_id = client.get(f"{API}/auth/profile", headers=alice).json()["data"]["id"]
-    assert update_statistics(container.sessions, user_id) == 1
+    campaign = create_campaign(client, alice)
+    organization = client.get(f"{API}/campaigns/{campaign}", headers=alice).json()["data"][
+        "organization_id"
+    ]
+    assert update_statistics(container.sessions, organization) == 1
     assert update_statistics(container.sessions) == 1
     assert update_statistics(container.sessions, "00000000-0000-0000-0000-000000000000") == 0
     assert _stats(client, alice)["campaigns"]["total"] == 1  # type: ignore[index]

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from caliber.db.migrate import upgrade
-from caliber.db.models import Campaign, ScoringRun, User
+from caliber.db.models import Campaign, Organization, ScoringRun, User
 from caliber.db.session import build_engine, session_factory, session_scope
 from caliber.engine.lists import build_lists
 from caliber.scoring import frames, legacy, pages, saving, store
@@ -98,13 +98,20 @@ def make_rows(campaign_id: uuid.UUID, count: int, seed: int) -> list[dict[str, A
 
 def new_campaign(sessions: sessionmaker[Session], name: str) -> tuple[uuid.UUID, uuid.UUID]:
     """A new user and a campaign of theirs: (user id, campaign id). Deleting the user
-    removes both and the campaign's rows."""
+    removes both and the campaign's rows. The campaign's organization has the user's id
+    (the services scope by organization), so the one id names both here."""
     with session_scope(sessions) as session:
-        user = User(firebase_uid=f"{name}-{uuid.uuid4().hex}")
+        user = User(id=uuid.uuid4(), firebase_uid=f"{name}-{uuid.uuid4().hex}")
         session.add(user)
+        session.add(Organization(id=user.id, name=name))
         session.flush()
         campaign = Campaign(
-            owner_id=user.id, name=name, platform="trade_desk", goal="awareness", channel="display"
+            owner_id=user.id,
+            organization_id=user.id,
+            name=name,
+            platform="trade_desk",
+            goal="awareness",
+            channel="display",
         )
         session.add(campaign)
         session.flush()

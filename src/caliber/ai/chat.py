@@ -24,6 +24,7 @@ from caliber.ai.providers import AIRequest
 from caliber.core.errors import NotFound
 from caliber.db.base import utcnow
 from caliber.db.models import ChatConversation, ChatMessage
+from caliber.orgs.policy import Member
 
 HISTORY_SENT = 10  # earlier messages sent with a chat question
 SUMMARY_MESSAGES = 5
@@ -52,13 +53,18 @@ class Chat(AnalystBase):
     def chat(
         self,
         session: Session,
-        owner_id: uuid.UUID,
+        member: Member,
         message: str,
         campaign_id: uuid.UUID | None = None,
         client: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Answer in the member's own conversation (chat histories stay personal) about a
+        campaign of the organization, or in general."""
+        owner_id = member.user_id
         context = (
-            campaign_context(session, owner_id, campaign_id) if campaign_id is not None else None
+            campaign_context(session, member.organization_id, campaign_id)
+            if campaign_id is not None
+            else None
         )
         self.limiter.hit(str(owner_id))
         conversation_id = self.conversation_id(owner_id, campaign_id)

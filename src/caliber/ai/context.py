@@ -187,22 +187,20 @@ def _outliers(stored: StoredRun, rows: int) -> dict[str, Any]:
     }
 
 
-def campaign_context(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID
-) -> dict[str, Any]:
+def campaign_context(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[str, Any]:
     """The campaign's context (404 for another user's campaign). The scored figures are
     those of the results the campaign holds (its last successful run), also while a later
     run is in progress or after it failed: ``results`` says which run and whether a later
     one exists that they do not reflect."""
-    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
+    campaign = campaign_repository.get_campaign(session, org_id, campaign_id)
     context: dict[str, Any] = {"campaign": _facts(campaign), "scored": False}
     if campaign.results_run_id is None or not campaign.summary:
         return context
-    view = results_view(session, owner_id, campaign_id)
+    view = results_view(session, org_id, campaign_id)
     run_id = view.run.id
     # the scored figures do not change within a run: built once per run and process
     scored = _scored_parts.get_or_make(
-        (campaign.id, run_id), lambda: _scored_figures(session, owner_id, view)
+        (campaign.id, run_id), lambda: _scored_figures(session, org_id, view)
     )
     results = {
         "run_id": str(run_id),
@@ -217,8 +215,8 @@ def campaign_context(
 _scored_parts: RunCache[dict[str, Any]] = RunCache(64)
 
 
-def _scored_figures(session: Session, owner_id: uuid.UUID, view: ResultsView) -> dict[str, Any]:
-    data = report_data(session, owner_id, view.campaign.id, with_insights=False, view=view)
+def _scored_figures(session: Session, org_id: uuid.UUID, view: ResultsView) -> dict[str, Any]:
+    data = report_data(session, org_id, view.campaign.id, with_insights=False, view=view)
     stored = stored_run(session, view)
     summary = dict(data.summary)
     summary["top_performers"] = [_row(r) for r in summary.get("top_performers") or []]

@@ -27,7 +27,9 @@ from caliber.campaigns import repository as campaign_repository
 from caliber.core import metrics
 from caliber.core.errors import CaliberError, InvalidInput, NotFound
 from caliber.db.base import utcnow
-from caliber.db.models import AIInsight
+from caliber.db.models import AIInsight, Campaign
+from caliber.orgs import policy
+from caliber.orgs.policy import Member
 
 # what the prompts say of a run scored without list_confidence (issue 17)
 CLASSIC_LISTS = "off: the classic lists (every eligible row listed by its score alone)"
@@ -107,7 +109,7 @@ class Insights(AnalystBase):
     def _insight(
         self,
         session: Session,
-        owner_id: uuid.UUID,
+        member: Member,
         context: dict[str, Any],
         kind: str,
         client: dict[str, Any],
@@ -118,9 +120,10 @@ class Insights(AnalystBase):
         key = f"insight:{campaign_id}:{kind}:{digest}"
         if self.cache_enabled and (hit := self.cache.get(key)) is not None:
             row = session.get(AIInsight, uuid.UUID(hit["insight_id"]))
-            if row is not None and row.owner_id == owner_id:
+            # insights follow the organization: a colleague's answer is a hit too
+            if row is not None and row.campaign_id == campaign_id:
                 metrics.AI_CACHE.labels("hit").inc()
-                self._record(session, owner_id, campaign_id, kind, None)
+                self._record(session, member.user_id, campaign_id, kind, None)
                 session.flush()
                 return insight_out(row, cached=True)
         if self.cache_enabled:
@@ -131,7 +134,7 @@ class Insights(AnalystBase):
         ]
         completion = self._complete(AIRequest(kind, messages, values))
         row = AIInsight(
-            owner_id=owner_id,
+            owner_id=member.user_id,  # who asked
             campaign_id=campaign_id,
             insight_type=kind,
             context_hash=digest,
@@ -146,7 +149,7 @@ class Insights(AnalystBase):
             },
         )
         session.add(row)
-        self._record(session, owner_id, campaign_id, kind, completion)
+        self._record(session, member.user_id, campaign_id, kind, completion)
         session.flush()
         if self.cache_enabled:
             self.cache.set(key, {"insight_id": str(row.id)}, self.settings.CACHE_TTL)
@@ -155,37 +158,37 @@ class Insights(AnalystBase):
     def generate(
         self,
         session: Session,
-        owner_id: uuid.UUID,
+        member: Member,
         campaign_id: uuid.UUID,
         kind: str,
         client: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """One insight (any type; ``client`` adds context, e.g. ``domain`` for a domain)."""
-        context = campaign_context(session, owner_id, campaign_id)
+        context = campaign_context(session, member.organization_id, campaign_id)
         self._check_type(kind)
-        self.limiter.hit(str(owner_id))
-        return self._insight(session, owner_id, context, kind, client or {})
+        self.limiter.hit(str(member.user_id))
+        return self._insight(session, member, context, kind, client or {})
 
     def batch(
         self,
         session: Session,
-        owner_id: uuid.UUID,
+        member: Member,
         campaign_id: uuid.UUID,
         kinds: Sequence[str],
         client: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Several types at once, counted as that many requests; one failing type is
         reported and the others still delivered."""
-        context = campaign_context(session, owner_id, campaign_id)
+        context = campaign_context(session, member.organization_id, campaign_id)
         for kind in kinds:
             self._check_type(kind)
-        self.limiter.hit(str(owner_id), cost=len(kinds))
+        self.limiter.hit(str(member.user_id), cost=len(kinds))
         insights: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         for kind in kinds:
             try:
                 with session.begin_nested():
-                    insights.append(self._insight(session, owner_id, context, kind, client or {}))
+                    insights.append(self._insight(session, member, context, kind, client or {}))
             except CaliberError as exc:
                 failed.append({"insight_type": kind, "error": exc.code, "message": exc.message})
         return {
@@ -199,16 +202,14 @@ class Insights(AnalystBase):
     def list_insights(
         self,
         session: Session,
-        owner_id: uuid.UUID,
+        org_id: uuid.UUID,
         campaign_id: uuid.UUID,
         insight_type: str | None = None,
     ) -> dict[str, Any]:
-        campaign_repository.get_campaign(session, owner_id, campaign_id)
+        campaign_repository.get_campaign(session, org_id, campaign_id)
         if insight_type is not None:
             self._check_type(insight_type)
-        query = select(AIInsight).where(
-            AIInsight.owner_id == owner_id, AIInsight.campaign_id == campaign_id
-        )
+        query = select(AIInsight).where(AIInsight.campaign_id == campaign_id)
         if insight_type is not None:
             query = query.where(AIInsight.insight_type == insight_type)
         rows = list(session.scalars(query.order_by(AIInsight.created_at.desc(), AIInsight.id)))
@@ -219,21 +220,26 @@ class Insights(AnalystBase):
             "insight_types": sorted({r.insight_type for r in rows}),
         }
 
-    def delete_insight(self, session: Session, owner_id: uuid.UUID, insight_id: uuid.UUID) -> None:
-        row = session.get(AIInsight, insight_id)
-        if row is None or row.owner_id != owner_id:
+    def delete_insight(self, session: Session, member: Member, insight_id: uuid.UUID) -> None:
+        row = session.scalar(
+            select(AIInsight)
+            .join(Campaign, Campaign.id == AIInsight.campaign_id)
+            .where(AIInsight.id == insight_id, Campaign.organization_id == member.organization_id)
+        )
+        if row is None:
             raise NotFound("insight not found", insight_id=str(insight_id))
+        policy.require(member, policy.Action.ASK_AI)
         campaign_id = row.campaign_id
         session.delete(row)
         session.flush()
         if campaign_id is not None:
             self.cache.delete_prefix(f"insight:{campaign_id}:")
 
-    def clear_campaign(self, session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> int:
-        campaign_repository.get_campaign(session, owner_id, campaign_id)
+    def clear_campaign(self, session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> int:
+        campaign_repository.get_campaign(session, org_id, campaign_id)
         result = session.execute(
             delete(AIInsight)
-            .where(AIInsight.owner_id == owner_id, AIInsight.campaign_id == campaign_id)
+            .where(AIInsight.campaign_id == campaign_id)  # the organization's campaign
             .execution_options(synchronize_session=False)
         )
         self.cache.delete_prefix(f"insight:{campaign_id}:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -26,11 +27,12 @@ from caliber.api.routes import (
     files,
     health,
     notifications,
+    organizations,
     reports,
     scoring,
     web,
 )
-from caliber.campaigns.statistics import update_statistics
+from caliber.campaigns.statistics import organization_of, update_statistics
 from caliber.core import metrics
 from caliber.core.heavy import HeavyRequestLimiter
 from caliber.core.logging import configure_logging
@@ -50,7 +52,9 @@ def _score_and_notify(services: Container, *, campaign_id: str, user_id: str) ->
     Celery these are two tasks, the second on the notifications queue)."""
     run_scoring_job(services, campaign_id=campaign_id, user_id=user_id)
     send_completion_notification(services, campaign_id=campaign_id, user_id=user_id)
-    update_statistics(services.sessions, user_id)
+    organization = organization_of(services.sessions, uuid.UUID(campaign_id))
+    if organization is not None:
+        update_statistics(services.sessions, str(organization))
 
 
 def _warn_about_dev_sign_in(settings: Settings) -> None:
@@ -130,6 +134,7 @@ def create_app(
     include(notifications.router, prefix=f"{prefix}/notifications", tags=["notifications"])
     include(reports.router, prefix=f"{prefix}/reports", tags=["reports"])
     include(ai.router, prefix=f"{prefix}/ai", tags=["ai"])
+    include(organizations.router, prefix=f"{prefix}/organizations", tags=["organizations"])
     app.include_router(web.router)  # the web app: /app/config.json, /app/... deep links
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     # request bodies (api/bodies.py): the route's sign-in before the first byte is read,

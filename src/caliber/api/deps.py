@@ -1,4 +1,5 @@
-"""Request dependencies: the container, a database session, the signed-in user."""
+"""Request dependencies: the container, a database session, the signed-in user and the
+organization the request acts in (``X-Organization-Id``, default their personal one)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from caliber.core.errors import Unauthenticated
 from caliber.core.logging import set_request_user
 from caliber.core.settings import Settings
 from caliber.db.models import User
+from caliber.orgs import service as org_service
+from caliber.orgs.policy import Member
 
 SIGN_IN_FIRST = "sign in first: send 'Authorization: Bearer <Firebase ID token>'"
 
@@ -113,4 +116,28 @@ def optional_user(request: Request, container: ContainerDep, session: SessionDep
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def current_claims(request: Request, container: ContainerDep) -> Claims:
+    """The verified claims themselves (whether the email is verified, for invitations)."""
+    claims = resolve_claims(request, container)
+    if claims is None:
+        raise Unauthenticated(SIGN_IN_FIRST)
+    return claims
+
+
+CurrentClaims = Annotated[Claims, Depends(current_claims)]
+
+
+def current_member(request: Request, user: CurrentUser, session: SessionDep) -> Member:
+    """The caller in the organization the request chose: ``X-Organization-Id``, or their
+    personal organization (made on first sign-in). Not a member: 404. Read on every
+    request, so a removed member's access ends with their next one."""
+    member, wrote = org_service.member_of(session, user, request.headers.get(org_service.HEADER))
+    if wrote:  # a personal organization made now; a plain read keeps its transaction
+        session.commit()
+    return member
+
+
+CurrentMember = Annotated[Member, Depends(current_member)]
 OptionalUser = Annotated[User | None, Depends(optional_user)]

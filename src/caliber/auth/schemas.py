@@ -30,6 +30,18 @@ class ProfileUpdate(BaseModel):
     name: DisplayName
 
 
+class UserCreate(BaseModel):
+    """``POST /auth/register`` (the seed's UserCreate): who the token says the caller is,
+    and optionally an organization to join through an invitation to that email."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    firebase_uid: str = Field(min_length=1, max_length=128)
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: DisplayName | None = None
+    organization_id: uuid.UUID | None = None
+
+
 class UserOut(BaseModel):
     """A user as the API shows it; timestamps are timezone-aware UTC."""
 

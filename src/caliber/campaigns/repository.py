@@ -13,9 +13,9 @@ from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, CampaignTemplate, FileUpload
 
 
-def get_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+def get_campaign(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
     campaign = session.scalar(
-        select(Campaign).where(Campaign.id == campaign_id, Campaign.owner_id == owner_id)
+        select(Campaign).where(Campaign.id == campaign_id, Campaign.organization_id == org_id)
     )
     if campaign is None:
         raise NotFound("campaign not found", campaign_id=str(campaign_id))
@@ -23,12 +23,12 @@ def get_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) 
 
 
 def get_campaign_for_update(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> Campaign:
     """As :func:`get_campaign`, locking the row (PostgreSQL) for a status change."""
     campaign = session.scalar(
         select(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.owner_id == owner_id)
+        .where(Campaign.id == campaign_id, Campaign.organization_id == org_id)
         .with_for_update()
         .execution_options(populate_existing=True)  # re-read even if already loaded
     )
@@ -39,7 +39,7 @@ def get_campaign_for_update(
 
 def update_if_status(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     expected: CampaignStatus,
     **values: Any,
@@ -52,7 +52,7 @@ def update_if_status(
             update(Campaign)
             .where(
                 Campaign.id == campaign_id,
-                Campaign.owner_id == owner_id,
+                Campaign.organization_id == org_id,
                 Campaign.status == expected,
             )
             .values(**values, updated_at=utcnow())
@@ -62,10 +62,10 @@ def update_if_status(
     return result.rowcount == 1
 
 
-def get_template(session: Session, owner_id: uuid.UUID, template_id: uuid.UUID) -> CampaignTemplate:
+def get_template(session: Session, org_id: uuid.UUID, template_id: uuid.UUID) -> CampaignTemplate:
     template = session.scalar(
         select(CampaignTemplate).where(
-            CampaignTemplate.id == template_id, CampaignTemplate.owner_id == owner_id
+            CampaignTemplate.id == template_id, CampaignTemplate.organization_id == org_id
         )
     )
     if template is None:
@@ -73,12 +73,12 @@ def get_template(session: Session, owner_id: uuid.UUID, template_id: uuid.UUID) 
     return template
 
 
-def list_templates(session: Session, owner_id: uuid.UUID) -> list[CampaignTemplate]:
+def list_templates(session: Session, org_id: uuid.UUID) -> list[CampaignTemplate]:
     """The owner's templates, newest first."""
     return list(
         session.scalars(
             select(CampaignTemplate)
-            .where(CampaignTemplate.owner_id == owner_id)
+            .where(CampaignTemplate.organization_id == org_id)
             .order_by(CampaignTemplate.created_at.desc(), CampaignTemplate.id.desc())
         )
     )
@@ -91,14 +91,14 @@ def template_in_use(session: Session, template_id: uuid.UUID) -> bool:
 
 def list_campaigns(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     *,
     skip: int,
     limit: int,
     status: CampaignStatus | None = None,
 ) -> tuple[list[Campaign], int]:
     """One page of the owner's campaigns (newest first) and the total matching."""
-    where = [Campaign.owner_id == owner_id]
+    where = [Campaign.organization_id == org_id]
     if status is not None:
         where.append(Campaign.status == status)
     total = session.scalar(select(func.count()).select_from(Campaign).where(*where)) or 0
@@ -112,9 +112,9 @@ def list_campaigns(
     return list(items), total
 
 
-def get_file_upload(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID) -> FileUpload:
+def get_file_upload(session: Session, org_id: uuid.UUID, file_id: uuid.UUID) -> FileUpload:
     upload = session.scalar(
-        select(FileUpload).where(FileUpload.id == file_id, FileUpload.owner_id == owner_id)
+        select(FileUpload).where(FileUpload.id == file_id, FileUpload.organization_id == org_id)
     )
     if upload is None:
         raise NotFound("file not found", file_id=str(file_id))

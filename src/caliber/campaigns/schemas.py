@@ -342,7 +342,8 @@ class TemplateOut(_SetupOut):
 
 class CampaignOut(_SetupOut):
     id: uuid.UUID
-    owner_id: uuid.UUID
+    owner_id: uuid.UUID  # who created it
+    organization_id: uuid.UUID
     template_id: uuid.UUID | None
     name: str
     description: str | None

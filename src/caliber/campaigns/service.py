@@ -22,6 +22,7 @@ from caliber.db.base import utcnow
 from caliber.db.models import Campaign, CampaignStatus, CampaignTemplate
 from caliber.engine.config import DEFAULT_MIN_IMPRESSIONS, Level, Setup
 from caliber.engine.options import ReadOptions
+from caliber.orgs.policy import Member
 
 # The status machine of a campaign: pending → processing → completed | failed, and
 # failed → pending. Only the system starts a run (POST /scoring/start) and only a run
@@ -113,14 +114,13 @@ def check_analysis_level(setup: Setup, options: ReadOptions, requested: Level | 
 # --- templates --------------------------------------------------------------------
 
 
-def create_template(
-    session: Session, owner_id: uuid.UUID, data: TemplateCreate
-) -> CampaignTemplate:
+def create_template(session: Session, member: Member, data: TemplateCreate) -> CampaignTemplate:
     setup = build_setup(data.model_dump())
     options = choices.options_from_fields(data.reading_sent())
     check_analysis_level(setup, options, data.analysis_level)
     template = CampaignTemplate(
-        owner_id=owner_id,
+        owner_id=member.user_id,
+        organization_id=member.organization_id,
         name=data.name,
         description=data.description,
         read_options=choices.stored(options),
@@ -131,16 +131,16 @@ def create_template(
     return template
 
 
-def list_templates(session: Session, owner_id: uuid.UUID) -> list[CampaignTemplate]:
-    return repository.list_templates(session, owner_id)
+def list_templates(session: Session, org_id: uuid.UUID) -> list[CampaignTemplate]:
+    return repository.list_templates(session, org_id)
 
 
-def get_template(session: Session, owner_id: uuid.UUID, template_id: uuid.UUID) -> CampaignTemplate:
-    return repository.get_template(session, owner_id, template_id)
+def get_template(session: Session, org_id: uuid.UUID, template_id: uuid.UUID) -> CampaignTemplate:
+    return repository.get_template(session, org_id, template_id)
 
 
-def delete_template(session: Session, owner_id: uuid.UUID, template_id: uuid.UUID) -> None:
-    template = repository.get_template(session, owner_id, template_id)
+def delete_template(session: Session, org_id: uuid.UUID, template_id: uuid.UUID) -> None:
+    template = repository.get_template(session, org_id, template_id)
     if repository.template_in_use(session, template.id):
         raise Conflict(
             "this template is used by a campaign; delete those campaigns first",
@@ -153,13 +153,13 @@ def delete_template(session: Session, owner_id: uuid.UUID, template_id: uuid.UUI
 # --- campaigns --------------------------------------------------------------------
 
 
-def create_campaign(session: Session, owner_id: uuid.UUID, data: CampaignCreate) -> Campaign:
+def create_campaign(session: Session, member: Member, data: CampaignCreate) -> Campaign:
     """From a template (its setup copied, fields sent alongside override it) or from the
     setup given; either way validated by the engine."""
     values: dict[str, Any] = {}
     options = ReadOptions()
     if data.template_id is not None:
-        template = repository.get_template(session, owner_id, data.template_id)
+        template = repository.get_template(session, member.organization_id, data.template_id)
         values = _setup_values(template)
         options = choices.loaded(template.read_options)
     values.update(data.overrides())
@@ -167,7 +167,8 @@ def create_campaign(session: Session, owner_id: uuid.UUID, data: CampaignCreate)
     options = choices.with_sent(options, data.reading_sent())
     check_analysis_level(setup, options, data.analysis_level)
     campaign = Campaign(
-        owner_id=owner_id,
+        owner_id=member.user_id,
+        organization_id=member.organization_id,
         template_id=data.template_id,
         name=data.name,
         description=data.description,
@@ -183,21 +184,21 @@ def create_campaign(session: Session, owner_id: uuid.UUID, data: CampaignCreate)
 
 def list_campaigns(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     *,
     skip: int,
     limit: int,
     status: CampaignStatus | None = None,
 ) -> tuple[list[Campaign], int]:
-    return repository.list_campaigns(session, owner_id, skip=skip, limit=limit, status=status)
+    return repository.list_campaigns(session, org_id, skip=skip, limit=limit, status=status)
 
 
-def get_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
-    return repository.get_campaign(session, owner_id, campaign_id)
+def get_campaign(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+    return repository.get_campaign(session, org_id, campaign_id)
 
 
-def delete_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
-    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+def delete_campaign(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
+    campaign = repository.get_campaign_for_update(session, org_id, campaign_id)
     if campaign.status in UNDELETABLE:
         raise Conflict(
             f"a {campaign.status} campaign cannot be deleted",
@@ -209,11 +210,11 @@ def delete_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUI
 
 
 def set_weights(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, weights: dict[str, float] | None
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, weights: dict[str, float] | None
 ) -> Campaign:
     """Custom weights (None: the setup's defaults) for the next scoring run; the engine's
     422 for weights that do not fit the setup, 409 while a run is in progress."""
-    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    campaign = repository.get_campaign_for_update(session, org_id, campaign_id)
     if campaign.status == CampaignStatus.PROCESSING:
         raise Conflict(
             "the campaign is being scored; change its weights when the run has finished",
@@ -227,9 +228,9 @@ def set_weights(
 
 
 def set_template_weights(
-    session: Session, owner_id: uuid.UUID, template_id: uuid.UUID, weights: dict[str, float] | None
+    session: Session, org_id: uuid.UUID, template_id: uuid.UUID, weights: dict[str, float] | None
 ) -> CampaignTemplate:
-    template = repository.get_template(session, owner_id, template_id)
+    template = repository.get_template(session, org_id, template_id)
     setup = build_setup({**_setup_values(template), "custom_weights": weights})
     template.custom_weights = _normalized(setup)["custom_weights"]
     template.updated_at = utcnow()
@@ -238,11 +239,11 @@ def set_template_weights(
 
 
 def set_confidence(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, level: float | None
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, level: float | None
 ) -> Campaign:
     """The level of the lists for the next run (None: classic); 409 while a run is in
     progress (it scores with the setup it started with). Earlier runs keep theirs."""
-    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    campaign = repository.get_campaign_for_update(session, org_id, campaign_id)
     if campaign.status == CampaignStatus.PROCESSING:
         raise Conflict(
             "the campaign is being scored; change its list confidence when the run has finished",
@@ -256,10 +257,10 @@ def set_confidence(
 
 
 def set_template_confidence(
-    session: Session, owner_id: uuid.UUID, template_id: uuid.UUID, level: float | None
+    session: Session, org_id: uuid.UUID, template_id: uuid.UUID, level: float | None
 ) -> CampaignTemplate:
     """The level campaigns made from the template later copy (None: classic)."""
-    template = repository.get_template(session, owner_id, template_id)
+    template = repository.get_template(session, org_id, template_id)
     setup = build_setup({**_setup_values(template), "list_confidence": level})
     template.list_confidence = setup.list_confidence
     template.updated_at = utcnow()
@@ -268,11 +269,11 @@ def set_template_confidence(
 
 
 def set_reading(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, data: ReadingUpdate
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, data: ReadingUpdate
 ) -> Campaign:
     """Replace the campaign's reading choices for its next run (409 while one is in
     progress: it reads the file with the choices it started with)."""
-    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    campaign = repository.get_campaign_for_update(session, org_id, campaign_id)
     if campaign.status == CampaignStatus.PROCESSING:
         raise Conflict(
             "the campaign is being scored; change how its file is read when the run has finished",
@@ -285,10 +286,10 @@ def set_reading(
 
 
 def set_template_reading(
-    session: Session, owner_id: uuid.UUID, template_id: uuid.UUID, data: ReadingUpdate
+    session: Session, org_id: uuid.UUID, template_id: uuid.UUID, data: ReadingUpdate
 ) -> CampaignTemplate:
     """Replace the template's reading choices (campaigns made from it later copy them)."""
-    template = repository.get_template(session, owner_id, template_id)
+    template = repository.get_template(session, org_id, template_id)
     template.read_options = choices.stored(choices.options_from_fields(data.reading_sent()))
     template.updated_at = utcnow()
     session.flush()
@@ -301,11 +302,11 @@ def reading_of(campaign: Campaign | CampaignTemplate) -> ReadOptions:
 
 
 def update_status(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, data: StatusUpdate
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, data: StatusUpdate
 ) -> Campaign:
     """A client's move along :data:`CLIENT_TRANSITIONS`; any other is a 422 naming the
     moves allowed from the current status (409 if the status changed meanwhile)."""
-    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    campaign = repository.get_campaign_for_update(session, org_id, campaign_id)
     current = CampaignStatus(campaign.status)
     target = data.status
     allowed = sorted(CLIENT_TRANSITIONS[current])
@@ -333,20 +334,20 @@ def update_status(
             "started_at": None,
         }
     # guarded on the status read above: a run completing or failing meanwhile wins
-    if not repository.update_if_status(session, owner_id, campaign_id, current, **values):
+    if not repository.update_if_status(session, org_id, campaign_id, current, **values):
         raise Conflict(
             "this campaign changed state meanwhile; read it again",
             campaign_id=str(campaign_id),
         )
-    return repository.get_campaign_for_update(session, owner_id, campaign_id)
+    return repository.get_campaign_for_update(session, org_id, campaign_id)
 
 
 def update_progress(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, data: ProgressUpdate
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, data: ProgressUpdate
 ) -> Campaign:
     """Record counts (and optionally a step and percentage) while a campaign is pending
     or processing; a finished campaign's figures are final."""
-    campaign = repository.get_campaign_for_update(session, owner_id, campaign_id)
+    campaign = repository.get_campaign_for_update(session, org_id, campaign_id)
     if campaign.status not in PROGRESS_STATUSES:
         raise Conflict(
             f"the progress of a {campaign.status} campaign cannot change",

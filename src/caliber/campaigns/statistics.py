@@ -1,6 +1,6 @@
-"""Dashboard statistics per user, cached in ``user_statistics``.
+"""Dashboard statistics per organization, cached in ``organization_statistics``.
 
-The cache is keyed by a fingerprint of the user's campaigns (how many, and the latest
+The cache is keyed by a fingerprint of the organization's campaigns (how many, and the latest
 change), so a dashboard never shows figures older than the campaigns themselves; the
 hourly task and the end of every run refresh it ahead of the next read.
 """
@@ -16,16 +16,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from caliber.db.base import utcnow
-from caliber.db.models import Campaign, CampaignStatus, User, UserStatistics
+from caliber.db.models import Campaign, CampaignStatus, Organization, OrganizationStatistics
 from caliber.db.session import session_scope
 
 RECENT = 5
 
 
-def _fingerprint(session: Session, owner_id: uuid.UUID) -> str:
+def _fingerprint(session: Session, org_id: uuid.UUID) -> str:
     count, latest = session.execute(
         select(func.count(Campaign.id), func.max(Campaign.updated_at)).where(
-            Campaign.owner_id == owner_id
+            Campaign.organization_id == org_id
         )
     ).one()
     return f"{count}:{_iso(latest)}"
@@ -35,11 +35,11 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def compute(session: Session, owner_id: uuid.UUID) -> dict[str, Any]:
-    """The figures, from the user's campaigns and their stored summaries."""
+def compute(session: Session, org_id: uuid.UUID) -> dict[str, Any]:
+    """The figures, from the organization's campaigns and their stored summaries."""
     campaigns = session.scalars(
         select(Campaign)
-        .where(Campaign.owner_id == owner_id)
+        .where(Campaign.organization_id == org_id)
         .order_by(Campaign.updated_at.desc(), Campaign.id)
     ).all()
     by_status = {status.value: 0 for status in CampaignStatus}
@@ -87,16 +87,18 @@ def compute(session: Session, owner_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
-def refresh(session: Session, owner_id: uuid.UUID) -> dict[str, Any]:
-    """Recompute and store the user's figures (the caller commits)."""
-    figures = {**compute(session, owner_id), "fingerprint": _fingerprint(session, owner_id)}
+def refresh(session: Session, org_id: uuid.UUID) -> dict[str, Any]:
+    """Recompute and store the organization's figures (the caller commits)."""
+    figures = {**compute(session, org_id), "fingerprint": _fingerprint(session, org_id)}
     now = utcnow()
     figures["computed_at"] = now.isoformat()
-    row = session.get(UserStatistics, owner_id)
+    row = session.get(OrganizationStatistics, org_id)
     if row is None:
         try:
             with session.begin_nested():  # a concurrent refresh may insert it first
-                session.add(UserStatistics(owner_id=owner_id, figures=figures, computed_at=now))
+                session.add(
+                    OrganizationStatistics(organization_id=org_id, figures=figures, computed_at=now)
+                )
         except IntegrityError:
             return figures
     else:
@@ -106,29 +108,37 @@ def refresh(session: Session, owner_id: uuid.UUID) -> dict[str, Any]:
     return figures
 
 
-def get(session: Session, owner_id: uuid.UUID) -> dict[str, Any]:
+def get(session: Session, org_id: uuid.UUID) -> dict[str, Any]:
     """The cached figures when the campaigns have not changed since, else fresh ones."""
-    row = session.get(UserStatistics, owner_id)
-    if row is not None and row.figures.get("fingerprint") == _fingerprint(session, owner_id):
+    row = session.get(OrganizationStatistics, org_id)
+    if row is not None and row.figures.get("fingerprint") == _fingerprint(session, org_id):
         return dict(row.figures)
-    return refresh(session, owner_id)
+    return refresh(session, org_id)
 
 
 def refresh_all(session: Session) -> int:
-    """Refresh every user who has campaigns (the hourly task). Returns how many."""
-    owners = session.scalars(select(Campaign.owner_id).distinct()).all()
-    for owner_id in owners:
-        refresh(session, owner_id)
-    return len(owners)
+    """Refresh every organization that has campaigns (the hourly task). Returns how many."""
+    organizations = session.scalars(
+        select(Campaign.organization_id).where(Campaign.organization_id.is_not(None)).distinct()
+    ).all()
+    for org_id in organizations:
+        refresh(session, org_id)
+    return len(organizations)
 
 
-def update_statistics(sessions: sessionmaker[Session], user_id: str | None = None) -> int:
-    """The ``update_campaign_statistics`` job: one user's figures, or everyone's."""
+def organization_of(sessions: sessionmaker[Session], campaign_id: uuid.UUID) -> uuid.UUID | None:
+    """The organization whose figures a run of ``campaign_id`` changed (None: deleted)."""
+    with sessions() as session:
+        return session.scalar(select(Campaign.organization_id).where(Campaign.id == campaign_id))
+
+
+def update_statistics(sessions: sessionmaker[Session], organization_id: str | None = None) -> int:
+    """The ``update_campaign_statistics`` job: one organization's figures, or all."""
     with session_scope(sessions) as session:
-        if user_id is None:
+        if organization_id is None:
             return refresh_all(session)
-        owner_id = uuid.UUID(user_id)
-        if session.get(User, owner_id) is None:
+        org_id = uuid.UUID(organization_id)
+        if session.get(Organization, org_id) is None:
             return 0
-        refresh(session, owner_id)
+        refresh(session, org_id)
         return 1

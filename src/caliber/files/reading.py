@@ -52,15 +52,17 @@ def reading_for(campaign: Campaign | None, upload: FileUpload) -> choices.Resolv
 
 def _campaign_of(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     record: FileUpload,
     campaign_id: uuid.UUID | None = None,
 ) -> Campaign | None:
     """The campaign asked for (404 if not the owner's), else the newest the file is
     assigned to, else None."""
     if campaign_id is not None:
-        return get_campaign(session, owner_id, campaign_id)
-    assigned = [c for c in repository.campaigns_using(session, record.id) if c.owner_id == owner_id]
+        return get_campaign(session, org_id, campaign_id)
+    assigned = [
+        c for c in repository.campaigns_using(session, record.id) if c.organization_id == org_id
+    ]
     return assigned[0] if assigned else None
 
 
@@ -90,13 +92,13 @@ def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
 
 
 def preview(
-    session: Session, storage: Storage, owner_id: uuid.UUID, file_id: uuid.UUID, rows: int
+    session: Session, storage: Storage, org_id: uuid.UUID, file_id: uuid.UUID, rows: int
 ) -> dict[str, Any]:
     """The headers and the first ``rows`` data rows (cells as text, missing as null).
     Raises the engine's error (422) when the file cannot be read."""
-    record = repository.get_file(session, owner_id, file_id)
+    record = repository.get_file(session, org_id, file_id)
     # where the table starts as a run of its campaign would find it (header row, sheet)
-    options = reading_for(_campaign_of(session, owner_id, record), record).options
+    options = reading_for(_campaign_of(session, org_id, record), record).options
     table = _open(storage, record, options)
     positions = list(range(len(table.headers)))
     # cut in the frame, so a huge cell is never copied whole into the answer
@@ -183,7 +185,7 @@ def _campaign_setup(
 def validate(
     session: Session,
     storage: Storage,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     file_id: uuid.UUID,
     campaign_id: uuid.UUID | None = None,
     trying: ReadOptions | None = None,
@@ -199,8 +201,8 @@ def validate(
     check before a run, which parses the whole file itself) reads the header and the
     first rows only: ``row_count`` is then None, and a file without data rows is still
     refused."""
-    record = repository.get_file(session, owner_id, file_id)
-    campaign = _campaign_of(session, owner_id, record, campaign_id)
+    record = repository.get_file(session, org_id, file_id)
+    campaign = _campaign_of(session, org_id, record, campaign_id)
     layers = [("upload", choices.loaded(record.read_options))]
     if campaign is not None:
         layers.insert(0, ("campaign", choices.loaded(campaign.read_options)))

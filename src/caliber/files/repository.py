@@ -12,9 +12,9 @@ from caliber.core.errors import NotFound
 from caliber.db.models import Campaign, FileUpload
 
 
-def get_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID) -> FileUpload:
+def get_file(session: Session, org_id: uuid.UUID, file_id: uuid.UUID) -> FileUpload:
     record = session.scalar(
-        select(FileUpload).where(FileUpload.id == file_id, FileUpload.owner_id == owner_id)
+        select(FileUpload).where(FileUpload.id == file_id, FileUpload.organization_id == org_id)
     )
     if record is None:
         raise NotFound("file not found", file_id=str(file_id))
@@ -22,15 +22,15 @@ def get_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID) -> FileU
 
 
 def list_files(
-    session: Session, owner_id: uuid.UUID, *, offset: int, limit: int
+    session: Session, org_id: uuid.UUID, *, offset: int, limit: int
 ) -> tuple[list[FileUpload], int]:
     """One page of the owner's files, newest first, and the owner's total."""
     total = session.scalar(
-        select(func.count()).select_from(FileUpload).where(FileUpload.owner_id == owner_id)
+        select(func.count()).select_from(FileUpload).where(FileUpload.organization_id == org_id)
     )
     rows = session.scalars(
         select(FileUpload)
-        .where(FileUpload.owner_id == owner_id)
+        .where(FileUpload.organization_id == org_id)
         .order_by(FileUpload.created_at.desc(), FileUpload.id.desc())
         .offset(offset)
         .limit(limit)

@@ -104,9 +104,9 @@ def _check_assignable(campaign: Campaign) -> Campaign:
     return campaign
 
 
-def _assignable_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+def _assignable_campaign(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
     """The owner's campaign, locked and re-read (PostgreSQL), if its file may change now."""
-    campaign = get_campaign(session, owner_id, campaign_id)
+    campaign = get_campaign(session, org_id, campaign_id)
     # re-read under the lock: the session may hold an older copy of the row
     session.refresh(campaign, with_for_update=True)
     return _check_assignable(campaign)
@@ -116,7 +116,8 @@ def upload_file(
     session: Session,
     storage: Storage,
     *,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
+    created_by: uuid.UUID,
     stream: BinaryIO,
     filename: str | None,
     limit: int,
@@ -133,7 +134,7 @@ def upload_file(
     if size_hint is not None and size_hint > limit:
         raise too_large(limit)
     if campaign_id is not None:  # fail fast, before any byte is stored; re-checked below
-        _check_assignable(get_campaign(session, owner_id, campaign_id))
+        _check_assignable(get_campaign(session, org_id, campaign_id))
     head = _read_head(stream)
     if not head:
         raise InvalidInput("the file is empty", filename=name)
@@ -150,7 +151,8 @@ def upload_file(
         storage.save(key, cast(BinaryIO, metered))  # read() is all a backend calls
         record = FileUpload(
             id=file_id,
-            owner_id=owner_id,
+            owner_id=created_by,
+            organization_id=org_id,
             original_filename=name,
             storage_key=key,
             content_type=CONTENT_TYPES[ext],
@@ -163,7 +165,7 @@ def upload_file(
         session.flush()
         campaign: Campaign | None = None
         if campaign_id is not None:
-            campaign = _assignable_campaign(session, owner_id, campaign_id)
+            campaign = _assignable_campaign(session, org_id, campaign_id)
             campaign.file_upload_id = record.id
             session.flush()
     except BaseException:
@@ -193,22 +195,22 @@ def _discard(storage: Storage, key: str) -> None:
 
 
 def list_files(
-    session: Session, owner_id: uuid.UUID, *, page: int, per_page: int
+    session: Session, org_id: uuid.UUID, *, page: int, per_page: int
 ) -> tuple[list[FileUpload], int]:
-    return repository.list_files(session, owner_id, offset=(page - 1) * per_page, limit=per_page)
+    return repository.list_files(session, org_id, offset=(page - 1) * per_page, limit=per_page)
 
 
-def get_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID) -> FileUpload:
-    return repository.get_file(session, owner_id, file_id)
+def get_file(session: Session, org_id: uuid.UUID, file_id: uuid.UUID) -> FileUpload:
+    return repository.get_file(session, org_id, file_id)
 
 
 # --------------------------------------------------------------------------- changes
 
 
-def delete_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID) -> str:
+def delete_file(session: Session, org_id: uuid.UUID, file_id: uuid.UUID) -> str:
     """Delete the file's row (flushed); return its storage key for the caller to remove
     after committing. A file used by a processing campaign is a conflict."""
-    record = repository.get_file(session, owner_id, file_id)
+    record = repository.get_file(session, org_id, file_id)
     using = repository.campaigns_using(session, record.id, lock=True)
     busy = [c for c in using if c.status == CampaignStatus.PROCESSING]
     if busy:
@@ -231,12 +233,12 @@ def remove_stored(storage: Storage, key: str) -> None:
 
 
 def assign_to_campaign(
-    session: Session, owner_id: uuid.UUID, file_id: uuid.UUID, campaign_id: uuid.UUID
+    session: Session, org_id: uuid.UUID, file_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> Campaign:
     """Make the file the campaign's input (flushed). 404 for another user's file or
     campaign; 409 while the campaign is processing."""
-    record = repository.get_file(session, owner_id, file_id)
-    campaign = _assignable_campaign(session, owner_id, campaign_id)
+    record = repository.get_file(session, org_id, file_id)
+    campaign = _assignable_campaign(session, org_id, campaign_id)
     campaign.file_upload_id = record.id
     session.flush()
     return campaign

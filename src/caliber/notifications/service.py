@@ -12,16 +12,18 @@ from caliber.campaigns.repository import get_campaign
 from caliber.core.errors import NotFound
 from caliber.db.base import utcnow
 from caliber.db.models import CampaignStatus, Notification
+from caliber.orgs import policy
+from caliber.orgs.policy import Member
 
 SCORING_FINISHED = "scoring_finished"
 
 
 def notify_scoring_finished(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> Notification | None:
     """One notification for the campaign's latest run once it completed or failed; None
     while it runs. Idempotent: the same run never gets two (unique run key)."""
-    campaign = get_campaign(session, owner_id, campaign_id)
+    campaign = get_campaign(session, org_id, campaign_id)
     if campaign.status not in (CampaignStatus.COMPLETED, CampaignStatus.FAILED):
         return None
     run_key = campaign.started_at.isoformat() if campaign.started_at else ""
@@ -39,7 +41,8 @@ def notify_scoring_finished(
         title = f"{campaign.name}: scoring failed"
         message = campaign.error_message or "scoring failed"
     notification = Notification(
-        owner_id=owner_id,
+        owner_id=campaign.owner_id,
+        organization_id=campaign.organization_id,
         campaign_id=campaign_id,
         kind=SCORING_FINISHED,
         run_key=run_key,
@@ -55,9 +58,9 @@ def notify_scoring_finished(
 
 
 def list_notifications(
-    session: Session, owner_id: uuid.UUID, *, unread_only: bool, offset: int, limit: int
+    session: Session, org_id: uuid.UUID, *, unread_only: bool, offset: int, limit: int
 ) -> tuple[list[Notification], int]:
-    where = [Notification.owner_id == owner_id]
+    where = [Notification.organization_id == org_id]
     if unread_only:
         where.append(Notification.read_at.is_(None))
     total = session.scalar(select(func.count()).select_from(Notification).where(*where)) or 0
@@ -71,14 +74,18 @@ def list_notifications(
     return list(rows), total
 
 
-def mark_read(session: Session, owner_id: uuid.UUID, notification_id: uuid.UUID) -> Notification:
+def mark_read(session: Session, member: Member, notification_id: uuid.UUID) -> Notification:
+    """Mark the organization's notification read (for every member: the inbox is the
+    organization's, and viewers change nothing of it)."""
     notification = session.scalar(
         select(Notification).where(
-            Notification.id == notification_id, Notification.owner_id == owner_id
+            Notification.id == notification_id,
+            Notification.organization_id == member.organization_id,
         )
     )
     if notification is None:
         raise NotFound("notification not found", notification_id=str(notification_id))
+    policy.require(member, policy.Action.WORK)
     if notification.read_at is None:
         notification.read_at = utcnow()
     return notification

@@ -17,6 +17,8 @@ from caliber.core.errors import CaliberError, Conflict, NotFound, UpstreamUnavai
 from caliber.db.base import utcnow
 from caliber.db.models import Export, ExportStatus
 from caliber.db.session import session_scope
+from caliber.orgs import service as org_service
+from caliber.orgs.policy import Member
 from caliber.reports.service import ExportOptions, render
 from caliber.scoring.runs import results_view
 from caliber.storage.base import Storage
@@ -33,7 +35,7 @@ class ExportServices(Protocol):
 
 def create_export(
     session: Session,
-    owner_id: uuid.UUID,
+    member: Member,
     campaign_id: uuid.UUID,
     fmt: str,
     options: ExportOptions,
@@ -41,9 +43,10 @@ def create_export(
     """A pending export of a run of the owner's campaign (``options.run_id``, default its
     latest completed run; 404 / 409 first). The caller commits, then enqueues
     ``generate_export``."""
-    results_view(session, owner_id, campaign_id, options.run_id)
+    results_view(session, member.organization_id, campaign_id, options.run_id)
     export = Export(
-        owner_id=owner_id,
+        owner_id=member.user_id,
+        organization_id=member.organization_id,
         campaign_id=campaign_id,
         format=fmt,
         options=options.model_dump(mode="json", exclude_defaults=True),
@@ -54,18 +57,18 @@ def create_export(
     return export
 
 
-def get_export(session: Session, owner_id: uuid.UUID, export_id: uuid.UUID) -> Export:
+def get_export(session: Session, org_id: uuid.UUID, export_id: uuid.UUID) -> Export:
     export = session.get(Export, export_id)
-    if export is None or export.owner_id != owner_id:
+    if export is None or export.organization_id != org_id:
         raise NotFound("export not found", export_id=str(export_id))
     return export
 
 
-def list_exports(session: Session, owner_id: uuid.UUID, limit: int = 100) -> list[Export]:
+def list_exports(session: Session, org_id: uuid.UUID, limit: int = 100) -> list[Export]:
     return list(
         session.scalars(
             select(Export)
-            .where(Export.owner_id == owner_id)
+            .where(Export.organization_id == org_id)
             .order_by(Export.created_at.desc(), Export.id)
             .limit(limit)
         )
@@ -73,10 +76,10 @@ def list_exports(session: Session, owner_id: uuid.UUID, limit: int = 100) -> lis
 
 
 def download(
-    session: Session, storage: Storage, owner_id: uuid.UUID, export_id: uuid.UUID
+    session: Session, storage: Storage, org_id: uuid.UUID, export_id: uuid.UUID
 ) -> tuple[Export, bytes]:
     """The stored file of a completed export (409 while it is not ready)."""
-    export = get_export(session, owner_id, export_id)
+    export = get_export(session, org_id, export_id)
     if export.campaign_id is None:
         raise NotFound("export not found: its campaign was deleted", export_id=str(export_id))
     if export.status != ExportStatus.COMPLETED or export.storage_key is None:
@@ -93,13 +96,13 @@ def download(
 
 
 def _set(
-    session: Session, export_id: uuid.UUID, owner_id: uuid.UUID, when: str, **values: Any
+    session: Session, export_id: uuid.UUID, org_id: uuid.UUID, when: str, **values: Any
 ) -> bool:
     result = cast(
         CursorResult[Any],
         session.execute(
             update(Export)
-            .where(Export.id == export_id, Export.owner_id == owner_id, Export.status == when)
+            .where(Export.id == export_id, Export.organization_id == org_id, Export.status == when)
             .values(**values, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         ),
@@ -111,10 +114,12 @@ def run_export(
     services: ExportServices, *, export_id: str, user_id: str, transient: bool = False
 ) -> str:
     """The ``generate_export`` job: render and store the export; returns its status.
-    Another user's id, or an export already done, does nothing (re-delivery safe)."""
-    eid, uid = uuid.UUID(export_id), uuid.UUID(user_id)
+    An export of an organization ``user_id`` is no longer a member of, or one already
+    done, does nothing (re-delivery safe)."""
+    eid, user = uuid.UUID(export_id), uuid.UUID(user_id)
     with session_scope(services.sessions) as session:
         try:
+            uid = org_service.export_scope(session, user, eid)  # the organization's id
             export = get_export(session, uid, eid)
         except NotFound:
             return "not_found"
@@ -131,7 +136,7 @@ def run_export(
                 session, services.sessions, uid, campaign_id, fmt, ExportOptions(**options)
             )
             body = rendered.read()
-        key = f"exports/{uid}/{eid}/{rendered.filename}"
+        key = f"exports/{user}/{eid}/{rendered.filename}"
         size = services.storage.save(key, io.BytesIO(body))
     except (OperationalError, UpstreamUnavailable):
         if transient:
@@ -178,9 +183,9 @@ def _fail_in_new_session(
     return ExportStatus.FAILED
 
 
-def delete_export(session: Session, owner_id: uuid.UUID, export_id: uuid.UUID) -> str | None:
+def delete_export(session: Session, org_id: uuid.UUID, export_id: uuid.UUID) -> str | None:
     """Delete the owner's export row; returns the storage key to remove after commit."""
-    export = get_export(session, owner_id, export_id)
+    export = get_export(session, org_id, export_id)
     key = export.storage_key
     session.delete(export)
     session.flush()

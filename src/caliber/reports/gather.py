@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caliber.db.base import utcnow
-from caliber.db.models import AIInsight
+from caliber.db.models import AIInsight, Campaign
 from caliber.engine.lists import OptimizationLists
 from caliber.reports import formats
 from caliber.reports.data import (
@@ -131,7 +131,7 @@ def stored_run(session: Session, view: ResultsView) -> StoredRun:
 
 def report_data(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     *,
     min_impressions: float | None = None,
@@ -142,7 +142,7 @@ def report_data(
 ) -> ReportData:
     """Everything the PDF, the summary CSV and the campaign JSON show (404 if not the
     owner's, or not a run of this campaign; 409 if it has no results)."""
-    view = view or results_view(session, owner_id, campaign_id, run_id)
+    view = view or results_view(session, org_id, campaign_id, run_id)
     campaign = view.campaign
     setup = view.setup
     stored = stored_run(session, view)
@@ -165,17 +165,19 @@ def report_data(
         whitelist=_snapshot("whitelist", lists, frame, stored.layout.dimension),
         blacklist=_snapshot("blacklist", lists, frame, stored.layout.dimension),
         data_quality=dict(view.run.report or {}),
-        insights=campaign_insights(session, owner_id, campaign.id) if with_insights else (),
+        insights=campaign_insights(session, org_id, campaign.id) if with_insights else (),
     )
 
 
 def campaign_insights(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, limit: int = INSIGHTS_IN_REPORT
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, limit: int = INSIGHTS_IN_REPORT
 ) -> tuple[Insight, ...]:
-    """The campaign's latest stored AI insights, newest first."""
+    """The campaign's latest stored AI insights, newest first (whoever of the
+    organization asked for them: insights follow the organization)."""
     rows = session.scalars(
         select(AIInsight)
-        .where(AIInsight.owner_id == owner_id, AIInsight.campaign_id == campaign_id)
+        .join(Campaign, Campaign.id == AIInsight.campaign_id)
+        .where(Campaign.organization_id == org_id, AIInsight.campaign_id == campaign_id)
         .order_by(AIInsight.created_at.desc())
         .limit(limit)
     )

@@ -180,7 +180,7 @@ def _campaign_json(
     if options.include_insights:
         insights = session.scalars(
             select(AIInsight)
-            .where(AIInsight.owner_id == campaign.owner_id, AIInsight.campaign_id == campaign.id)
+            .where(AIInsight.campaign_id == campaign.id)  # the organization's campaign
             .order_by(AIInsight.created_at)
         )
         head["ai_insights"] = [
@@ -212,7 +212,7 @@ def _campaign_json(
 def render(
     session: Session,
     sessions: SessionFactory,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     fmt: str,
     options: ExportOptions | None = None,
@@ -224,15 +224,15 @@ def render(
     from its frame."""
     options = options or ExportOptions()
     now = now or utcnow()
-    view = results_view(session, owner_id, campaign_id, options.run_id)
-    rendered = _render(session, owner_id, view, fmt, options, now)
+    view = results_view(session, org_id, campaign_id, options.run_id)
+    rendered = _render(session, org_id, view, fmt, options, now)
     rendered.headers.update(view.marker.headers())
     return rendered
 
 
 def _render(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     view: ResultsView,
     fmt: str,
     options: ExportOptions,
@@ -257,7 +257,7 @@ def _render(
         _require_domains(facts)
     data = report_data(
         session,
-        owner_id,
+        org_id,
         campaign_id,
         min_impressions=options.min_impressions,
         with_insights=fmt == "pdf",

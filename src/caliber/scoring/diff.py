@@ -47,15 +47,15 @@ class RunPair:
 
 def run_pair(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     base_id: uuid.UUID | None = None,
     head_id: uuid.UUID | None = None,
 ) -> RunPair:
     """The runs to compare (see the module docstring for the defaults and errors)."""
-    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)  # 404 first
-    head = results_view(session, owner_id, campaign_id, head_id) if head_id is not None else None
-    base = results_view(session, owner_id, campaign_id, base_id) if base_id is not None else None
+    campaign = campaign_repository.get_campaign(session, org_id, campaign_id)  # 404 first
+    head = results_view(session, org_id, campaign_id, head_id) if head_id is not None else None
+    base = results_view(session, org_id, campaign_id, base_id) if base_id is not None else None
     if head is None or base is None:
         runs = completed_runs(session, campaign)
         if len(runs) < 2:
@@ -121,7 +121,7 @@ def compare(
 
 def run_diff(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     base_id: uuid.UUID | None = None,
     head_id: uuid.UUID | None = None,
@@ -129,7 +129,7 @@ def run_diff(
 ) -> dict[str, Any]:
     """The diff's answer: both runs' facts (as the runs route gives them), then the
     engine's diff."""
-    pair = run_pair(session, owner_id, campaign_id, base_id, head_id)
+    pair = run_pair(session, org_id, campaign_id, base_id, head_id)
     found = compare(session, pair, limit)
     newest = repository.newest_run_id(session, pair.campaign.id)
     return {
@@ -151,14 +151,14 @@ def changes_of(session: Session, pair: RunPair) -> dict[str, dict[str, list[str]
 
 
 def notify_list_changes(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID
 ) -> Notification | None:
     """When completed run ``run_id`` changed the lists of the completed run before it,
     one notification ("12 domains join the blacklist, 3 leave the whitelist"); None when
     it has no completed run before it, when the lists are the same, or when it was
     already sent (one per run)."""
-    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
-    run = repository.get_run(session, owner_id, campaign_id, run_id)
+    campaign = campaign_repository.get_campaign(session, org_id, campaign_id)
+    run = repository.get_run(session, org_id, campaign_id, run_id)
     if run is None or run.status != RunStatus.COMPLETED:
         return None
     runs = completed_runs(session, campaign)
@@ -175,7 +175,8 @@ def notify_list_changes(
     since = pair.base.run.finished_at
     when = f" since the run of {since:%Y-%m-%d %H:%M} UTC" if since is not None else ""
     notification = Notification(
-        owner_id=owner_id,
+        owner_id=campaign.owner_id,
+        organization_id=campaign.organization_id,
         campaign_id=campaign_id,
         kind=LISTS_CHANGED,
         run_key=run.id.hex,

@@ -44,13 +44,13 @@ class HistogramOut(BaseModel):
 
 def run_histogram(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     run_id: uuid.UUID | None = None,
 ) -> tuple[dict[str, Any], ResultsView]:
     """The histogram of the owner's run (default: the campaign's latest completed run;
     404 for another user's campaign or run, 409 for a run without results)."""
-    view = results_view(session, owner_id, campaign_id, run_id)
+    view = results_view(session, org_id, campaign_id, run_id)
 
     def compute() -> dict[str, Any]:
         frame = pages.index().run(session, view.run).stored.frame

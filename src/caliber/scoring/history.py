@@ -40,7 +40,7 @@ def view_of(campaign: Campaign, run: ScoringRun) -> ResultsView:
 
 
 def domain_history(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, domain: str
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, domain: str
 ) -> dict[str, Any]:
     """One row per completed run, oldest first: whether ``domain`` was in the run, its
     score, status, impressions and spend there, and the list it was on (404 when no run
@@ -50,7 +50,7 @@ def domain_history(
         raise InvalidInput(
             f"domain must be 1 to {MAX_NAME_LENGTH} characters", field="domain", value=domain[:80]
         )
-    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
+    campaign = campaign_repository.get_campaign(session, org_id, campaign_id)
     runs = completed_runs(session, campaign)
     if not runs:
         raise Conflict(

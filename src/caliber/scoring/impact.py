@@ -61,14 +61,14 @@ class ImpactOut(BaseModel):
 
 def run_impact(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     run_id: uuid.UUID | None = None,
     min_impressions: float | None = None,
 ) -> tuple[dict[str, Any], ResultsView]:
     """The impact of the owner's run (default: the campaign's latest completed run; 404
     for another user's campaign or run, 409 for a run without results) and its view."""
-    view = results_view(session, owner_id, campaign_id, run_id)
+    view = results_view(session, org_id, campaign_id, run_id)
     return impact_of(session, view, min_impressions), view
 
 

@@ -34,6 +34,7 @@ from caliber.engine import pipeline
 from caliber.engine.config import Setup
 from caliber.engine.errors import EngineError
 from caliber.engine.options import ReadOptions
+from caliber.orgs import service as org_service
 from caliber.scoring import diff as scoring_diff
 from caliber.scoring import frames, repository, saving
 from caliber.scoring import service as scoring_service
@@ -81,15 +82,20 @@ class JobInput:
 def run_scoring_job(
     services: JobServices, *, campaign_id: str, user_id: str, transient: bool = False
 ) -> None:
-    """Score campaign ``campaign_id`` of user ``user_id`` (ids as strings: job arguments).
+    """Score campaign ``campaign_id`` for user ``user_id``, who started it (ids as strings:
+    job arguments); nothing when they are no longer a member of its organization.
 
     With ``transient=True`` (a queue that retries), a database or storage outage is
     raised so the run is retried later, and the campaign stays processing meanwhile;
     otherwise it fails the campaign like any other error. Bad data never retries."""
-    cid, uid = uuid.UUID(campaign_id), uuid.UUID(user_id)
+    cid = uuid.UUID(campaign_id)
     with session_scope(services.sessions) as session:
-        job = claim_job(session, uid, cid)
-    if job is None:
+        try:  # uid: the organization's id, which scopes every read and write below
+            uid = org_service.campaign_scope(session, uuid.UUID(user_id), cid)
+        except NotFound:
+            uid = None
+        job = None if uid is None else claim_job(session, uid, cid)
+    if job is None or uid is None:
         logger.info("scoring job for campaign %s: nothing to do", cid)
         return
     try:
@@ -125,7 +131,7 @@ def run_scoring_job(
 
 def save_result(
     services: JobServices,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     run_id: uuid.UUID,
     result: pipeline.ScoringResult,
@@ -134,43 +140,43 @@ def save_result(
     (False, nothing left, when the campaign is no longer processing)."""
     data = frames.to_parquet(frames.prepare(result.results, result.dimension))
     return saving.save_run(
-        services.sessions, services.storage, owner_id, campaign_id, run_id, data, completion(result)
+        services.sessions, services.storage, org_id, campaign_id, run_id, data, completion(result)
     )
 
 
 def _notify_list_changes(
-    services: JobServices, owner_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID
+    services: JobServices, org_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID
 ) -> None:
     """Tell the user when the completed run changed the lists of the run before it
     (:func:`caliber.scoring.diff.notify_list_changes`). The run is already completed: a
     failure here is logged, never the run's."""
     try:
         with session_scope(services.sessions) as session:
-            scoring_diff.notify_list_changes(session, owner_id, campaign_id, run_id)
+            scoring_diff.notify_list_changes(session, org_id, campaign_id, run_id)
     except Exception:
         logger.warning("could not notify the list changes of run %s", run_id, exc_info=True)
 
 
 def _set_step(
-    services: JobServices, owner_id: uuid.UUID, campaign_id: uuid.UUID, step: str, percentage: int
+    services: JobServices, org_id: uuid.UUID, campaign_id: uuid.UUID, step: str, percentage: int
 ) -> None:
     with session_scope(services.sessions) as session:
-        scoring_service.set_step(session, owner_id, campaign_id, step, percentage)
+        scoring_service.set_step(session, org_id, campaign_id, step, percentage)
 
 
-def _fail(services: JobServices, owner_id: uuid.UUID, campaign_id: uuid.UUID, message: str) -> None:
+def _fail(services: JobServices, org_id: uuid.UUID, campaign_id: uuid.UUID, message: str) -> None:
     with session_scope(services.sessions) as session:
-        scoring_service.fail(session, owner_id, campaign_id, message)
+        scoring_service.fail(session, org_id, campaign_id, message)
 
 
 # --- the job's database side (the caller owns the transaction) ---------------------------
 
 
-def claim_job(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> JobInput | None:
+def claim_job(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> JobInput | None:
     """What the job needs, or None when there is nothing to do (not the owner's, or not
     processing: a redelivered or stale job)."""
     try:
-        campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
+        campaign = campaign_repository.get_campaign(session, org_id, campaign_id)
     except NotFound:
         return None
     if campaign.status != CampaignStatus.PROCESSING:
@@ -181,12 +187,12 @@ def claim_job(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> 
     # the file the run was started with, even if another was attached since
     file_id = (campaign.run_snapshot or {}).get("file_upload_id") or campaign.file_upload_id
     if file_id is None:
-        scoring_service.fail(session, owner_id, campaign_id, "no file is attached; upload one")
+        scoring_service.fail(session, org_id, campaign_id, "no file is attached; upload one")
         return None
     try:
-        upload = campaign_repository.get_file_upload(session, owner_id, uuid.UUID(str(file_id)))
+        upload = campaign_repository.get_file_upload(session, org_id, uuid.UUID(str(file_id)))
     except NotFound:
-        scoring_service.fail(session, owner_id, campaign_id, "the file was deleted; upload again")
+        scoring_service.fail(session, org_id, campaign_id, "the file was deleted; upload again")
         return None
     run = repository.current_run(session, campaign_id)
     if run is None:  # started before runs were recorded (a deploy mid-run): record it now
@@ -197,7 +203,7 @@ def claim_job(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> 
             upload.id,
             campaign.started_at or utcnow(),
         )
-    scoring_service.set_step(session, owner_id, campaign_id, STEP_LOADING, _ENGINE_START)
+    scoring_service.set_step(session, org_id, campaign_id, STEP_LOADING, _ENGINE_START)
     setup = scoring_service.run_setup(campaign)
     options = scoring_service.run_options(campaign)
     return JobInput(run.id, setup, upload.storage_key, upload.original_filename, options)

@@ -27,7 +27,7 @@ from caliber.scoring.schemas import ListType, OptimizationListOut
 
 def optimization_list(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     list_type: ListType,
     min_impressions: float | None = None,
@@ -35,14 +35,14 @@ def optimization_list(
 ) -> OptimizationListOut:
     """The whitelist or blacklist in use of the stored rows (:func:`run_lists`; default
     eligibility: the min_impressions the run was scored with)."""
-    view = results_view(session, owner_id, campaign_id, run_id)
+    view = results_view(session, org_id, campaign_id, run_id)
     chosen, dimension, payload = _list_payload(session, view, list_type, min_impressions)
     return OptimizationListOut.model_validate({**payload, "entries": _entries(chosen, dimension)})
 
 
 def optimization_list_json(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     list_type: ListType,
     min_impressions: float | None = None,
@@ -51,7 +51,7 @@ def optimization_list_json(
     """:func:`optimization_list` in its response envelope, encoded once per run, list
     and threshold. A 200k-row campaign's list is ~50,000 entries (~7 MB of JSON): polars
     writes them straight from the frame (not 50,000 dicts, let alone models)."""
-    view = results_view(session, owner_id, campaign_id, run_id)
+    view = results_view(session, org_id, campaign_id, run_id)
     key = (view.run.id, list_type, min_impressions)
 
     def encode() -> bytes:

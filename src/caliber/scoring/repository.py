@@ -68,7 +68,7 @@ def add_run(
 
 
 def get_run(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID
 ) -> ScoringRun | None:
     """Run ``run_id`` of the owner's campaign ``campaign_id`` (None otherwise: another
     user's, or another campaign's)."""
@@ -78,7 +78,7 @@ def get_run(
         .where(
             ScoringRun.id == run_id,
             ScoringRun.campaign_id == campaign_id,
-            Campaign.owner_id == owner_id,
+            Campaign.organization_id == org_id,
         )
     )
 

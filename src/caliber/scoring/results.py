@@ -28,7 +28,7 @@ from caliber.scoring.runs import ResultsRun, ResultsView, results_view
 
 def results_page_json(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     *,
     filters: ResultFilters,
@@ -47,7 +47,7 @@ def results_page_json(
         and filters.min_score > filters.max_score
     ):
         raise InvalidInput("min_score must not exceed max_score", field="min_score")
-    view = results_view(session, owner_id, campaign_id, run_id)
+    view = results_view(session, org_id, campaign_id, run_id)
     if filters.decision is not None and view.setup.list_confidence is None:
         raise InvalidInput(
             "this run was scored without list_confidence, so its rows have no decision; "
@@ -110,17 +110,17 @@ def result_row(row: Record | Any) -> dict[str, Any]:
 
 
 def get_summary(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID | None = None
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID | None = None
 ) -> tuple[dict[str, Any], ResultsRun]:
     """The engine's summary of the run's results, and the run it comes from."""
-    view = results_view(session, owner_id, campaign_id, run_id)
+    view = results_view(session, org_id, campaign_id, run_id)
     return {"campaign_id": str(view.campaign.id), **view.summary}, view.marker
 
 
 def results_frame(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID | None = None
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID | None = None
 ) -> pl.DataFrame:
     """The run's stored results as the engine's ``results`` frame: same columns, order
     and values (``caliber score``'s results.csv, with outlier_flags as a list)."""
-    view = results_view(session, owner_id, campaign_id, run_id)
+    view = results_view(session, org_id, campaign_id, run_id)
     return pages.index().run(session, view.run).stored.frame

@@ -79,12 +79,12 @@ class ResultsView:
 
 
 def results_view(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID | None = None
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID | None = None
 ) -> ResultsView:
     """The run a read of the owner's campaign answers: ``run_id`` (404 if it is not a
     run of this campaign of this user; 409 if it has no results: in progress or failed),
     else the latest completed run (409 if none has completed yet)."""
-    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
+    campaign = campaign_repository.get_campaign(session, org_id, campaign_id)
     if run_id is None:
         run = (
             None
@@ -99,7 +99,7 @@ def results_view(
                 status=campaign.status,
             )
     else:
-        run = repository.get_run(session, owner_id, campaign_id, run_id)
+        run = repository.get_run(session, org_id, campaign_id, run_id)
         if run is None:
             raise NotFound("run not found", run_id=str(run_id), campaign_id=str(campaign_id))
         if run.status != RunStatus.COMPLETED:
@@ -143,10 +143,10 @@ def effective_status(
 
 
 def list_runs(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, *, page: int, per_page: int
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, *, page: int, per_page: int
 ) -> tuple[list[dict[str, Any]], int]:
     """The owner's campaign's runs, newest first (404 for another user's campaign)."""
-    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
+    campaign = campaign_repository.get_campaign(session, org_id, campaign_id)
     runs, total = repository.runs_page(
         session, campaign.id, offset=(page - 1) * per_page, limit=per_page
     )

@@ -41,7 +41,7 @@ SAVING_FROM = 90  # progress_percentage while the file is written
 def save_run(
     sessions: sessionmaker[Session],
     storage: Storage,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     run_id: uuid.UUID,
     data: bytes,
@@ -53,13 +53,13 @@ def save_run(
     longer processing."""
     key = store.run_key(campaign_id, run_id)
     with session_scope(sessions) as session:  # still wanted? (proves it, then lets go)
-        wanted = scoring_service.set_step(session, owner_id, campaign_id, STEP_SAVING, SAVING_FROM)
+        wanted = scoring_service.set_step(session, org_id, campaign_id, STEP_SAVING, SAVING_FROM)
     if not wanted:
         _abandon(sessions, storage, campaign_id, run_id, key)
         return False
     size = store.save_frame(storage, key, data)
     with session_scope(sessions) as session:
-        switched = switch(session, owner_id, campaign_id, run_id, key, size, completion)
+        switched = switch(session, org_id, campaign_id, run_id, key, size, completion)
     if not switched:
         _abandon(sessions, storage, campaign_id, run_id, key)
     return switched
@@ -67,7 +67,7 @@ def save_run(
 
 def switch(
     session: Session,
-    owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     campaign_id: uuid.UUID,
     run_id: uuid.UUID,
     key: str,
@@ -81,7 +81,7 @@ def switch(
     # concurrent status change waits or loses
     switched = scoring_service.update_if_processing(
         session,
-        owner_id,
+        org_id,
         campaign_id,
         **completion,
         status=CampaignStatus.COMPLETED,

@@ -42,18 +42,18 @@ STEP_FAILED = "failed"
 
 
 def preflight(
-    session: Session, storage: Storage, owner_id: uuid.UUID, campaign_id: uuid.UUID
+    session: Session, storage: Storage, org_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> None:
     """Refuse to start a run the file cannot support (unreadable, no data rows, a column
     the setup needs is missing) with a 422 that says why; the campaign is unchanged.
     Reads the file's header and first rows only (issue 19): the run parses the whole
     file itself, and a row it cannot parse further down fails the run saying so."""
-    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
+    campaign = campaign_repository.get_campaign(session, org_id, campaign_id)
     if campaign.file_upload_id is None or campaign.status not in STARTABLE:
         return  # start_scoring explains these
     try:
         verdict = file_reading.validate(
-            session, storage, owner_id, campaign.file_upload_id, campaign.id, count_rows=False
+            session, storage, org_id, campaign.file_upload_id, campaign.id, count_rows=False
         )
     except NotFound as exc:
         raise Conflict(
@@ -68,10 +68,10 @@ def preflight(
         )
 
 
-def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+def start_scoring(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
     """Validate and mark the campaign processing with a config snapshot. The caller
     commits, then enqueues the job."""
-    campaign = campaign_repository.get_campaign_for_update(session, owner_id, campaign_id)
+    campaign = campaign_repository.get_campaign_for_update(session, org_id, campaign_id)
     if campaign.file_upload_id is None:
         raise Conflict(
             "no file is attached to this campaign; upload a file first "
@@ -84,7 +84,7 @@ def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID)
             campaign_id=str(campaign_id),
             status=campaign.status,
         )
-    upload = campaign_repository.get_file_upload(session, owner_id, campaign.file_upload_id)
+    upload = campaign_repository.get_file_upload(session, org_id, campaign.file_upload_id)
     previous = campaign.error_message if campaign.status == CampaignStatus.FAILED else None
     setup = campaign_service.setup_of(campaign)  # the engine's 422 if it no longer resolves
     # the upload's reading choices, else the campaign's, else detection: fixed at start
@@ -98,7 +98,7 @@ def start_scoring(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID)
             update(Campaign)
             .where(
                 Campaign.id == campaign.id,
-                Campaign.owner_id == owner_id,
+                Campaign.organization_id == org_id,
                 Campaign.status == campaign.status,
             )
             .values(
@@ -179,12 +179,12 @@ def run_options(campaign: Campaign) -> ReadOptions:
     return ReadOptions.from_dict((campaign.run_snapshot or {}).get("read_options"))
 
 
-def fail(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, message: str) -> bool:
+def fail(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, message: str) -> bool:
     """processing → failed with ``message``, its run too; False (and nothing changed)
     otherwise."""
     failed = update_if_processing(
         session,
-        owner_id,
+        org_id,
         campaign_id,
         status=CampaignStatus.FAILED,
         current_step=STEP_FAILED,
@@ -241,7 +241,8 @@ def fail_stuck_campaigns(session: Session, *, older_than_seconds: int) -> int:
 
 
 def processing_runs(session: Session) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """(campaign id, owner id) of every campaign processing, oldest first."""
+    """(campaign id, creator's id) of every campaign processing, oldest first (the job
+    acts for its creator, while a member of the campaign's organization)."""
     rows = session.execute(
         select(Campaign.id, Campaign.owner_id)
         .where(Campaign.status == CampaignStatus.PROCESSING)
@@ -251,15 +252,15 @@ def processing_runs(session: Session) -> list[tuple[uuid.UUID, uuid.UUID]]:
 
 
 def set_step(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, step: str, percentage: int
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, step: str, percentage: int
 ) -> bool:
     return update_if_processing(
-        session, owner_id, campaign_id, current_step=step, progress_percentage=percentage
+        session, org_id, campaign_id, current_step=step, progress_percentage=percentage
     )
 
 
 def update_if_processing(
-    session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID, **values: Any
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, **values: Any
 ) -> bool:
     """Update the campaign only while it is processing (atomic on both backends)."""
     result = cast(
@@ -268,7 +269,7 @@ def update_if_processing(
             update(Campaign)
             .where(
                 Campaign.id == campaign_id,
-                Campaign.owner_id == owner_id,
+                Campaign.organization_id == org_id,
                 Campaign.status == CampaignStatus.PROCESSING,
             )
             .values(**values, updated_at=utcnow())
@@ -281,15 +282,15 @@ def update_if_processing(
 # --- reads ----------------------------------------------------------------------------------
 
 
-def get_progress(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
-    return campaign_repository.get_campaign(session, owner_id, campaign_id)
+def get_progress(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+    return campaign_repository.get_campaign(session, org_id, campaign_id)
 
 
-def completed_campaign(session: Session, owner_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
+def completed_campaign(session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign:
     """The owner's campaign if it holds results, those of its last successful run,
     whatever its latest run is doing (processing, failed); 409 if no run has succeeded
     yet. (Reads of a run's results go through :func:`caliber.scoring.runs.results_view`.)"""
-    campaign = campaign_repository.get_campaign(session, owner_id, campaign_id)
+    campaign = campaign_repository.get_campaign(session, org_id, campaign_id)
     if campaign.results_run_id is None or campaign.summary is None:
         raise Conflict(
             f"this campaign has no scoring results yet (status: {campaign.status}); "

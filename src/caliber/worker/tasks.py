@@ -35,6 +35,7 @@ from caliber.jobs import names
 from caliber.jobs.broker import is_embedded
 from caliber.jobs.celery_app import app, time_limits
 from caliber.notifications.jobs import send_completion_notification
+from caliber.orgs import service as org_service
 from caliber.reports import exports
 from caliber.scoring import lists as scoring_lists
 from caliber.scoring import retention, store
@@ -201,7 +202,8 @@ fail_stuck_campaigns = app.task(name=names.FAIL_STUCK_CAMPAIGNS, acks_late=True)
 )
 
 
-# --- files and lists (owner-checked: another user's ids are "not found", never retried)
+# --- files and lists (member-checked: an id of an organization ``user_id`` is not a member
+# of is "not found", never retried)
 
 
 def validate_file(
@@ -213,7 +215,7 @@ def validate_file(
             verdict = file_reading.validate(
                 session,
                 svc.storage,
-                uuid.UUID(user_id),
+                org_service.upload_scope(session, uuid.UUID(user_id), uuid.UUID(file_id)),
                 uuid.UUID(file_id),
                 None if campaign_id is None else uuid.UUID(campaign_id),
             )
@@ -227,9 +229,10 @@ def optimization_lists(
     svc: WorkerServices, *, campaign_id: str, user_id: str, min_impressions: float | None = None
 ) -> dict[str, Any]:
     """Both lists of a completed campaign, as the scoring routes answer them."""
-    owner, campaign = uuid.UUID(user_id), uuid.UUID(campaign_id)
+    campaign = uuid.UUID(campaign_id)
     with svc.sessions() as session:
         try:
+            owner = org_service.campaign_scope(session, uuid.UUID(user_id), campaign)
             return {
                 kind: scoring_lists.optimization_list(
                     session, owner, campaign, kind, min_impressions
@@ -273,7 +276,11 @@ cleanup_old_files_task = app.task(name=names.CLEANUP_OLD_FILES, acks_late=True)(
 def _send_completion_notification_task(campaign_id: str, user_id: str) -> bool:
     sent = send_completion_notification(services(), campaign_id=campaign_id, user_id=user_id)
     # the dashboard's figures changed with the run: refresh them ahead of the next read
-    app.send_task(names.UPDATE_CAMPAIGN_STATISTICS, kwargs={"user_id": user_id})
+    organization = statistics.organization_of(services().sessions, uuid.UUID(campaign_id))
+    if organization is not None:
+        app.send_task(
+            names.UPDATE_CAMPAIGN_STATISTICS, kwargs={"organization_id": str(organization)}
+        )
     return sent
 
 
@@ -282,8 +289,13 @@ send_completion_notification_task = app.task(
 )(_send_completion_notification_task)
 
 
-def _update_campaign_statistics(user_id: str | None = None) -> int:
-    return statistics.update_statistics(services().sessions, user_id)
+def _update_campaign_statistics(
+    organization_id: str | None = None, user_id: str | None = None
+) -> int:
+    """One organization's figures, or all. ``user_id`` (messages queued before migration
+    0009 named a user) refreshes them all."""
+    del user_id
+    return statistics.update_statistics(services().sessions, organization_id)
 
 
 update_campaign_statistics = app.task(

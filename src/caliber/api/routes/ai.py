@@ -16,8 +16,9 @@ from caliber.ai.schemas import (
     InsightRequest,
     WhitelistInsightRequest,
 )
-from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.api.deps import ContainerDep, CurrentMember, CurrentUser, SessionDep
 from caliber.core.envelope import Envelope, ok
+from caliber.orgs.policy import Action, authorize
 
 router = APIRouter()
 Data = Envelope[dict[str, Any]]
@@ -52,10 +53,11 @@ def insight_types(user: CurrentUser) -> Any:
 
 @router.post("/insights/generate", response_model=Data)
 def generate(
-    body: InsightRequest, user: CurrentUser, session: SessionDep, container: ContainerDep
+    body: InsightRequest, member: CurrentMember, session: SessionDep, container: ContainerDep
 ) -> Any:
+    authorize(session, member, Action.ASK_AI, campaign=body.campaign_id)
     found = container.ai.generate(
-        session, user.id, body.campaign_id, body.insight_type, body.context_data
+        session, member, body.campaign_id, body.insight_type, body.context_data
     )
     session.commit()
     return ok(found)
@@ -63,19 +65,24 @@ def generate(
 
 @router.post("/insights/domain", response_model=Data)
 def domain(
-    body: DomainInsightRequest, user: CurrentUser, session: SessionDep, container: ContainerDep
+    body: DomainInsightRequest, member: CurrentMember, session: SessionDep, container: ContainerDep
 ) -> Any:
-    found = container.ai.generate(session, user.id, body.campaign_id, "domain", body.domain_data)
+    authorize(session, member, Action.ASK_AI, campaign=body.campaign_id)
+    found = container.ai.generate(session, member, body.campaign_id, "domain", body.domain_data)
     session.commit()
     return ok(found)
 
 
 @router.post("/insights/whitelist", response_model=Data)
 def whitelist(
-    body: WhitelistInsightRequest, user: CurrentUser, session: SessionDep, container: ContainerDep
+    body: WhitelistInsightRequest,
+    member: CurrentMember,
+    session: SessionDep,
+    container: ContainerDep,
 ) -> Any:
+    authorize(session, member, Action.ASK_AI, campaign=body.campaign_id)
     found = container.ai.generate(
-        session, user.id, body.campaign_id, "whitelist", body.whitelist_data
+        session, member, body.campaign_id, "whitelist", body.whitelist_data
     )
     session.commit()
     return ok(found)
@@ -83,10 +90,14 @@ def whitelist(
 
 @router.post("/insights/blacklist", response_model=Data)
 def blacklist(
-    body: BlacklistInsightRequest, user: CurrentUser, session: SessionDep, container: ContainerDep
+    body: BlacklistInsightRequest,
+    member: CurrentMember,
+    session: SessionDep,
+    container: ContainerDep,
 ) -> Any:
+    authorize(session, member, Action.ASK_AI, campaign=body.campaign_id)
     found = container.ai.generate(
-        session, user.id, body.campaign_id, "blacklist", body.blacklist_data
+        session, member, body.campaign_id, "blacklist", body.blacklist_data
     )
     session.commit()
     return ok(found)
@@ -94,11 +105,12 @@ def blacklist(
 
 @router.post("/insights/batch", response_model=Data)
 def batch(
-    body: BatchInsightRequest, user: CurrentUser, session: SessionDep, container: ContainerDep
+    body: BatchInsightRequest, member: CurrentMember, session: SessionDep, container: ContainerDep
 ) -> Any:
     """Several types; each that fails is listed in ``failed_insights``."""
+    authorize(session, member, Action.ASK_AI, campaign=body.campaign_id)
     found = container.ai.batch(
-        session, user.id, body.campaign_id, body.insight_types, body.context_data
+        session, member, body.campaign_id, body.insight_types, body.context_data
     )
     session.commit()
     return ok(found)
@@ -107,35 +119,43 @@ def batch(
 @router.get("/insights/{campaign_id}", response_model=Data)
 def list_insights(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     insight_type: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Any:
-    return ok(container.ai.list_insights(session, user.id, campaign_id, insight_type))
+    """The campaign's insights, whoever of the organization asked for them."""
+    return ok(
+        container.ai.list_insights(session, member.organization_id, campaign_id, insight_type)
+    )
 
 
 @router.delete("/insights/campaign/{campaign_id}", response_model=Envelope[None])
 def clear_campaign(
-    campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep, container: ContainerDep
+    campaign_id: uuid.UUID, member: CurrentMember, session: SessionDep, container: ContainerDep
 ) -> Any:
-    removed = container.ai.clear_campaign(session, user.id, campaign_id)
+    authorize(session, member, Action.ASK_AI, campaign=campaign_id)
+    removed = container.ai.clear_campaign(session, member.organization_id, campaign_id)
     session.commit()
     return ok(None, f"{removed} insight(s) cleared")
 
 
 @router.delete("/insights/{insight_id}", response_model=Envelope[None])
 def delete_insight(
-    insight_id: uuid.UUID, user: CurrentUser, session: SessionDep, container: ContainerDep
+    insight_id: uuid.UUID, member: CurrentMember, session: SessionDep, container: ContainerDep
 ) -> Any:
-    container.ai.delete_insight(session, user.id, insight_id)
+    container.ai.delete_insight(session, member, insight_id)
     session.commit()
     return ok(None, "insight deleted")
 
 
 @router.post("/chat", response_model=Data)
-def chat(body: ChatRequest, user: CurrentUser, session: SessionDep, container: ContainerDep) -> Any:
-    answer = container.ai.chat(session, user.id, body.message, body.campaign_id, body.context_data)
+def chat(
+    body: ChatRequest, member: CurrentMember, session: SessionDep, container: ContainerDep
+) -> Any:
+    """Chat histories stay personal; a campaign named must be the organization's."""
+    authorize(session, member, Action.ASK_AI, campaign=body.campaign_id)
+    answer = container.ai.chat(session, member, body.message, body.campaign_id, body.context_data)
     session.commit()
     return ok(answer)
 

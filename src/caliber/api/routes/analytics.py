@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from caliber.api.deps import CurrentUser, SessionDep
+from caliber.api.deps import CurrentMember, SessionDep
 from caliber.api.heavy import HeavyRequest
 from caliber.campaigns.schemas import Weights
 from caliber.core.envelope import Envelope, ok
@@ -53,19 +53,19 @@ class SensitivityRequest(BaseModel):
 @router.get("/explain/{campaign_id}", response_model=Data, dependencies=[HeavyRequest])
 def explain(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     method: ExplainMethod = "exact",
     seed: Seed = 0,
 ) -> Any:
     """Which metrics drive the campaign's scores."""
-    return ok(analytics.explain(session, user.id, campaign_id, method, seed))
+    return ok(analytics.explain(session, member.organization_id, campaign_id, method, seed))
 
 
 @router.get("/explain/{campaign_id}/domain", response_model=Data, dependencies=[HeavyRequest])
 def explain_domain(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     name: Annotated[str, Query(min_length=1, max_length=512)],
     method: RowMethod = "exact",
@@ -74,19 +74,21 @@ def explain_domain(
     """Why one domain (or supply vendor) scored what it did: the metrics that pulled it
     up and down against the campaign average (``exact`` attributions sum to its score
     minus the campaign's mean score)."""
-    return ok(analytics.explain_domain(session, user.id, campaign_id, name, method, seed))
+    return ok(
+        analytics.explain_domain(session, member.organization_id, campaign_id, name, method, seed)
+    )
 
 
 @router.get("/compare", response_model=Data, dependencies=[HeavyRequest])
-def compare(before: uuid.UUID, after: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
+def compare(before: uuid.UUID, after: uuid.UUID, member: CurrentMember, session: SessionDep) -> Any:
     """What changed between two scorings of the same setup (two campaigns or uploads)."""
-    return ok(analytics.compare(session, user.id, before, after))
+    return ok(analytics.compare(session, member.organization_id, before, after))
 
 
 @router.get("/outliers/{campaign_id}", response_model=Data, dependencies=[HeavyRequest])
 def outliers(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     method: OutlierMethod = "combined",
     contamination: Annotated[float, Query(gt=0, le=0.5, allow_inf_nan=False)] = 0.05,
@@ -95,18 +97,20 @@ def outliers(
 ) -> Any:
     chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     return ok(
-        analytics.outliers(session, user.id, campaign_id, method, contamination, chosen, seed)
+        analytics.outliers(
+            session, member.organization_id, campaign_id, method, contamination, chosen, seed
+        )
     )
 
 
 @router.post("/weights/suggest", response_model=Data, dependencies=[HeavyRequest])
-def suggest_weights(body: WeightsRequest, user: CurrentUser, session: SessionDep) -> Any:
+def suggest_weights(body: WeightsRequest, member: CurrentMember, session: SessionDep) -> Any:
     """Weights from the campaign's own data against a target column (e.g. conversions),
     optionally optimized; save them with PUT /campaigns/{id}/weights."""
     return ok(
         analytics.suggest_weights(
             session,
-            user.id,
+            member.organization_id,
             body.campaign_id,
             body.method,
             body.target,
@@ -118,6 +122,10 @@ def suggest_weights(body: WeightsRequest, user: CurrentUser, session: SessionDep
 
 
 @router.post("/weights/sensitivity", response_model=Data, dependencies=[HeavyRequest])
-def sensitivity(body: SensitivityRequest, user: CurrentUser, session: SessionDep) -> Any:
+def sensitivity(body: SensitivityRequest, member: CurrentMember, session: SessionDep) -> Any:
     """How many rows change label when each weight moves by ±delta."""
-    return ok(analytics.sensitivity(session, user.id, body.campaign_id, body.delta, body.weights))
+    return ok(
+        analytics.sensitivity(
+            session, member.organization_id, body.campaign_id, body.delta, body.weights
+        )
+    )

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from caliber.api.deps import CurrentUser, SessionDep
+from caliber.api.deps import CurrentMember, SessionDep
 from caliber.api.heavy import HeavyRequest
 from caliber.core.envelope import Envelope, ok
 from caliber.db.base import utcnow
@@ -47,7 +47,7 @@ ChangeFormat = Literal["ttd", "dv360", "text"]
 @router.get("/diff/{campaign_id}", response_model=Data, dependencies=[HeavyRequest])
 def run_diff(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     base: Base = None,
     head: Head = None,
@@ -55,13 +55,15 @@ def run_diff(
 ) -> Any:
     """The lists' entries added, removed and kept, new and vanished names, the largest
     score and status movers, and the change of the campaign score and key metrics."""
-    return ok(scoring_diff.run_diff(session, user.id, campaign_id, base, head, limit))
+    return ok(
+        scoring_diff.run_diff(session, member.organization_id, campaign_id, base, head, limit)
+    )
 
 
 @router.get("/diff/{campaign_id}/export", response_class=Response, dependencies=[HeavyRequest])
 def run_diff_export(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     format: Annotated[
         ChangeFormat, Query(description="ttd (bid lines), dv360 (sites:bulkEdit) or text")
@@ -70,7 +72,7 @@ def run_diff_export(
     head: Head = None,
 ) -> Response:
     """The list changes (entries to add and to remove for each list) as a download."""
-    pair = scoring_diff.run_pair(session, user.id, campaign_id, base, head)
+    pair = scoring_diff.run_pair(session, member.organization_id, campaign_id, base, head)
     body = list_changes.render(scoring_diff.changes_of(session, pair), format)
     name = export_filename(
         pair.campaign.name, f"list-changes-{format}", list_changes.EXTENSIONS[format], utcnow()
@@ -90,8 +92,8 @@ def run_diff_export(
 def domain_history(
     campaign_id: uuid.UUID,
     domain: Annotated[str, Path(min_length=1, max_length=MAX_NAME_LENGTH)],
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
 ) -> Any:
     """One domain's score, status, volume and list in each completed run, oldest first."""
-    return ok(scoring_history.domain_history(session, user.id, campaign_id, domain))
+    return ok(scoring_history.domain_history(session, member.organization_id, campaign_id, domain))

@@ -12,11 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 
-from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.api.deps import ContainerDep, CurrentMember, SessionDep
 from caliber.campaigns import choices
 from caliber.core.envelope import ok, page
 from caliber.files import reading, service
 from caliber.files.schemas import AssignCampaign, file_json
+from caliber.orgs import audit
+from caliber.orgs.policy import Action, authorize
 
 router = APIRouter()
 
@@ -61,11 +63,12 @@ ReadingDep = Annotated[ReadingForm, Depends()]
 def _upload(
     container: ContainerDep,
     session: SessionDep,
-    user: CurrentUser,
+    member: CurrentMember,
     upload: UploadFile,
     campaign_id: uuid.UUID | None,
     reading: ReadingForm,
 ) -> dict[str, Any]:
+    authorize(session, member, Action.WORK, campaign=campaign_id)
     storage = container.storage
     options = choices.from_form(
         number_format=reading.number_format,
@@ -76,13 +79,24 @@ def _upload(
     record, campaign = service.upload_file(
         session,
         storage,
-        owner_id=user.id,
+        org_id=member.organization_id,
+        created_by=member.user_id,
         stream=upload.file,
         filename=upload.filename,
         limit=container.settings.max_upload_bytes,
         size_hint=upload.size,
         campaign_id=campaign_id,
         read_options=choices.stored(options),
+    )
+    audit.record(
+        session,
+        member,
+        "upload.created",
+        "upload",
+        record.id,
+        filename=record.original_filename,
+        campaign_id=None if campaign is None else str(campaign.id),
+        read_options=record.read_options,
     )
     service.commit_upload(session, storage, record)
     message = "file uploaded" if campaign is None else "file uploaded and assigned to the campaign"
@@ -93,14 +107,14 @@ def _upload(
 def upload_report(
     container: ContainerDep,
     session: SessionDep,
-    user: CurrentUser,
+    member: CurrentMember,
     file: UploadDep,
     reading: ReadingDep,
     campaign_id: Annotated[uuid.UUID | None, Form()] = None,
 ) -> dict[str, Any]:
     """Upload an export, with optional reading choices; with ``campaign_id``, also make it
     that campaign's file."""
-    return _upload(container, session, user, file, campaign_id, reading)
+    return _upload(container, session, member, file, campaign_id, reading)
 
 
 @router.post("/campaigns/{campaign_id}/upload", status_code=status.HTTP_201_CREATED)
@@ -108,38 +122,42 @@ def upload_campaign_file(
     campaign_id: uuid.UUID,
     container: ContainerDep,
     session: SessionDep,
-    user: CurrentUser,
+    member: CurrentMember,
     file: UploadDep,
     reading: ReadingDep,
 ) -> dict[str, Any]:
     """Upload an export (with optional reading choices) and make it the campaign's file
     in one step."""
-    return _upload(container, session, user, file, campaign_id, reading)
+    return _upload(container, session, member, file, campaign_id, reading)
 
 
 @router.get("/reports/files")
 def list_files(
     session: SessionDep,
-    user: CurrentUser,
+    member: CurrentMember,
     page_number: Annotated[int, Query(alias="page", ge=1, le=10_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    """The caller's files, newest first."""
-    rows, total = service.list_files(session, user.id, page=page_number, per_page=per_page)
+    """The organization's files, newest first."""
+    rows, total = service.list_files(
+        session, member.organization_id, page=page_number, per_page=per_page
+    )
     return page([file_json(r) for r in rows], total=total, page=page_number, per_page=per_page)
 
 
 @router.get("/reports/files/{file_id}")
-def get_file(file_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    return ok(file_json(service.get_file(session, user.id, file_id)))
+def get_file(file_id: uuid.UUID, session: SessionDep, member: CurrentMember) -> dict[str, Any]:
+    return ok(file_json(service.get_file(session, member.organization_id, file_id)))
 
 
 @router.delete("/reports/files/{file_id}")
 def delete_file(
-    file_id: uuid.UUID, container: ContainerDep, session: SessionDep, user: CurrentUser
+    file_id: uuid.UUID, container: ContainerDep, session: SessionDep, member: CurrentMember
 ) -> dict[str, Any]:
     """Delete the file's record and its stored bytes (409 while a campaign scores it)."""
-    key = service.delete_file(session, user.id, file_id)
+    authorize(session, member, Action.WORK, upload=file_id)
+    key = service.delete_file(session, member.organization_id, file_id)
+    audit.record(session, member, "upload.deleted", "upload", file_id)
     session.commit()
     service.remove_stored(container.storage, key)
     return ok({"id": str(file_id), "deleted": True}, "file deleted")
@@ -150,11 +168,11 @@ def preview_file(
     file_id: uuid.UUID,
     container: ContainerDep,
     session: SessionDep,
-    user: CurrentUser,
+    member: CurrentMember,
     rows: Annotated[int, Query(ge=1, le=reading.PREVIEW_MAX_ROWS)] = 10,
 ) -> dict[str, Any]:
     """The headers and the first ``rows`` rows, every cell as text (missing: null)."""
-    return ok(reading.preview(session, container.storage, user.id, file_id, rows))
+    return ok(reading.preview(session, container.storage, member.organization_id, file_id, rows))
 
 
 @router.get("/reports/files/{file_id}/validate")
@@ -162,7 +180,7 @@ def validate_file(
     file_id: uuid.UUID,
     container: ContainerDep,
     session: SessionDep,
-    user: CurrentUser,
+    member: CurrentMember,
     campaign_id: uuid.UUID | None = None,
     number_format: Annotated[str | None, Query(max_length=16)] = None,
     sheet: Annotated[str | None, Query(max_length=200)] = None,
@@ -183,16 +201,22 @@ def validate_file(
             header_row=header_row,
             column_mapping=column_mapping,
         )
-    result = reading.validate(session, container.storage, user.id, file_id, campaign_id, trying)
+    result = reading.validate(
+        session, container.storage, member.organization_id, file_id, campaign_id, trying
+    )
     return ok(result, result["message"])
 
 
 @router.post("/reports/files/{file_id}/assign-campaign")
 def assign_campaign(
-    file_id: uuid.UUID, body: AssignCampaign, session: SessionDep, user: CurrentUser
+    file_id: uuid.UUID, body: AssignCampaign, session: SessionDep, member: CurrentMember
 ) -> dict[str, Any]:
     """Make the file the campaign's input (409 while the campaign is processing)."""
-    campaign = service.assign_to_campaign(session, user.id, file_id, body.campaign_id)
+    authorize(session, member, Action.WORK, upload=file_id, campaign=body.campaign_id)
+    campaign = service.assign_to_campaign(
+        session, member.organization_id, file_id, body.campaign_id
+    )
+    audit.record(session, member, "upload.assigned", "campaign", campaign.id, file_id=str(file_id))
     session.commit()
     return ok(
         {"file_id": str(file_id), "campaign_id": str(campaign.id)},

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from caliber.api.deps import CurrentUser, SessionDep
+from caliber.api.deps import CurrentMember, SessionDep
 from caliber.core.envelope import Envelope, Page, ok, page
 from caliber.notifications import service
 
@@ -30,7 +30,7 @@ class NotificationOut(BaseModel):
 
 @router.get("", response_model=Page[NotificationOut])
 def list_notifications(
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -39,7 +39,7 @@ def list_notifications(
     """Newest first; ``unread=true`` for the unread ones only."""
     rows, total = service.list_notifications(
         session,
-        user.id,
+        member.organization_id,
         unread_only=unread,
         offset=(page_number - 1) * per_page,
         limit=per_page,
@@ -49,7 +49,7 @@ def list_notifications(
 
 
 @router.post("/{notification_id}/read", response_model=Envelope[NotificationOut])
-def mark_read(notification_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
-    notification = service.mark_read(session, user.id, notification_id)
+def mark_read(notification_id: uuid.UUID, member: CurrentMember, session: SessionDep) -> Any:
+    notification = service.mark_read(session, member, notification_id)
     session.commit()
     return ok(NotificationOut.model_validate(notification), "marked as read")

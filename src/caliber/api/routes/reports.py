@@ -13,11 +13,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
-from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.api.deps import ContainerDep, CurrentMember, SessionDep
 from caliber.api.heavy import HeavyRequest
 from caliber.core.envelope import Envelope, ok
 from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import GENERATE_EXPORT
+from caliber.orgs import audit
+from caliber.orgs.policy import Action, authorize
 from caliber.reports import exports
 from caliber.reports.schemas import ExportOut, ExportRequest
 from caliber.reports.service import ExportOptions, Rendered, render
@@ -60,19 +62,31 @@ def _attachment(rendered: Rendered) -> Response:
 def _download(
     container: ContainerDep,
     session: SessionDep,
-    user: CurrentUser,
+    member: CurrentMember,
     campaign_id: uuid.UUID,
     fmt: str,
     **options: Any,
 ) -> Response:
     chosen = ExportOptions(**{k: v for k, v in options.items() if v is not None})
-    return _attachment(render(session, container.sessions, user.id, campaign_id, fmt, chosen))
+    rendered = render(session, container.sessions, member.organization_id, campaign_id, fmt, chosen)
+    if fmt.startswith(("whitelist_", "blacklist_")):  # a list on its way to a DSP
+        audit.record(
+            session,
+            member,
+            "list.exported",
+            "campaign",
+            campaign_id,
+            format=fmt,
+            run_id=None if chosen.run_id is None else str(chosen.run_id),
+        )
+        session.commit()
+    return _attachment(rendered)
 
 
 @router.get(f"{EXPORT}/results/csv", response_class=Response, dependencies=[HeavyRequest])
 def results_csv(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     quality_status: QualityStatus | None = None,
@@ -85,7 +99,7 @@ def results_csv(
     return _download(
         container,
         session,
-        user,
+        member,
         campaign_id,
         "results_csv",
         quality_status=quality_status,
@@ -99,12 +113,12 @@ def results_csv(
 @router.get(f"{EXPORT}/summary/csv", response_class=Response, dependencies=[HeavyRequest])
 def summary_csv(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     run_id: RunId = None,
 ) -> Response:
-    return _download(container, session, user, campaign_id, "summary_csv", run_id=run_id)
+    return _download(container, session, member, campaign_id, "summary_csv", run_id=run_id)
 
 
 @router.get(
@@ -112,7 +126,7 @@ def summary_csv(
 )
 def optimization_lists_csv(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     min_impressions: MinImpressions = None,
@@ -121,7 +135,7 @@ def optimization_lists_csv(
     return _download(
         container,
         session,
-        user,
+        member,
         campaign_id,
         "optimization_lists_csv",
         min_impressions=min_impressions,
@@ -132,7 +146,7 @@ def optimization_lists_csv(
 @router.get(f"{EXPORT}/data/json", response_class=Response, dependencies=[HeavyRequest])
 def campaign_json(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     include_results: bool = True,
@@ -144,7 +158,7 @@ def campaign_json(
     return _download(
         container,
         session,
-        user,
+        member,
         campaign_id,
         "campaign_json",
         include_results=include_results,
@@ -157,7 +171,7 @@ def campaign_json(
 def list_csv(
     campaign_id: uuid.UUID,
     kind: ListKind,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     min_impressions: MinImpressions = None,
@@ -166,7 +180,7 @@ def list_csv(
     return _download(
         container,
         session,
-        user,
+        member,
         campaign_id,
         f"{kind}_csv",
         min_impressions=min_impressions,
@@ -178,7 +192,7 @@ def list_csv(
 def list_json(
     campaign_id: uuid.UUID,
     kind: ListKind,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     min_impressions: MinImpressions = None,
@@ -187,7 +201,7 @@ def list_json(
     return _download(
         container,
         session,
-        user,
+        member,
         campaign_id,
         f"{kind}_json",
         min_impressions=min_impressions,
@@ -199,7 +213,7 @@ def list_json(
 def list_txt(
     campaign_id: uuid.UUID,
     kind: ListKind,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     entries: Literal["web", "apps"] = "web",
@@ -210,7 +224,7 @@ def list_txt(
     return _download(
         container,
         session,
-        user,
+        member,
         campaign_id,
         f"{kind}_txt",
         entries=entries,
@@ -223,7 +237,7 @@ def list_txt(
 def list_trade_desk(
     campaign_id: uuid.UUID,
     kind: ListKind,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     min_impressions: MinImpressions = None,
@@ -233,7 +247,7 @@ def list_trade_desk(
     return _download(
         container,
         session,
-        user,
+        member,
         campaign_id,
         f"{kind}_trade_desk",
         min_impressions=min_impressions,
@@ -245,7 +259,7 @@ def list_trade_desk(
 def list_dv360(
     campaign_id: uuid.UUID,
     kind: ListKind,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     min_impressions: MinImpressions = None,
@@ -255,7 +269,7 @@ def list_dv360(
     return _download(
         container,
         session,
-        user,
+        member,
         campaign_id,
         f"{kind}_dv360",
         min_impressions=min_impressions,
@@ -266,7 +280,7 @@ def list_dv360(
 @router.get("/campaigns/{campaign_id}/pdf", response_class=Response, dependencies=[HeavyRequest])
 def campaign_pdf(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     container: ContainerDep,
     include_charts: bool = True,
@@ -277,7 +291,7 @@ def campaign_pdf(
     return _download(
         container,
         session,
-        user,
+        member,
         campaign_id,
         "pdf",
         include_charts=include_charts,
@@ -286,42 +300,80 @@ def campaign_pdf(
     )
 
 
+@router.get(
+    "/reports/campaigns/{campaign_id}/pdf",
+    response_class=Response,
+    dependencies=[HeavyRequest],
+    deprecated=True,
+)
+def campaign_pdf_seed_path(
+    campaign_id: uuid.UUID,
+    member: CurrentMember,
+    session: SessionDep,
+    container: ContainerDep,
+    include_charts: bool = True,
+    include_details: bool = True,
+    run_id: RunId = None,
+) -> Response:
+    """The seed's path of the PDF report: the same answer as
+    ``/reports/campaigns/{campaign_id}/pdf``, which replaces it."""
+    return campaign_pdf(
+        campaign_id, member, session, container, include_charts, include_details, run_id
+    )
+
+
 # --- background exports --------------------------------------------------------------
 
 
 @router.post("/exports", status_code=202, response_model=Envelope[ExportOut])
 def create_export(
-    body: ExportRequest, user: CurrentUser, session: SessionDep, container: ContainerDep
+    body: ExportRequest, member: CurrentMember, session: SessionDep, container: ContainerDep
 ) -> Any:
     """Queue an export; poll ``GET /reports/exports/{id}``, then download it."""
-    export = exports.create_export(session, user.id, body.campaign_id, body.format, body.options)
+    authorize(session, member, Action.WORK, campaign=body.campaign_id)
+    export = exports.create_export(session, member, body.campaign_id, body.format, body.options)
+    audit.record(
+        session,
+        member,
+        "export.created",
+        "export",
+        export.id,
+        campaign_id=str(body.campaign_id),
+        format=body.format,
+    )
     session.commit()
-    try:
-        container.jobs.enqueue(GENERATE_EXPORT, export_id=str(export.id), user_id=str(user.id))
+    try:  # the job acts for the member who asked, while they remain one
+        container.jobs.enqueue(
+            GENERATE_EXPORT, export_id=str(export.id), user_id=str(member.user_id)
+        )
     except Exception:
         logger.exception("could not queue export %s", export.id)
-        exports.delete_export(session, user.id, export.id)
+        exports.delete_export(session, member.organization_id, export.id)
         session.commit()
         raise UpstreamUnavailable("the job queue is unavailable; try again shortly") from None
     return ok(ExportOut.model_validate(export), "export queued")
 
 
 @router.get("/exports", response_model=Envelope[list[ExportOut]])
-def list_exports(user: CurrentUser, session: SessionDep) -> Any:
-    """The user's exports, newest first (the last 100)."""
-    return ok([ExportOut.model_validate(e) for e in exports.list_exports(session, user.id)])
+def list_exports(member: CurrentMember, session: SessionDep) -> Any:
+    """The organization's exports, newest first (the last 100)."""
+    return ok(
+        [ExportOut.model_validate(e) for e in exports.list_exports(session, member.organization_id)]
+    )
 
 
 @router.get("/exports/{export_id}", response_model=Envelope[ExportOut])
-def get_export(export_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
-    return ok(ExportOut.model_validate(exports.get_export(session, user.id, export_id)))
+def get_export(export_id: uuid.UUID, member: CurrentMember, session: SessionDep) -> Any:
+    return ok(
+        ExportOut.model_validate(exports.get_export(session, member.organization_id, export_id))
+    )
 
 
 @router.get("/exports/{export_id}/download", response_class=Response)
 def download_export(
-    export_id: uuid.UUID, user: CurrentUser, session: SessionDep, container: ContainerDep
+    export_id: uuid.UUID, member: CurrentMember, session: SessionDep, container: ContainerDep
 ) -> Response:
-    export, body = exports.download(session, container.storage, user.id, export_id)
+    export, body = exports.download(session, container.storage, member.organization_id, export_id)
     return _attachment(
         Rendered(
             export.filename or "export", export.content_type or "application/octet-stream", body
@@ -331,9 +383,10 @@ def download_export(
 
 @router.delete("/exports/{export_id}", response_model=Envelope[None])
 def delete_export(
-    export_id: uuid.UUID, user: CurrentUser, session: SessionDep, container: ContainerDep
+    export_id: uuid.UUID, member: CurrentMember, session: SessionDep, container: ContainerDep
 ) -> Any:
-    key = exports.delete_export(session, user.id, export_id)
+    authorize(session, member, Action.WORK, export=export_id)
+    key = exports.delete_export(session, member.organization_id, export_id)
     session.commit()
     if key:
         try:

@@ -9,10 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
-from caliber.api.deps import ContainerDep, CurrentUser, SessionDep
+from caliber.api.deps import ContainerDep, CurrentMember, SessionDep
 from caliber.core.envelope import Envelope, Page, ok
 from caliber.core.errors import UpstreamUnavailable
 from caliber.jobs.names import SCORE_CAMPAIGN
+from caliber.orgs import audit
+from caliber.orgs.policy import Action, authorize
 from caliber.scoring import answers as scoring_answers
 from caliber.scoring import histogram as scoring_histogram
 from caliber.scoring import impact as scoring_impact
@@ -91,21 +93,32 @@ RESULTS_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"headers": RESULTS_H
 
 @router.post("/start", status_code=202, response_model=Envelope[StartOut])
 def start(
-    body: StartScoring, user: CurrentUser, session: SessionDep, container: ContainerDep
+    body: StartScoring, member: CurrentMember, session: SessionDep, container: ContainerDep
 ) -> Any:
     """Check the file (422 naming what is wrong: unreadable, no rows, a missing column),
     mark the campaign processing, commit, then queue the job (a completed campaign is
     scored again; its results are replaced when the new run succeeds)."""
-    scoring_service.preflight(session, container.storage, user.id, body.campaign_id)
-    campaign = scoring_service.start_scoring(session, user.id, body.campaign_id)
+    org_id = member.organization_id
+    authorize(session, member, Action.WORK, campaign=body.campaign_id)
+    scoring_service.preflight(session, container.storage, org_id, body.campaign_id)
+    rescoring = scoring_service.get_progress(session, org_id, body.campaign_id).results_run_id
+    campaign = scoring_service.start_scoring(session, org_id, body.campaign_id)
+    audit.record(
+        session,
+        member,
+        "campaign.rescored" if rescoring is not None else "campaign.scored",
+        "campaign",
+        campaign.id,
+        file_upload_id=str(campaign.file_upload_id),
+    )
     session.commit()
-    try:
+    try:  # the job acts for the member who started it, while they remain one
         job_id = container.jobs.enqueue(
-            SCORE_CAMPAIGN, campaign_id=str(campaign.id), user_id=str(user.id)
+            SCORE_CAMPAIGN, campaign_id=str(campaign.id), user_id=str(member.user_id)
         )
     except Exception:
         logger.exception("could not queue scoring of campaign %s", campaign.id)
-        scoring_service.fail(session, user.id, campaign.id, "the scoring job could not be queued")
+        scoring_service.fail(session, org_id, campaign.id, "the scoring job could not be queued")
         session.commit()
         raise UpstreamUnavailable(
             "the job queue is unavailable; start scoring again shortly",
@@ -122,8 +135,8 @@ def start(
 
 
 @router.get("/progress/{campaign_id}", response_model=Envelope[ProgressOut])
-def progress(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
-    campaign = scoring_service.get_progress(session, user.id, campaign_id)
+def progress(campaign_id: uuid.UUID, member: CurrentMember, session: SessionDep) -> Any:
+    campaign = scoring_service.get_progress(session, member.organization_id, campaign_id)
     data = ProgressOut(
         campaign_id=campaign.id,
         status=campaign.status,
@@ -141,7 +154,7 @@ def progress(campaign_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> 
 @router.get("/results/{campaign_id}", response_model=ResultsPage, responses=RESULTS_RESPONSES)
 def results(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     page_number: Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
@@ -159,7 +172,7 @@ def results(
     filters = ResultFilters(quality_status, min_score, max_score, min_impressions, decision)
     answer = scoring_results.results_page_json(
         session,
-        user.id,
+        member.organization_id,
         campaign_id,
         filters=filters,
         sort_by=sort_by,
@@ -174,49 +187,56 @@ def results(
 @router.get("/summary/{campaign_id}", response_model=SummaryEnvelope, responses=RESULTS_RESPONSES)
 def summary(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     response: Response,
     run_id: RunId = None,
 ) -> Any:
-    data, run = scoring_results.get_summary(session, user.id, campaign_id, run_id)
+    data, run = scoring_results.get_summary(session, member.organization_id, campaign_id, run_id)
     response.headers.update(run.headers())
     return {**ok(data), "run": run.to_dict()}
 
 
 @router.post("/optimization-list", response_model=ListEnvelope, responses=RESULTS_RESPONSES)
-def optimization_list(body: OptimizationListRequest, user: CurrentUser, session: SessionDep) -> Any:
+def optimization_list(
+    body: OptimizationListRequest, member: CurrentMember, session: SessionDep
+) -> Any:
     return _list(
-        session, user.id, body.campaign_id, body.list_type, body.min_impressions, body.run_id
+        session,
+        member.organization_id,
+        body.campaign_id,
+        body.list_type,
+        body.min_impressions,
+        body.run_id,
     )
 
 
 @router.get("/whitelist/{campaign_id}", response_model=ListEnvelope, responses=RESULTS_RESPONSES)
 def whitelist(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     min_impressions: MinImpressions = None,
     run_id: RunId = None,
 ) -> Any:
-    return _list(session, user.id, campaign_id, "whitelist", min_impressions, run_id)
+    return _list(session, member.organization_id, campaign_id, "whitelist", min_impressions, run_id)
 
 
 @router.get("/blacklist/{campaign_id}", response_model=ListEnvelope, responses=RESULTS_RESPONSES)
 def blacklist(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     min_impressions: MinImpressions = None,
     run_id: RunId = None,
 ) -> Any:
-    return _list(session, user.id, campaign_id, "blacklist", min_impressions, run_id)
+    return _list(session, member.organization_id, campaign_id, "blacklist", min_impressions, run_id)
 
 
 @router.get("/impact/{campaign_id}", response_model=ImpactEnvelope, responses=RESULTS_RESPONSES)
 def impact(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     response: Response,
     min_impressions: MinImpressions = None,
@@ -226,7 +246,9 @@ def impact(
     campaign's figures before, after blocking and after moving the removed spend to the
     whitelist, and the assumptions (``docs/service.md``). ``min_impressions``: the lists'
     eligibility floor (default: the run's)."""
-    data, view = scoring_impact.run_impact(session, user.id, campaign_id, run_id, min_impressions)
+    data, view = scoring_impact.run_impact(
+        session, member.organization_id, campaign_id, run_id, min_impressions
+    )
     response.headers.update(view.marker.headers())
     return {**ok(data), "run": view.marker.to_dict()}
 
@@ -236,14 +258,16 @@ def impact(
 )
 def histogram(
     campaign_id: uuid.UUID,
-    user: CurrentUser,
+    member: CurrentMember,
     session: SessionDep,
     response: Response,
     run_id: RunId = None,
 ) -> Any:
     """The run's scores in bins of 10 points, counted over every row (with each bin's
     rows per quality status): the web app's score distribution at any size."""
-    data, view = scoring_histogram.run_histogram(session, user.id, campaign_id, run_id)
+    data, view = scoring_histogram.run_histogram(
+        session, member.organization_id, campaign_id, run_id
+    )
     response.headers.update(view.marker.headers())
     return {**ok(data), "run": view.marker.to_dict()}
 
