@@ -269,6 +269,7 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
     };
     replace(preview,
       h("h3", {}, "What these weights would do"),
+      h("p", { class: "hint" }, "Worked out on the latest run's rows; saving scores the file attached now (the same one unless you uploaded another since)."),
       h("div", { class: "facts" },
         h("div", {}, h("span", { class: "stat-label" }, "Campaign score"), h("span", { class: "stat-value small", id: "preview-score" }, `${fmt.score(score.before)} → ${fmt.score(score.after)}`), h("span", { class: "stat-sub" }, `${signed(score.change)} points`)),
         h("div", {}, h("span", { class: "stat-label" }, "Status changes"), h("span", { class: "stat-value small", id: "preview-status-count" }, fmt.int(changes.count)), h("span", { class: "stat-sub" }, `${fmt.int(changes.up)} up · ${fmt.int(changes.down)} down`))),
