@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,9 @@ def test_the_campaign_page_drawer_and_weights(flow: Flow, axe: Path, tmp_path: P
 
 def test_housekeeping_from_the_keyboard(flow: Flow, axe: Path) -> None:
     page = flow.page
+    deadline = time.monotonic() + 60  # the run's notification is sent by a background task
+    while flow.get("/notifications", unread="true")["total"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.3)
     page.goto(f"{flow.server.base}/app/campaigns/{flow.campaign_id}")
     bell = page.locator("#notifications-button")
     expect(bell).to_have_accessible_name("Notifications 1 unread")
