@@ -311,3 +311,21 @@ def test_the_seeds_pdf_path_answers_as_the_pdf_route_and_is_deprecated(
     assert (
         client.get(f"{API}/reports/reports/campaigns/{campaign}/pdf", headers=auth("org-bob"))
     ).status_code == 404
+
+
+def test_a_member_is_not_invited_again_whatever_the_case_of_their_address(
+    client: TestClient, auth: Auth, token_for: Token
+) -> None:
+    alice = auth("org-alice")
+    agency = team(client, alice)
+    carol = bearer(token_for("org-carol", email="Org-Carol@Example.com"))
+    assert accept(
+        client, carol, invite(client, alice, agency, "org-carol@example.com", "viewer")
+    ) == (200)
+    again = client.post(
+        f"{API}/organizations/{agency}/invitations",
+        json={"email": "ORG-CAROL@example.com", "role": "admin"},
+        headers=alice,
+    )
+    assert again.status_code == 409, again.text
+    assert "already a member" in again.json()["message"]

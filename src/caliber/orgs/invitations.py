@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caliber.auth.verifier import Claims
@@ -25,7 +25,10 @@ def create(session: Session, member: Member, email: str, role: Role) -> Invitati
     already = session.scalar(
         select(Membership.id)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.organization_id == member.organization_id, User.email == email)
+        .where(
+            Membership.organization_id == member.organization_id,
+            func.lower(User.email) == email,  # tokens carry the address as typed
+        )
     )
     if already is not None:
         raise Conflict(f"{email} is already a member of this organization", email=email)
