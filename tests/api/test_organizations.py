@@ -329,3 +329,24 @@ def test_a_member_is_not_invited_again_whatever_the_case_of_their_address(
     )
     assert again.status_code == 409, again.text
     assert "already a member" in again.json()["message"]
+
+
+def test_a_viewer_replaying_another_organizations_ids_finds_nothing_rather_than_a_403(
+    client: TestClient, auth: Auth
+) -> None:
+    alice = auth("org-alice")
+    agency = team(client, alice)
+    viewer = join(client, alice, agency, auth, "org-viewer", "viewer")
+    elsewhere = create_campaign(client, auth("org-erin"))  # in Erin's personal organization
+    mine = create_campaign(client, in_org(alice, agency))
+    for campaign, status in ((elsewhere, 404), (mine, 403)):
+        answers = [
+            client.delete(f"{API}/campaigns/{campaign}", headers=viewer),
+            client.put(
+                f"{API}/campaigns/{campaign}/confidence",
+                json={"list_confidence": 0.8},
+                headers=viewer,
+            ),
+            client.post(f"{API}/scoring/start", json={"campaign_id": campaign}, headers=viewer),
+        ]
+        assert [a.status_code for a in answers] == [status] * 3, [a.text for a in answers]
