@@ -15,11 +15,11 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caliber.core.errors import NotFound, PermissionDenied
 from caliber.db.models import Campaign, CampaignTemplate, Export, FileUpload, Role
+from caliber.orgs import repository
 
 
 class Action(StrEnum):
@@ -75,7 +75,7 @@ def require_grant(member: Member, role: Role) -> None:
         )
 
 
-_OWNED: dict[str, type[Campaign | CampaignTemplate | FileUpload | Export]] = {
+_OWNED: dict[str, repository.Owned] = {
     "campaign": Campaign,
     "template": CampaignTemplate,
     "upload": FileUpload,
@@ -106,12 +106,6 @@ def authorize(
     for kind, object_id in named.items():
         if object_id is None:
             continue
-        model = _OWNED[kind]
-        found = session.scalar(
-            select(model.id).where(
-                model.id == object_id, model.organization_id == member.organization_id
-            )
-        )
-        if found is None:
+        if not repository.belongs(session, _OWNED[kind], object_id, member.organization_id):
             raise NotFound(_MISSING[kind])
     require(member, action)
