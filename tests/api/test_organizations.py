@@ -350,3 +350,33 @@ def test_a_viewer_replaying_another_organizations_ids_finds_nothing_rather_than_
             client.post(f"{API}/scoring/start", json={"campaign_id": campaign}, headers=viewer),
         ]
         assert [a.status_code for a in answers] == [status] * 3, [a.text for a in answers]
+
+
+def test_a_job_acts_for_its_starter_only_while_they_are_a_member(
+    client: TestClient, container: Container, auth: Auth
+) -> None:
+    from caliber.scoring import jobs as scoring_jobs
+    from tests.api.test_scoring import hold_jobs
+
+    alice = auth("org-alice")
+    agency = team(client, alice)
+    analyst = join(client, alice, agency, auth, "org-analyst", "analyst")
+    campaign = create_campaign(client, analyst)
+    attach(container, campaign, CSV)
+    calls = hold_jobs(container)
+    started = client.post(f"{API}/scoring/start", json={"campaign_id": campaign}, headers=analyst)
+    assert started.status_code == 202, started.text
+    (job,) = calls
+    assert job["user_id"] == user_id(client, analyst)  # the member, not the organization
+    client.delete(f"{API}/organizations/{agency}/members/{job['user_id']}", headers=alice)
+    scoring_jobs.run_scoring_job(container, **job)
+    progress = f"{API}/scoring/progress/{campaign}"
+    assert client.get(progress, headers=in_org(alice, agency)).json()["data"]["status"] == (
+        "processing"
+    )
+    # the same job for someone who is still a member completes it
+    owner_job = {**job, "user_id": user_id(client, alice)}
+    scoring_jobs.run_scoring_job(container, **owner_job)
+    assert client.get(progress, headers=in_org(alice, agency)).json()["data"]["status"] == (
+        "completed"
+    )
