@@ -6,11 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caliber.db.models import AuditEntry
-from caliber.orgs import policy
+from caliber.orgs import policy, repository
 from caliber.orgs.policy import Member
 
 
@@ -40,13 +39,6 @@ def page(
 ) -> tuple[list[AuditEntry], int]:
     """The organization's entries, newest first (owners and admins)."""
     policy.require(member, policy.Action.READ_AUDIT)
-    where = AuditEntry.organization_id == member.organization_id
-    total = int(session.scalar(select(func.count()).select_from(AuditEntry).where(where)) or 0)
-    rows = session.scalars(
-        select(AuditEntry)
-        .where(where)
-        .order_by(AuditEntry.created_at.desc(), AuditEntry.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return list(rows), total
+    return repository.audit_page(
+        session, member.organization_id, offset=(page - 1) * per_page, limit=per_page
+    )

@@ -6,14 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caliber.auth.verifier import Claims
 from caliber.core.errors import Conflict, NotFound, PermissionDenied
 from caliber.db.base import utcnow
 from caliber.db.models import Invitation, Membership, Role, User
-from caliber.orgs import policy
+from caliber.orgs import policy, repository
 from caliber.orgs.policy import Member
 
 VALID_FOR = timedelta(days=7)
@@ -22,15 +21,7 @@ VALID_FOR = timedelta(days=7)
 def create(session: Session, member: Member, email: str, role: Role) -> Invitation:
     policy.require(member, policy.Action.MANAGE_MEMBERS)
     policy.require_grant(member, role)
-    already = session.scalar(
-        select(Membership.id)
-        .join(User, User.id == Membership.user_id)
-        .where(
-            Membership.organization_id == member.organization_id,
-            func.lower(User.email) == email,  # tokens carry the address as typed
-        )
-    )
-    if already is not None:
+    if repository.has_member_with_email(session, member.organization_id, email):
         raise Conflict(f"{email} is already a member of this organization", email=email)
     invitation = Invitation(
         organization_id=member.organization_id,
@@ -48,21 +39,11 @@ def list_open(session: Session, member: Member) -> list[Invitation]:
     """The organization's invitations, newest first (accepted, revoked and expired too:
     their fields say which)."""
     policy.require(member, policy.Action.MANAGE_MEMBERS)
-    return list(
-        session.scalars(
-            select(Invitation)
-            .where(Invitation.organization_id == member.organization_id)
-            .order_by(Invitation.created_at.desc(), Invitation.id)
-        ).all()
-    )
+    return repository.invitations(session, member.organization_id)
 
 
 def _of(session: Session, member: Member, invitation_id: uuid.UUID) -> Invitation:
-    found = session.scalar(
-        select(Invitation).where(
-            Invitation.id == invitation_id, Invitation.organization_id == member.organization_id
-        )
-    )
+    found = repository.invitation_in(session, member.organization_id, invitation_id)
     if found is None:
         raise NotFound("invitation not found", invitation_id=str(invitation_id))
     return found
@@ -83,9 +64,7 @@ def accept(session: Session, user: User, claims: Claims, invitation_id: uuid.UUI
     """Join the invitation's organization with its role. Only the invited address, signed
     in with a verified email, may; another's invitation is not found (its id proves
     nothing else); expired, revoked or used ones are refused saying which."""
-    invitation = session.scalar(
-        select(Invitation).where(Invitation.id == invitation_id).with_for_update()
-    )
+    invitation = repository.invitation_for_update(session, invitation_id)
     email = (claims.email or "").strip().lower()
     if invitation is None or invitation.email != email:
         raise NotFound("invitation not found", invitation_id=str(invitation_id))
@@ -104,12 +83,7 @@ def accept(session: Session, user: User, claims: Claims, invitation_id: uuid.UUI
             f"this invitation expired at {invitation.expires_at.isoformat()}; ask for a new one",
             reason="expired",
         )
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.organization_id == invitation.organization_id,
-            Membership.user_id == user.id,
-        )
-    )
+    membership = repository.membership(session, invitation.organization_id, user.id)
     if membership is None:
         membership = Membership(
             organization_id=invitation.organization_id, user_id=user.id, role=invitation.role
@@ -124,12 +98,7 @@ def accept(session: Session, user: User, claims: Claims, invitation_id: uuid.UUI
 def open_for(session: Session, organization_id: uuid.UUID, email: str) -> uuid.UUID:
     """The newest invitation of ``email`` to the organization, for registering with it;
     none: not found (whether the organization exists is not told)."""
-    found = session.scalar(
-        select(Invitation.id)
-        .where(Invitation.organization_id == organization_id, Invitation.email == email)
-        .order_by(Invitation.created_at.desc())
-        .limit(1)
-    )
+    found = repository.newest_invitation(session, organization_id, email)
     if found is None:
         raise NotFound(
             f"no invitation for {email} to organization {organization_id}: ask one of its "

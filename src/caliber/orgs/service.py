@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caliber.core.errors import Conflict, InvalidInput, NotFound
 from caliber.db.models import Campaign, Export, FileUpload, Membership, Organization, Role, User
-from caliber.orgs import policy
+from caliber.orgs import policy, repository
 from caliber.orgs.policy import Member
 
 HEADER = "X-Organization-Id"
@@ -27,19 +26,16 @@ def ensure_personal(session: Session, user: User) -> tuple[Organization, bool]:
     """The user's personal organization, made (with them its owner) on first sign-in;
     and whether it was made now. Concurrent first requests converge on one through
     the unique ``personal_user_id``."""
-    found = session.scalar(select(Organization).where(Organization.personal_user_id == user.id))
+    found = repository.personal_of(session, user.id)
     if found is not None:
         return found, False
-    organization = Organization(name=personal_name(user), personal_user_id=user.id)
     try:
         with session.begin_nested():
-            session.add(organization)
-            session.flush()
-            session.add(
-                Membership(organization_id=organization.id, user_id=user.id, role=Role.OWNER)
+            organization = repository.add_organization(
+                session, personal_name(user), user.id, personal=True
             )
     except IntegrityError:
-        again = session.scalar(select(Organization).where(Organization.personal_user_id == user.id))
+        again = repository.personal_of(session, user.id)
         if again is None:
             raise
         return again, False
@@ -61,11 +57,7 @@ def member_of(session: Session, user: User, header: str | None) -> tuple[Member,
                 f"{HEADER} must be an organization's id (a UUID); got {header.strip()[:80]!r}",
                 header=HEADER,
             ) from None
-    role = session.scalar(
-        select(Membership.role).where(
-            Membership.organization_id == organization_id, Membership.user_id == user.id
-        )
-    )
+    role = repository.role_of(session, organization_id, user.id)
     if role is None:
         raise NotFound("organization not found", organization_id=str(organization_id))
     return Member(user.id, organization_id, Role(role)), wrote
@@ -74,62 +66,46 @@ def member_of(session: Session, user: User, header: str | None) -> tuple[Member,
 def scope_of(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID | None) -> uuid.UUID:
     """``organization_id`` when ``user_id`` is still one of its members (a job acting for
     the user who started it); not found otherwise."""
-    if organization_id is not None and session.scalar(
-        select(Membership.id).where(
-            Membership.organization_id == organization_id, Membership.user_id == user_id
-        )
+    if (
+        organization_id is not None
+        and repository.role_of(session, organization_id, user_id) is not None
     ):
         return organization_id
     raise NotFound("not found: not a member of its organization")
 
 
 def campaign_scope(session: Session, user_id: uuid.UUID, campaign_id: uuid.UUID) -> uuid.UUID:
-    found = session.scalar(select(Campaign.organization_id).where(Campaign.id == campaign_id))
+    found = repository.organization_of(session, Campaign, campaign_id)
     return scope_of(session, user_id, found)
 
 
 def export_scope(session: Session, user_id: uuid.UUID, export_id: uuid.UUID) -> uuid.UUID:
-    found = session.scalar(select(Export.organization_id).where(Export.id == export_id))
+    found = repository.organization_of(session, Export, export_id)
     return scope_of(session, user_id, found)
 
 
 def upload_scope(session: Session, user_id: uuid.UUID, file_id: uuid.UUID) -> uuid.UUID:
-    found = session.scalar(select(FileUpload.organization_id).where(FileUpload.id == file_id))
+    found = repository.organization_of(session, FileUpload, file_id)
     return scope_of(session, user_id, found)
 
 
 def list_mine(session: Session, user_id: uuid.UUID) -> list[tuple[Organization, str]]:
     """The user's organizations and their role in each, the personal one first."""
-    rows = session.execute(
-        select(Organization, Membership.role)
-        .join(Membership, Membership.organization_id == Organization.id)
-        .where(Membership.user_id == user_id)
-        .order_by(Organization.personal_user_id.is_(None), Organization.created_at, Organization.id)
-    ).all()
-    return [(organization, role) for organization, role in rows]
+    return repository.with_roles(session, user_id)
 
 
 def create(session: Session, user_id: uuid.UUID, name: str) -> Organization:
     """A new organization; its creator its owner."""
-    organization = Organization(name=name)
-    session.add(organization)
-    session.flush()
-    session.add(Membership(organization_id=organization.id, user_id=user_id, role=Role.OWNER))
-    session.flush()
-    return organization
+    return repository.add_organization(session, name, user_id)
 
 
 def get(
     session: Session, user_id: uuid.UUID, organization_id: uuid.UUID
 ) -> tuple[Organization, str]:
-    row = session.execute(
-        select(Organization, Membership.role)
-        .join(Membership, Membership.organization_id == Organization.id)
-        .where(Organization.id == organization_id, Membership.user_id == user_id)
-    ).first()
-    if row is None:
+    found = repository.with_role(session, user_id, organization_id)
+    if found is None:
         raise NotFound("organization not found", organization_id=str(organization_id))
-    return row[0], row[1]
+    return found
 
 
 def member_in(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID) -> Member:
@@ -139,39 +115,18 @@ def member_in(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID) 
 
 
 def list_members(session: Session, member: Member) -> list[tuple[Membership, User]]:
-    rows = session.execute(
-        select(Membership, User)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.organization_id == member.organization_id)
-        .order_by(Membership.created_at, Membership.id)
-    ).all()
-    return [(membership, user) for membership, user in rows]
+    return repository.members(session, member.organization_id)
 
 
 def _membership(session: Session, organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership:
-    found = session.scalar(
-        select(Membership)
-        .where(Membership.organization_id == organization_id, Membership.user_id == user_id)
-        .with_for_update()
-    )
+    found = repository.membership(session, organization_id, user_id, for_update=True)
     if found is None:
         raise NotFound("member not found", user_id=str(user_id))
     return found
 
 
-def _owners(session: Session, organization_id: uuid.UUID) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.organization_id == organization_id, Membership.role == Role.OWNER)
-        )
-        or 0
-    )
-
-
 def _keep_an_owner(session: Session, target: Membership, verb: str) -> None:
-    if target.role == Role.OWNER and _owners(session, target.organization_id) <= 1:
+    if target.role == Role.OWNER and repository.owners(session, target.organization_id) <= 1:
         raise Conflict(
             f"the last owner cannot {verb}: make another member an owner first",
             user_id=str(target.user_id),
