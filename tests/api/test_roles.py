@@ -218,3 +218,14 @@ def test_members_who_may_act_can_on_every_route(
     walked, unclassified = _walk(client, container, world, role, agency.members[role])
     assert unclassified == [], f"classify these routes in {__file__}: {unclassified}"
     assert walked >= 80
+
+
+def test_every_api_route_documents_the_403_of_a_role_and_the_404(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        if not path.startswith(API):
+            continue
+        for method, operation in operations.items():
+            assert {"403", "404"} <= set(operation["responses"]), (method, path)
+            if not path.startswith(f"{API}/auth/"):  # register's 403: not the token's user
+                assert "role" in operation["responses"]["403"]["description"], (method, path)

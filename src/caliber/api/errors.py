@@ -48,7 +48,8 @@ def _documented(description: str) -> dict[str, Any]:
 RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _documented("A body that cannot be parsed (not UTF-8, broken multipart)"),
     401: _documented("No token, or a token that does not verify"),
-    404: _documented("Missing, or not the caller's"),
+    403: _documented("The caller's role in the organization may not do this (named)"),
+    404: _documented("Missing, or not of an organization the caller belongs to"),
     409: _documented("The object's state does not allow this now"),
     413: _documented("The request body is too large"),
     415: _documented("The file is not of a supported type"),
