@@ -67,6 +67,20 @@ def add_run(
     return run
 
 
+def campaign_and_results_run(
+    session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID
+) -> tuple[Campaign, ScoringRun | None] | None:
+    """The organization's campaign ``campaign_id`` and the run its results are (None when
+    it has none), in one statement: every read of results asks for both (issue 19); None
+    when the campaign is not the organization's."""
+    row = session.execute(
+        select(Campaign, ScoringRun)
+        .outerjoin(ScoringRun, ScoringRun.id == Campaign.results_run_id)
+        .where(Campaign.id == campaign_id, Campaign.organization_id == org_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def get_run(
     session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID, run_id: uuid.UUID
 ) -> ScoringRun | None:

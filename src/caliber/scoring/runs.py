@@ -84,13 +84,13 @@ def results_view(
     """The run a read of the owner's campaign answers: ``run_id`` (404 if it is not a
     run of this campaign of this user; 409 if it has no results: in progress or failed),
     else the latest completed run (409 if none has completed yet)."""
-    campaign = campaign_repository.get_campaign(session, org_id, campaign_id)
     if run_id is None:
-        run = (
-            None
-            if campaign.results_run_id is None
-            else session.get(ScoringRun, campaign.results_run_id)
-        )
+        # the campaign and its results' run in one round trip: every result page,
+        # summary and list asks for both
+        found = repository.campaign_and_results_run(session, org_id, campaign_id)
+        if found is None:
+            raise NotFound("campaign not found", campaign_id=str(campaign_id))
+        campaign, run = found
         if run is None or campaign.summary is None:
             raise Conflict(
                 f"this campaign has no scoring results yet (status: {campaign.status}); "
@@ -99,6 +99,7 @@ def results_view(
                 status=campaign.status,
             )
     else:
+        campaign = campaign_repository.get_campaign(session, org_id, campaign_id)
         run = repository.get_run(session, org_id, campaign_id, run_id)
         if run is None:
             raise NotFound("run not found", run_id=str(run_id), campaign_id=str(campaign_id))

@@ -1,0 +1,65 @@
+"""The statements a read of results costs (issue 19: under saturation every round trip
+of a result page is paid 16 requests at a time). Counted, not timed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event
+
+from caliber.api.container import Container
+from caliber.core.errors import NotFound
+from caliber.db.models import Campaign
+from caliber.sample.export import write_sample
+from caliber.scoring import runs
+
+Scorer = Callable[[str, bytes], tuple[str, dict[str, str]]]
+
+
+@contextmanager
+def _statements(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+@pytest.fixture
+def scored(score_as: Scorer, tmp_path: Any) -> str:
+    export = tmp_path / "x.csv"
+    write_sample(export, "trade_desk", "display", rows=300)
+    campaign_id, _ = score_as("alice", export.read_bytes())
+    return campaign_id
+
+
+def test_the_latest_results_are_found_in_one_statement(container: Container, scored: str) -> None:
+    """The campaign and the run its results are come from one query (they were two: the
+    campaign, then its run by id)."""
+    cid = uuid.UUID(scored)
+    with container.sessions() as session:
+        campaign = session.get(Campaign, cid)
+        assert campaign is not None
+        org_id, run_id = campaign.organization_id, campaign.results_run_id
+        session.expunge_all()  # nothing already in the session's identity map
+        with _statements(container.engine) as seen:
+            view = runs.results_view(session, org_id, cid)
+        assert len(seen) == 1, seen
+        assert (view.campaign.id, view.run.id) == (cid, run_id)
+        assert view.marker.stale is False
+
+
+def test_another_organizations_campaign_is_still_not_found(
+    container: Container, scored: str
+) -> None:
+    with container.sessions() as session, pytest.raises(NotFound, match="campaign not found"):
+        runs.results_view(session, uuid.uuid4(), uuid.UUID(scored))
