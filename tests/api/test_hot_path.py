@@ -9,11 +9,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 
 from caliber.api.container import Container
 from caliber.core.errors import NotFound
-from caliber.db.models import Campaign
+from caliber.db.models import Campaign, Role, User
+from caliber.orgs import service as org_service
 from caliber.sample.export import write_sample
 from caliber.scoring import runs
 
@@ -63,3 +64,27 @@ def test_another_organizations_campaign_is_still_not_found(
 ) -> None:
     with container.sessions() as session, pytest.raises(NotFound, match="campaign not found"):
         runs.results_view(session, uuid.uuid4(), uuid.UUID(scored))
+
+
+def test_the_caller_in_their_personal_organization_takes_one_statement(
+    container: Container, scored: str
+) -> None:
+    """Every request asks which organization the caller acts in: by default their
+    personal one, and their role in it, now one query (they were two: the organization,
+    then the membership). The header's other organizations are read as before."""
+    with container.sessions() as session:
+        user = session.scalar(select(User).where(User.firebase_uid == "alice"))
+        assert user is not None
+        campaign = session.get(Campaign, uuid.UUID(scored))
+        assert campaign is not None
+        with _statements(container.engine) as seen:
+            member, wrote = org_service.member_of(session, user, None)
+        assert len(seen) == 1, seen
+        assert (member.organization_id, member.role, wrote) == (
+            campaign.organization_id,
+            Role.OWNER,
+            False,
+        )
+        other = uuid.uuid4()
+        with pytest.raises(NotFound, match="organization not found"):
+            org_service.member_of(session, user, str(other))

@@ -58,6 +58,20 @@ def add_organization(
     return organization
 
 
+def personal_role(session: Session, user_id: uuid.UUID) -> tuple[uuid.UUID, str | None] | None:
+    """The user's personal organization and their role in it (None: not a member), in
+    one statement (it is read on every request: issue 19); None when they have none."""
+    row = session.execute(
+        select(Organization.id, Membership.role)
+        .outerjoin(
+            Membership,
+            (Membership.organization_id == Organization.id) & (Membership.user_id == user_id),
+        )
+        .where(Organization.personal_user_id == user_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def role_of(session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
     found: str | None = session.scalar(
         select(Membership.role).where(

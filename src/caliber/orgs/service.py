@@ -46,6 +46,14 @@ def member_of(session: Session, user: User, header: str | None) -> tuple[Member,
     """The caller in the organization ``header`` names (default: their personal one);
     not a member (or no such organization): not found. Also whether anything was written
     (a personal organization made now)."""
+    if header is None or not header.strip():
+        # the default, on most requests: the personal organization and the role in it
+        # in one round trip (issue 19); made below on a first sign-in
+        found = repository.personal_role(session, user.id)
+        if found is not None:
+            if found[1] is None:
+                raise NotFound("organization not found", organization_id=str(found[0]))
+            return Member(user.id, found[0], Role(found[1])), False
     personal, wrote = ensure_personal(session, user)
     if header is None or not header.strip():
         organization_id = personal.id
