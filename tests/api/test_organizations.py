@@ -367,16 +367,18 @@ def test_a_job_acts_for_its_starter_only_while_they_are_a_member(
     started = client.post(f"{API}/scoring/start", json={"campaign_id": campaign}, headers=analyst)
     assert started.status_code == 202, started.text
     (job,) = calls
-    assert job["user_id"] == user_id(client, analyst)  # the member, not the organization
+    assert (job["campaign_id"], job["user_id"]) == (
+        campaign,
+        user_id(client, analyst),
+    )  # not the org
     client.delete(f"{API}/organizations/{agency}/members/{job['user_id']}", headers=alice)
-    scoring_jobs.run_scoring_job(container, **job)
+    scoring_jobs.run_scoring_job(container, campaign_id=campaign, user_id=job["user_id"])
     progress = f"{API}/scoring/progress/{campaign}"
     assert client.get(progress, headers=in_org(alice, agency)).json()["data"]["status"] == (
         "processing"
     )
     # the same job for someone who is still a member completes it
-    owner_job = {**job, "user_id": user_id(client, alice)}
-    scoring_jobs.run_scoring_job(container, **owner_job)
+    scoring_jobs.run_scoring_job(container, campaign_id=campaign, user_id=user_id(client, alice))
     assert client.get(progress, headers=in_org(alice, agency)).json()["data"]["status"] == (
         "completed"
     )
