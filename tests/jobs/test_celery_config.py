@@ -104,3 +104,13 @@ def test_a_scoring_run_is_not_held_back_by_a_rate_limit() -> None:
     from caliber.worker.tasks import process_campaign_scoring
 
     assert process_campaign_scoring.rate_limit is None
+
+
+def test_the_embedded_broker_is_polled_often_enough_for_a_run_to_start_at_once(
+    tmp_path: Path,
+) -> None:
+    """Issue 19: the embedded worker looked for new tasks every 0.25 s, so a scoring run
+    waited 0.13 s on average before its job began (0.25 s in the 1M-row end-to-end run, of
+    a 1.84 s drop-to-first-page); polled every 0.1 s, about 0.05 s."""
+    options = celery_config(_settings(tmp_path))["broker_transport_options"]
+    assert options["polling_interval"] <= 0.1
