@@ -110,6 +110,26 @@ def test_template_lifecycle(client: TestClient, auth: Auth) -> None:
     assert client.get(f"{API}/templates/{first['id']}", headers=alice).status_code == 404
 
 
+def test_answers_carry_the_setups_default_weights(client: TestClient, auth: Auth) -> None:
+    """What a weights editor starts from and resets to: scoring.md §1's table, whatever
+    custom weights are saved (a template holds no data to learn them from)."""
+    alice = auth("alice-defaults")
+    template = make_template(client, alice, custom_weights=TD_WEIGHTS)
+    awareness = {  # scoring.md: trade_desk / awareness / display, ctr_sensitivity=false
+        "cpm": 0.15,
+        "ias_display_fully_in_view_1s_rate": 0.25,
+        "ctr": 0.20,
+        "ad_load_xl_rate": 0.20,
+        "ad_refresh_below_15s_rate": 0.20,
+    }
+    assert template["default_weights"] == awareness
+    assert list(template["default_weights"]) == list(awareness)  # the setup's order
+    ctv = make_campaign(client, alice, name="CTV", channel="ctv")
+    assert ctv["default_weights"] == {"tv_quality_index_rate": 0.7, "unique_id_ratio": 0.3}
+    got = client.get(f"{API}/templates/{template['id']}", headers=alice).json()["data"]
+    assert got["default_weights"] == awareness
+
+
 def test_templates_are_private(client: TestClient, auth: Auth) -> None:
     template = make_template(client, auth("alice"))
     bob = auth("bob")

@@ -272,6 +272,18 @@ class ProgressUpdate(_Input):
         return self
 
 
+def default_weights_of(
+    platform: str, goal: str, channel: str, ctr_sensitivity: bool
+) -> dict[str, float] | None:
+    """The setup's metrics with their default weights, in the setup's order (None if it
+    has no setup): what a weights editor starts from and resets to."""
+    try:
+        setup = Setup.create(platform, goal, channel, ctr_sensitivity=ctr_sensitivity)
+        return dict(setup.resolve().weights)
+    except EngineError:
+        return None
+
+
 def level_of(platform: str, goal: str, channel: str, ctr_sensitivity: bool) -> str | None:
     """``domain`` or ``supply_vendor``: what the setup scores (None if it has no setup)."""
     try:
@@ -330,6 +342,13 @@ class _SetupOut(_Output):
     @property
     def analysis_level(self) -> str | None:
         return level_of(self.platform, self.goal, self.channel, self.ctr_sensitivity)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="the setup's metrics and their default weights, in the setup's order"
+    )
+    @property
+    def default_weights(self) -> dict[str, float] | None:
+        return default_weights_of(self.platform, self.goal, self.channel, self.ctr_sensitivity)
 
 
 class TemplateOut(_SetupOut):
