@@ -279,8 +279,11 @@ def validate(
 
 
 def _has_rows(table: Table) -> None:
-    """Refuse a file with no data row, as counting them would, reading the first only."""
-    if _collect(table.scan([0]).head(1)).height == 0:
+    """Refuse a file with no data row, as counting them would, reading the first only.
+    When the first rows give none, the whole file is read: a quote left open after the
+    header swallows every row, and the parser's message says so where "no data rows"
+    would mislead."""
+    if _collect(table.scan([0]).head(1)).height == 0 and table.load([0]).height == 0:
         raise EmptyFileError(
             "the file has a header row but no data rows", headers=list(table.headers)
         )
