@@ -203,3 +203,36 @@ def test_housekeeping_from_the_keyboard(flow: Flow, axe: Path) -> None:
     expect(page.locator("#file-preview")).to_be_visible()
     assert _violations(page, axe) == []
     _keyboard_reaches_everything(page)
+
+
+def test_the_organization_screens_are_usable_by_everyone(flow: Flow, axe: Path) -> None:
+    """Issue 21: the organizations list, a members page with an open invitation, the
+    invitation's acceptance page and the audit log."""
+    page = flow.page
+    created = flow.server.api("POST", "/organizations", json={"name": "Access team"})
+    org_id = created.json()["data"]["id"]
+    invited = flow.server.api(
+        "POST",
+        f"/organizations/{org_id}/invitations",
+        json={"email": "colleague@example.com", "role": "analyst"},
+    )
+    assert invited.status_code == 201, invited.text
+    page.goto(f"{flow.server.base}/app/organizations")
+    expect(page.locator("#organizations-table tbody tr")).to_have_count(2)
+    assert _violations(page, axe) == []
+    _keyboard_reaches_everything(page)
+
+    page.goto(f"{flow.server.base}/app/organizations/{org_id}")
+    expect(page.locator("#invitations-table tbody tr")).to_have_count(1)
+    assert _violations(page, axe) == []
+    _keyboard_reaches_everything(page)
+    page.screenshot(path=flow.shots / "73-a11y-members.png", full_page=True)
+
+    page.goto(f"{flow.server.base}/app/invitations/{invited.json()['data']['id']}")
+    expect(page.get_by_role("button", name="Accept the invitation")).to_be_visible()
+    assert _violations(page, axe) == []
+
+    page.goto(f"{flow.server.base}/app/organizations/{org_id}/audit")
+    expect(page.locator("#audit-table tbody tr")).to_have_count(2)
+    assert _violations(page, axe) == []
+    _keyboard_reaches_everything(page)

@@ -2,11 +2,14 @@
 import * as API from "./api.js";
 import { h, replace, field, fmt } from "./dom.js";
 import { renderMarkdown } from "./md.js";
+import * as Org from "./org.js";
 
 const chatKey = (id) => `caliber.chat.${id}`;
 
 export function aiPanel(root, id, ctx, getStatus) {
   const enc = encodeURIComponent(id);
+  // a viewer reads the organization's insights; asking the analyst is for analysts and up
+  const ask = Org.can("ask_ai");
   // insights
   const typeSelect = h("select", { id: "insight-type" });
   const typeField = field("Insight type", typeSelect);
@@ -119,8 +122,8 @@ export function aiPanel(root, id, ctx, getStatus) {
     h("section", { class: "card ai", "aria-labelledby": "ai-title", id: "ai-panel" },
       h("h2", { id: "ai-title" }, "AI analyst"),
       h("div", { class: "ai-grid" },
-        h("div", { class: "ai-insights" }, h("h3", {}, "Insights"), insightForm, insightList),
-        h("div", { class: "ai-chat" }, h("h3", {}, "Chat"), log, chatForm))),
+        h("div", { class: "ai-insights" }, h("h3", {}, "Insights"), ask ? insightForm : Org.readOnlyNote("ask the AI analyst for insights or chat with it", { id: "no-ai" }), insightList),
+        ask ? h("div", { class: "ai-chat" }, h("h3", {}, "Chat"), log, chatForm) : null)),
   );
 
   async function loadTypes() {
@@ -140,14 +143,14 @@ export function aiPanel(root, id, ctx, getStatus) {
       if (!ctx.alive()) return;
       const items = data.insights || [];
       if (!items.length) {
-        replace(insightList, h("p", { class: "muted" }, getStatus() === "completed" ? "No insights yet: pick a type and generate one." : "Score the campaign first: insights are built from its results."));
+        replace(insightList, h("p", { class: "muted" }, getStatus() === "completed" ? `No insights yet${ask ? ": pick a type and generate one" : ""}.` : "Score the campaign first: insights are built from its results."));
         return;
       }
       replace(insightList, items.map((i) => h("article", { class: "insight" },
         h("div", { class: "insight-head" },
           h("strong", {}, fmt.label(i.insight_type)),
           h("span", { class: "sub" }, ` ${fmt.date(i.generated_at)} · ${i.provider}${i.cached ? " · cached" : ""}`),
-          h("button", {
+          ask && h("button", {
             type: "button",
             class: "btn small ghost",
             onclick: async () => {
@@ -181,8 +184,8 @@ export function aiPanel(root, id, ctx, getStatus) {
     }
   }
 
-  loadTypes();
+  if (ask) loadTypes();
   loadInsights();
-  loadHistory();
+  if (ask) loadHistory();
   return { refresh: loadInsights };
 }

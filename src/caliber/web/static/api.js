@@ -3,7 +3,8 @@
 const TOKEN_KEY = "caliber.token";
 let config = null;
 let tokenProvider = null; // async () => token | null (Firebase SDK)
-const listeners = { unexpected: [], unauthorized: [] };
+let organizationId = null; // sent as X-Organization-Id on every request (org.js chooses it)
+const listeners = { unexpected: [], unauthorized: [], organizationGone: [] };
 
 export async function loadConfig() {
   const res = await fetch("/app/config.json", { headers: { Accept: "application/json" } });
@@ -14,6 +15,9 @@ export async function loadConfig() {
 
 export const getConfig = () => config;
 export const on = (kind, fn) => listeners[kind].push(fn);
+export const setOrganization = (id) => {
+  organizationId = id || null;
+};
 export const setTokenProvider = (fn) => {
   tokenProvider = fn;
 };
@@ -98,6 +102,10 @@ async function send(method, path, options = {}) {
 
 function notify(err) {
   if (err.status === 401) listeners.unauthorized.forEach((fn) => fn(err));
+  // the organization the header names is no longer the user's (removed meanwhile)
+  if (err.status === 404 && organizationId && err.details.organization_id === organizationId && err.sentOrganization === organizationId) {
+    listeners.organizationGone.forEach((fn) => fn(err));
+  }
   if (err.unexpected) listeners.unexpected.forEach((fn) => fn(err));
 }
 
@@ -105,6 +113,8 @@ async function sendOnce(method, path, { json, form, query } = {}) {
   const headers = { Accept: "application/json" };
   const token = await currentToken();
   if (token) headers.Authorization = `Bearer ${token}`;
+  const sentOrganization = organizationId;
+  if (sentOrganization) headers["X-Organization-Id"] = sentOrganization;
   let body;
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -125,7 +135,9 @@ async function sendOnce(method, path, { json, form, query } = {}) {
     } catch {
       payload = null;
     }
-    throw new ApiError(res.status, payload, res.headers.get("X-Request-ID"), res.headers.get("Retry-After"));
+    const err = new ApiError(res.status, payload, res.headers.get("X-Request-ID"), res.headers.get("Retry-After"));
+    err.sentOrganization = sentOrganization;
+    throw err;
   }
   return res;
 }

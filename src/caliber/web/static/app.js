@@ -6,11 +6,16 @@ import { campaignPage } from "./campaign.js";
 import { comparePage } from "./compare.js";
 import { templatePage } from "./template.js";
 import { notificationBell } from "./notifications.js";
+import * as Org from "./org.js";
+import { organizationsPage, invitationPage } from "./teams.js";
+import { membersPage } from "./members.js";
+import { auditPage } from "./audit.js";
 
 const main = document.getElementById("main");
 const banner = document.getElementById("banner");
 const menu = document.getElementById("user-menu");
 const bellRoot = document.getElementById("notifications");
+const orgRoot = document.getElementById("org-switcher");
 let bell = null;
 const SIGNED_OUT = "caliber.signedOut";
 let firebase = null; // {auth, mod}
@@ -34,6 +39,22 @@ API.on("unauthorized", () => {
     user = null;
     renderSignIn("Your session has ended. Please sign in again.");
   }
+});
+// removed from the organization the page works in: back to the personal one, saying so
+let leaving = false;
+API.on("organizationGone", async (err) => {
+  const gone = Org.current();
+  if (leaving || !gone || gone.id !== err.sentOrganization) return; // one banner for a page's many requests
+  leaving = true;
+  try {
+    await Org.refresh();
+  } catch {
+    return;
+  } finally {
+    leaving = false;
+  }
+  showBanner(`You are no longer a member of “${gone ? gone.name : "that organization"}”: you now work in ${Org.current() ? Org.label(Org.current()) : "your personal organization"}.`);
+  if (user) navigate("/");
 });
 window.addEventListener("unhandledrejection", (event) => {
   const err = event.reason;
@@ -59,7 +80,14 @@ function route() {
   bell?.refresh();
   const path = window.location.pathname;
   const m = /^\/app\/campaigns\/([^/]+)\/?$/.exec(path);
-  if (m) {
+  const team = /^\/app\/(organizations|invitations)\/([^/]+)(\/audit)?\/?$/.exec(path);
+  if (team && team[1] === "invitations" && !team[3]) {
+    invitationPage(main, decodeURIComponent(team[2]), ctx);
+  } else if (team && team[1] === "organizations") {
+    (team[3] ? auditPage : membersPage)(main, decodeURIComponent(team[2]), ctx);
+  } else if (path === "/app/organizations" || path === "/app/organizations/") {
+    organizationsPage(main, ctx);
+  } else if (m) {
     campaignPage(main, decodeURIComponent(m[1]), ctx);
   } else if (/^\/app\/templates\/[^/]+\/?$/.test(path)) {
     templatePage(main, decodeURIComponent(path.split("/")[3]), ctx);
@@ -111,6 +139,8 @@ async function signedIn() {
   try {
     const profile = await API.get("/auth/profile");
     user = profile.data;
+    const { lost } = await Org.load(user.id);
+    if (lost) showBanner("The organization chosen before is no longer one of yours: you work in your personal organization.");
   } catch (err) {
     if (err.status !== 401) renderSignIn(err.message);
     return;
@@ -124,6 +154,7 @@ function renderSignIn(message) {
   generation += 1;
   replace(menu);
   replace(bellRoot);
+  Org.unmount();
   bell = null;
   document.title = "Sign in · Caliber";
   const config = API.getConfig();
@@ -242,6 +273,9 @@ function renderMenu() {
   });
   replace(menu, button, panel);
   bell = notificationBell(bellRoot, { signedIn: () => user !== null });
+  // another organization: its campaigns, from the dashboard (the page on screen was the
+  // previous one's)
+  Org.switcher(orgRoot, { switched: () => navigate("/") });
 }
 
 function initials(text) {

@@ -15,6 +15,7 @@ import { impactPanel } from "./impact.js";
 import { deleteCampaignButton, exportsPanel } from "./housekeeping.js";
 import { weightsPanel } from "./weights.js";
 import { outliersPanel, driversPanel } from "./analytics.js";
+import * as Org from "./org.js";
 
 const EXTENSIONS = ["csv", "tsv", "txt", "xlsx", "xls"];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -37,13 +38,15 @@ export async function campaignPage(root, id, ctx) {
   }
   if (!ctx.alive()) return;
   document.title = `${campaign.name} · Caliber`;
+  // the role in the organization decides which edit controls show (issue 21)
+  const work = Org.can("work");
 
   const headBadge = h("span", {}, badge(campaign.status));
   const head = h(
     "div",
     { class: "page-head" },
     h("a", { href: "/", "data-link": "", class: "back" }, "← All campaigns"),
-    h("div", { class: "title-row" }, h("h1", { id: "campaign-title" }, campaign.name), headBadge, deleteCampaignButton(campaign, ctx)),
+    h("div", { class: "title-row" }, h("h1", { id: "campaign-title" }, campaign.name), headBadge, work ? deleteCampaignButton(campaign, ctx) : null),
     h("p", { class: "muted" }, setupText(campaign), campaign.analysis_level === "supply_vendor" ? " · scored by supply vendor" : " · scored by domain", ` · min. ${fmt.int(campaign.min_impressions)} impressions`),
     campaign.description ? h("p", {}, campaign.description) : null,
   );
@@ -52,7 +55,7 @@ export async function campaignPage(root, id, ctx) {
   const config = API.getConfig();
   const maxMb = Number(config?.maxUploadMb || 50);
   const fileInput = h("input", { type: "file", id: "file-input", accept: EXTENSIONS.map((e) => `.${e}`).join(","), class: "sr-only" });
-  const fileInfo = h("p", { class: "file-info", role: "status" }, campaign.file_upload_id ? "A file is attached. Upload another to replace it." : "No file yet.");
+  const fileInfo = h("p", { class: "file-info", role: "status" }, campaign.file_upload_id ? `A file is attached.${work ? " Upload another to replace it." : ""}` : "No file yet.");
   const uploadError = h("p", { class: "form-error", role: "alert", id: "upload-error" });
   const startBtn = h("button", { type: "button", class: "btn primary", id: "start-scoring", disabled: !campaign.file_upload_id }, campaign.status === "completed" || campaign.completed_at ? "Score again" : "Start scoring");
   const drop = h(
@@ -67,11 +70,11 @@ export async function campaignPage(root, id, ctx) {
     "section",
     { class: "card", "aria-labelledby": "upload-title" },
     h("h2", { id: "upload-title" }, "Data file"),
-    drop,
+    work ? drop : null,
     fileInfo,
     uploadError,
-    h("div", { class: "actions" }, startBtn),
-    confidenceSetting(campaign),
+    work ? h("div", { class: "actions" }, startBtn) : Org.readOnlyNote("upload files, score campaigns or change their list confidence", { id: "no-upload" }),
+    work ? confidenceSetting(campaign) : null,
   );
   fileInput.addEventListener("focus", () => drop.classList.add("focus"));
   fileInput.addEventListener("blur", () => drop.classList.remove("focus"));

@@ -5,6 +5,7 @@ import { stackedBar, statusColor } from "./charts.js";
 import { CONFIDENCE_WHY, levelOptions } from "./confidence.js";
 import { deleteTemplate, exportsPanel } from "./housekeeping.js";
 import { filesPanel } from "./files.js";
+import * as Org from "./org.js";
 
 export const PLATFORMS = [["trade_desk", "The Trade Desk"], ["pulsepoint", "PulsePoint"]];
 export const GOALS = [["awareness", "Awareness"], ["action", "Action"]];
@@ -141,7 +142,9 @@ export async function dashboard(root, ctx) {
       ...(Number.isFinite(level) ? { list_confidence: level } : {}),
     };
   }
-  const formCard = h("section", { class: "card", "aria-labelledby": "new-title" }, h("h2", { id: "new-title" }, "New campaign"), form);
+  // a viewer reads the organization's campaigns and creates none (issue 21)
+  const work = Org.can("work");
+  const formCard = h("section", { class: "card", "aria-labelledby": "new-title" }, h("h2", { id: "new-title" }, "New campaign"), work ? form : Org.readOnlyNote("create campaigns or templates", { id: "no-create" }));
 
   // templates
   const tName = field("Template name", h("input", { type: "text", maxlength: 200, autocomplete: "off" }), "Saves the platform, goal, channel, thresholds and list confidence chosen above.");
@@ -152,7 +155,7 @@ export async function dashboard(root, ctx) {
     { class: "card", "aria-labelledby": "templates-title" },
     h("h2", { id: "templates-title" }, "Templates"),
     tList,
-    h(
+    work && h(
       "form",
       {
         class: "stack",
@@ -184,9 +187,11 @@ export async function dashboard(root, ctx) {
   const files = filesPanel(ctx);
   const exportsCard = exportsPanel(ctx, { names: () => names });
   const deleted = new URLSearchParams(window.location.search).get("deleted");
+  const org = Org.current();
   replace(
     root,
-    h("div", { class: "page-head" }, h("h1", {}, "Dashboard"), h("p", { class: "muted" }, "Score your Trade Desk and PulsePoint exports, domain by domain.")),
+    h("div", { class: "page-head" }, h("h1", {}, "Dashboard"), h("p", { class: "muted" }, "Score your Trade Desk and PulsePoint exports, domain by domain."),
+      org && !org.personal ? h("p", { class: "org-note", id: "org-note" }, `Working in “${org.name}”, shared by its members. Your role: ${org.role}.`) : null),
     deleted ? h("p", { class: "notice", role: "status", id: "deleted-notice" }, `The campaign “${deleted}” was deleted.`) : null,
     figures,
     h("div", { class: "dash-grid" }, h("div", { class: "main-col" }, campaignsCard, files.el, exportsCard.el), h("div", { class: "side" }, formCard, templatesCard)),
@@ -238,7 +243,7 @@ export async function dashboard(root, ctx) {
   function renderTable(res) {
     const rows = res.data || [];
     if (!rows.length) {
-      replace(tableWrap, h("p", { class: "empty-state" }, state.status ? `No ${state.status} campaigns.` : "No campaigns yet. Create one with the form."));
+      replace(tableWrap, h("p", { class: "empty-state" }, state.status ? `No ${state.status} campaigns.` : work ? "No campaigns yet. Create one with the form." : "No campaigns yet in this organization."));
       replace(pager);
       return;
     }
@@ -294,7 +299,7 @@ export async function dashboard(root, ctx) {
             "li",
             {},
             h("div", {}, h("a", { href: `/app/templates/${encodeURIComponent(t.id)}`, "data-link": "", class: "template-link" }, h("strong", {}, t.name)), h("div", { class: "sub" }, setupText(t), t.custom_weights ? " · own weights" : "")),
-            h("div", { class: "btns" },
+            work && h("div", { class: "btns" },
               h("button", { type: "button", class: "btn small", onclick: () => { f.template.input.value = t.id; f.template.input.dispatchEvent(new Event("change")); f.name.input.focus(); } }, "Use", h("span", { class: "sr-only" }, ` ${t.name}`)),
               h("button", {
                 type: "button",

@@ -5,6 +5,7 @@ import * as API from "./api.js";
 import { h, replace, fmt, nextId } from "./dom.js";
 import { confirmAction, size } from "./housekeeping.js";
 import { inputName } from "./reading.js";
+import * as Org from "./org.js";
 
 const PAGE = 10;
 const PREVIEW_ROWS = 10;
@@ -55,7 +56,8 @@ export function filesPanel(ctx) {
         h("td", {}, h("div", { class: "btns" },
           h("button", { type: "button", class: "btn small", onclick: () => preview(f) }, "Preview", h("span", { class: "sr-only" }, ` ${f.original_filename}`)),
           h("button", { type: "button", class: "btn small", onclick: () => check(f) }, "Check", h("span", { class: "sr-only" }, ` ${f.original_filename}`)),
-          h("button", { type: "button", class: "btn small danger", onclick: () => remove(f) }, "Delete", h("span", { class: "sr-only" }, ` ${f.original_filename}`)))))))));
+          // a viewer previews and checks files, deletes none (issue 21)
+          Org.can("work") && h("button", { type: "button", class: "btn small danger", onclick: () => remove(f) }, "Delete", h("span", { class: "sr-only" }, ` ${f.original_filename}`)))))))));
     const pages = Math.max(1, Math.ceil((res.total || 0) / PAGE));
     replace(pager,
       h("button", { type: "button", class: "btn small", disabled: !res.has_prev, onclick: () => ((state.page -= 1), load()) }, "Previous"),

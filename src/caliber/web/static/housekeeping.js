@@ -3,6 +3,7 @@
 // the run on screen from the campaign page).
 import * as API from "./api.js";
 import { h, replace, field, select, fmt, badge, nextId } from "./dom.js";
+import * as Org from "./org.js";
 
 /**
  * A modal confirmation (the native <dialog>: focus stays inside, Escape cancels, focus
@@ -138,7 +139,10 @@ export function exportsPanel(ctx, { campaignId = null, view = null, names = () =
   const wrap = h("div", { class: "table-wrap" }, h("p", { class: "muted" }, "Loading exports…"));
   const titleId = nextId("exports-title");
   let form = null;
-  if (campaignId) {
+  // a viewer downloads the exports and prepares or deletes none (issue 21)
+  const work = Org.can("work");
+  if (campaignId && !work) form = Org.readOnlyNote("prepare or delete exports", { id: "no-exports" });
+  if (campaignId && work) {
     const pick = field("Format", select(FORMATS, "results_csv", { id: "export-format" }));
     form = h("form", {
       class: "export-form",
@@ -192,7 +196,7 @@ export function exportsPanel(ctx, { campaignId = null, view = null, names = () =
         const what = formatName(x.format);
         const actions = h("div", { class: "btns" },
           x.status === "completed" ? h("button", { type: "button", class: "btn small", dataset: { export: x.id }, onclick: () => download(x) }, "Download", h("span", { class: "sr-only" }, ` ${what}`)) : null,
-          h("button", { type: "button", class: "btn small danger", onclick: () => remove(x, what) }, "Delete", h("span", { class: "sr-only" }, ` ${what}`)));
+          work && h("button", { type: "button", class: "btn small danger", onclick: () => remove(x, what) }, "Delete", h("span", { class: "sr-only" }, ` ${what}`)));
         return h("tr", { dataset: { export: x.id } },
           campaignId ? null : h("td", {}, x.campaign_id ? campaignNames[x.campaign_id] || "another campaign" : "deleted campaign"),
           h("td", {}, what, x.filename ? h("span", { class: "sub block" }, x.filename) : null),

@@ -3,6 +3,7 @@
 // each marked as read by itself or all at once (GET /notifications, POST .../read).
 import * as API from "./api.js";
 import { h, replace, fmt } from "./dom.js";
+import * as Org from "./org.js";
 
 const PER_PAGE = 20;
 const POLL_MS = 30_000;
@@ -45,6 +46,8 @@ export function notificationBell(root, ctx) {
   replace(root, button, panel);
 
   function showCount(n) {
+    // marking the organization's notifications read is not a viewer's (issue 21)
+    markAll.hidden = !Org.can("work");
     state.unread = n;
     count.hidden = n === 0;
     replace(count, n > 99 ? "99+" : String(n), h("span", { class: "sr-only" }, " unread"));
@@ -91,7 +94,7 @@ export function notificationBell(root, ctx) {
       h("p", { class: "notification-message" }, n.message),
       h("div", { class: "btns" },
         n.campaign_id ? h("a", { href: `/app/campaigns/${encodeURIComponent(n.campaign_id)}`, "data-link": "", class: "btn small ghost", onclick: () => toggle(false) }, "Open the campaign") : null,
-        unread ? read : null));
+        unread && Org.can("work") ? read : null));
   }
 
   async function markRead(n) {

@@ -3,6 +3,7 @@
 // is missing with the columns that look like it), and a form that changes those reading
 // choices on the campaign (PUT /campaigns/{id}/read-options) before scoring.
 import * as API from "./api.js";
+import * as Org from "./org.js";
 import { h, replace, field, select, fmt, nextId } from "./dom.js";
 
 const INPUT_NAMES = {
@@ -166,7 +167,9 @@ export function readingPanel(campaign, ctx) {
         h("button", { type: "submit", class: "btn small primary", id: "reading-save" }, "Save reading choices"),
         h("button", { type: "button", class: "btn small ghost", onclick: () => save(true) }, "Clear my choices")),
       status);
-    replace(body, verdict, facts(v), h("h3", {}, "Where each input comes from"), inputsTable(v), form);
+    // a viewer sees how the file is read and changes nothing (issue 21)
+    const change = Org.can("work") ? form : Org.readOnlyNote("change how files are read", { id: "no-reading" });
+    replace(body, verdict, facts(v), h("h3", {}, "Where each input comes from"), inputsTable(v), change);
   }
 
   return { el, refresh };

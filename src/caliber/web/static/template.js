@@ -8,6 +8,7 @@ import * as API from "./api.js";
 import { h, replace } from "./dom.js";
 import { setupText } from "./dashboard.js";
 import { sliders, payload } from "./weights.js";
+import * as Org from "./org.js";
 
 const sameSetup = (a, b) => ["platform", "goal", "channel", "ctr_sensitivity"].every((k) => a[k] === b[k]);
 
@@ -90,9 +91,11 @@ export async function templatePage(root, id, ctx) {
   const order = defaults && Object.keys(defaults).every((m) => m in start) ? Object.keys(defaults) : Object.keys(start);
   editor.set(Object.fromEntries(order.map((m) => [m, start[m]])));
   const source = h("p", { class: "hint", id: "template-weights-source" }, template.custom_weights ? "The template's own weights." : "The setup's default weights.");
+  // a viewer sees the template's weights and changes none (issue 21)
+  const work = Org.can("work");
   replace(body,
     source,
-    h("div", { class: "actions" }, useDefaults),
+    work ? h("div", { class: "actions" }, useDefaults) : null,
     editor.el,
-    h("div", { class: "actions" }, save), status, error);
+    work ? h("div", { class: "actions" }, save) : Org.readOnlyNote("change templates", { id: "no-template-save" }), status, error);
 }

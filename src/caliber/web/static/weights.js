@@ -6,6 +6,7 @@
 import * as API from "./api.js";
 import { h, replace, field, select, fmt, badge, nextId } from "./dom.js";
 import { metricName } from "./results.js";
+import * as Org from "./org.js";
 
 const METHODS = [["correlation", "Correlation with the outcome"], ["mutual_info", "Mutual information"], ["f_score", "F-score"], ["variance", "Spread of each metric (no outcome)"], ["equal", "Equal weights"]];
 const OPTIMIZERS = [["", "No"], ["grid", "Grid search"], ["genetic", "Genetic search"], ["bayesian", "Bayesian optimization (a few seconds)"]];
@@ -165,7 +166,10 @@ export function weightsPanel(id, ctx, { start, canEdit }) {
         h("div", { class: "suggest-row" }, method.wrap, target.wrap, optimize.wrap,
           h("button", { type: "button", class: "btn", id: "suggest-weights", onclick: suggest }, "Suggest")),
         suggestNote),
-      h("div", { class: "actions" }, previewBtn, saveBtn), status, error, preview);
+      // a viewer previews weights (a computation) but saves none (issue 21)
+      h("div", { class: "actions" }, previewBtn, Org.can("work") ? saveBtn : null),
+      Org.can("work") ? null : Org.readOnlyNote("save weights or score campaigns", { id: "no-save-weights" }),
+      status, error, preview);
     method.input.addEventListener("change", syncTarget);
     optimize.input.addEventListener("change", syncTarget);
     editor.set(data.weights);
