@@ -244,3 +244,76 @@ def test_an_organization_shared_with_roles(
     guest_ctx.close()
     assert dialogs == []
     assert errors == []
+
+
+def test_the_audit_log_pages_and_is_for_owners_and_admins(
+    browser: Browser, token_server: Server, shots: Path
+) -> None:
+    base = token_server.base
+    owner_token = token_server.token("pager-org")
+    reader_token = token_server.token("reader-org")
+    org_id = _api(token_server, owner_token, "POST", "/organizations", json={"name": "Paged"})[
+        "data"
+    ]["id"]
+    for n in range(29):  # with the creation and the reader's invitation and joining: 32
+        _api(
+            token_server,
+            owner_token,
+            "POST",
+            f"/organizations/{org_id}/invitations",
+            json={"email": f"someone-{n}@example.com", "role": "analyst"},
+        )
+    invited = _api(
+        token_server,
+        owner_token,
+        "POST",
+        f"/organizations/{org_id}/invitations",
+        json={"email": "reader-org@example.com", "role": "viewer"},
+    )["data"]
+    _api(token_server, reader_token, "POST", f"/organizations/invitations/{invited['id']}/accept")
+    dialogs: list[str] = []
+    errors: list[str] = []
+
+    context = new_context(browser, owner_token, width=820)
+    page = context.new_page()
+    watch(page, dialogs, errors)
+    page.goto(f"{base}/app/organizations/{org_id}/audit")
+    second = _api(
+        token_server,
+        owner_token,
+        "GET",
+        f"/organizations/{org_id}/audit",
+        params={"page": 2, "per_page": 25},
+    )
+    assert second["total"] == 32
+    expect(page.locator("#audit-page")).to_have_text("Page 1 of 2")
+    expect(page.locator("#audit-table tbody tr")).to_have_count(25)
+    expect(page.get_by_role("button", name="Previous")).to_be_disabled()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#audit-page")).to_have_text("Page 2 of 2")
+    rows = page.locator("#audit-table tbody tr")
+    expect(rows).to_have_count(7)
+    ids = [rows.nth(i).get_attribute("data-entry") for i in range(7)]
+    assert ids == [e["id"] for e in second["data"]]
+    expect(rows.last).to_have_attribute("data-action", "organization.created")
+    expect(page.get_by_role("button", name="Next")).to_be_disabled()
+    page.screenshot(path=shots / "74-audit-820.png", full_page=True)
+    context.close()
+
+    # a viewer: no audit link, no invite form; the address itself answers the API's 403
+    context = new_context(browser, reader_token)
+    page = context.new_page()
+    watch(page, dialogs, errors)
+    page.goto(f"{base}/app/organizations/{org_id}")
+    expect(page.locator("#my-role")).to_have_text("your role: viewer")
+    expect(page.locator("#members-table tbody tr")).to_have_count(2)
+    expect(page.locator("#audit-link")).to_have_count(0)
+    expect(page.locator("#invite-form")).to_have_count(0)
+    expect(page.locator(".member-role")).to_have_count(0)
+    page.goto(f"{base}/app/organizations/{org_id}/audit")
+    expect(page.locator("#audit-error")).to_have_text(
+        "your role in this organization is viewer: a viewer may not read the audit log"
+    )
+    context.close()
+    assert dialogs == []
+    assert errors == []
