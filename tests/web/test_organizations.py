@@ -110,6 +110,15 @@ def test_an_organization_shared_with_roles(
     in_org = _api(token_server, owner_token, "GET", "/campaigns", org=org_id)["data"]
     assert [c["id"] for c in in_org] == [campaign_id]
     assert _api(token_server, owner_token, "GET", "/campaigns")["data"] == []  # personal
+    template = {"name": "Display setup", "platform": "trade_desk", "goal": "awareness"}
+    template_id = _api(
+        token_server,
+        owner_token,
+        "POST",
+        "/campaigns/templates",
+        org=org_id,
+        json={**template, "channel": "display"},
+    )["data"]["id"]
 
     # ---- the guest accepts, switches, reads and changes nothing -----------------------
     guest_ctx = new_context(browser, guest_token)
@@ -131,7 +140,14 @@ def test_an_organization_shared_with_roles(
     guest.reload()  # the choice is kept
     expect(gswitch).to_have_value(org_id)
     expect(guest.locator("a.campaign-link")).to_have_text(["Shared weekly"])
-    assert _edit_buttons(guest) == []
+    expect(guest.locator("a.template-link")).to_have_text(["Display setup"])
+    assert _edit_buttons(guest) == []  # no Use or Delete of the template either
+    guest.goto(f"{base}/app/templates/{template_id}")
+    expect(guest.locator("#no-template-save")).to_contain_text("may not change templates")
+    expect(guest.locator("#weights-panel input.weight-number").first).to_be_disabled()
+    expect(guest.locator("#save-template-weights")).to_have_count(0)
+    expect(guest.locator("#weights-defaults")).to_have_count(0)
+    guest.go_back()
     guest.locator("a.campaign-link").click()
     expect(guest.locator("#campaign-title")).to_have_text("Shared weekly")
     expect(guest.locator("#results-table tbody tr").first).to_be_visible(timeout=30_000)

@@ -98,4 +98,6 @@ export async function templatePage(root, id, ctx) {
     work ? h("div", { class: "actions" }, useDefaults) : null,
     editor.el,
     work ? h("div", { class: "actions" }, save) : Org.readOnlyNote("change templates", { id: "no-template-save" }), status, error);
+  // nothing to preview on a template: the sliders only show the weights to a viewer
+  if (!work) editor.el.querySelectorAll("input").forEach((input) => (input.disabled = true));
 }
