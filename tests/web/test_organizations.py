@@ -11,6 +11,7 @@ against the API's own answers."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +138,19 @@ def test_an_organization_shared_with_roles(
     expect(guest.locator("#no-create")).to_contain_text(
         "Your role in “Agency Web” is viewer: a viewer may not create campaigns"
     )
+    # the organization's notifications (the owner's run): read, not marked read, by a viewer
+    deadline = time.monotonic() + 60  # sent by a background task after the run
+    while time.monotonic() < deadline:
+        if _api(token_server, owner_token, "GET", "/notifications", org=org_id)["total"]:
+            break
+        time.sleep(0.3)
     guest.reload()  # the choice is kept
     expect(gswitch).to_have_value(org_id)
+    guest.locator("#notifications-button").click()
+    expect(guest.locator("#notification-list li").first).to_contain_text("Shared weekly")
+    expect(guest.locator("#mark-all-read")).to_be_hidden()
+    expect(guest.locator("#notification-list button")).to_have_count(0)
+    guest.keyboard.press("Escape")
     expect(guest.locator("a.campaign-link")).to_have_text(["Shared weekly"])
     expect(guest.locator("a.template-link")).to_have_text(["Display setup"])
     assert _edit_buttons(guest) == []  # no Use or Delete of the template either
