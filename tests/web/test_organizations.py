@@ -211,6 +211,7 @@ def test_an_organization_shared_with_roles(
     expect(guest.locator("#confidence-status")).to_contain_text(
         "your role in this organization is viewer: a viewer may not"
     )
+    expect(gswitch.locator("option")).to_have_text(["Personal · owner", "Agency Web · viewer"])
 
     # the last owner is neither demoted nor gone: the API's refusal, in its words
     me = owner.locator("#members-table tr", has_text="Owner-Org")

@@ -4,7 +4,7 @@ const TOKEN_KEY = "caliber.token";
 let config = null;
 let tokenProvider = null; // async () => token | null (Firebase SDK)
 let organizationId = null; // sent as X-Organization-Id on every request (org.js chooses it)
-const listeners = { unexpected: [], unauthorized: [], organizationGone: [] };
+const listeners = { unexpected: [], unauthorized: [], organizationGone: [], forbidden: [] };
 
 export async function loadConfig() {
   const res = await fetch("/app/config.json", { headers: { Accept: "application/json" } });
@@ -102,6 +102,7 @@ async function send(method, path, options = {}) {
 
 function notify(err) {
   if (err.status === 401) listeners.unauthorized.forEach((fn) => fn(err));
+  if (err.status === 403 && err.details.role) listeners.forbidden.forEach((fn) => fn(err));
   // the organization the header names is no longer the user's (removed meanwhile)
   if (err.status === 404 && organizationId && err.details.organization_id === organizationId && err.sentOrganization === organizationId) {
     listeners.organizationGone.forEach((fn) => fn(err));

@@ -41,6 +41,12 @@ API.on("unauthorized", () => {
   }
 });
 // removed from the organization the page works in: back to the personal one, saying so
+// a refusal naming another role than the one on screen: the role changed meanwhile; the
+// switcher shows the new one (the page keeps the API's message; a reload follows the role)
+API.on("forbidden", (err) => {
+  const org = Org.current();
+  if (org && err.details.role !== org.role && err.sentOrganization === (org.personal ? null : org.id)) Org.refresh().catch(() => {});
+});
 let leaving = false;
 API.on("organizationGone", async (err) => {
   const gone = Org.current();
