@@ -9,16 +9,19 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, delete, event, select, update
 
 from caliber.api.container import Container
 from caliber.core.errors import NotFound
-from caliber.db.models import Campaign, Role, User
+from caliber.db.models import Campaign, Membership, Role, User
+from caliber.orgs import repository as org_repository
 from caliber.orgs import service as org_service
 from caliber.sample.export import write_sample
 from caliber.scoring import runs
 
 Scorer = Callable[[str, bytes], tuple[str, dict[str, str]]]
+RESULTS = "/api/v1/scoring/results/{}"
 
 
 @contextmanager
@@ -88,3 +91,65 @@ def test_the_caller_in_their_personal_organization_takes_one_statement(
         other = uuid.uuid4()
         with pytest.raises(NotFound, match="organization not found"):
             org_service.member_of(session, user, str(other))
+
+
+def test_the_user_their_personal_organization_and_role_are_one_statement(
+    container: Container, scored: str
+) -> None:
+    """What every request reads first: the signed-in user (a disabled account is refused
+    at once) and, by default, the organization it acts in and the role there (a removed
+    member is refused at once), one query (they were two: the user, then the rest)."""
+    with container.sessions() as session:
+        campaign = session.get(Campaign, uuid.UUID(scored))
+        assert campaign is not None
+        org_id = campaign.organization_id
+        session.expunge_all()
+        with _statements(container.engine) as seen:
+            found = org_repository.user_with_personal_role(session, "alice")
+        assert len(seen) == 1, seen
+        assert found is not None
+        user, personal, role = found
+        assert (user.firebase_uid, personal, role) == ("alice", org_id, Role.OWNER)
+        assert org_repository.user_with_personal_role(session, "nobody") is None
+
+
+def test_a_result_page_costs_two_statements(
+    client: TestClient, container: Container, score_as: Scorer, tmp_path: Any
+) -> None:
+    """A result page reads the user with their organization and role, then the campaign
+    with its run: two statements (three before issue 19's last trim)."""
+    export = tmp_path / "x.csv"
+    write_sample(export, "trade_desk", "display", rows=300)
+    campaign_id, headers = score_as("alice", export.read_bytes())
+    page = RESULTS.format(campaign_id)
+    assert client.get(page, headers=headers).status_code == 200  # the run's frame held
+    with _statements(container.engine) as seen:
+        response = client.get(page, params={"sort_by": "ctr"}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert len(seen) == 2, seen
+
+
+def test_the_one_statement_still_refuses_at_once(
+    client: TestClient, container: Container, score_as: Scorer, tmp_path: Any
+) -> None:
+    """Nothing of the caller is kept between requests: a member removed from their
+    personal organization gets 404 and a disabled account 401 on their very next one."""
+    export = tmp_path / "x.csv"
+    write_sample(export, "trade_desk", "display", rows=300)
+    campaign_id, headers = score_as("alice", export.read_bytes())
+    page = RESULTS.format(campaign_id)
+    assert client.get(page, headers=headers).status_code == 200
+    with container.sessions() as session:
+        user = session.scalar(select(User).where(User.firebase_uid == "alice"))
+        assert user is not None
+        session.execute(delete(Membership).where(Membership.user_id == user.id))
+        session.commit()
+    removed = client.get(page, headers=headers)
+    assert removed.status_code == 404
+    assert removed.json()["message"] == "organization not found"
+    with container.sessions() as session:
+        session.execute(update(User).values(is_active=False))
+        session.commit()
+    disabled = client.get(page, headers=headers)
+    assert disabled.status_code == 401
+    assert "disabled" in disabled.json()["message"]

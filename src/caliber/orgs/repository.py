@@ -72,6 +72,25 @@ def personal_role(session: Session, user_id: uuid.UUID) -> tuple[uuid.UUID, str 
     return None if row is None else (row[0], row[1])
 
 
+def user_with_personal_role(
+    session: Session, firebase_uid: str
+) -> tuple[User, uuid.UUID | None, str | None] | None:
+    """The user signed in as ``firebase_uid``, their personal organization (None: they
+    have none yet) and their role in it (None: not a member), in one statement: every
+    request reads the user (a disabled account is refused at once) and, by default, the
+    organization it acts in (a removed member is refused at once). None: no such user."""
+    row = session.execute(
+        select(User, Organization.id, Membership.role)
+        .outerjoin(Organization, Organization.personal_user_id == User.id)
+        .outerjoin(
+            Membership,
+            (Membership.organization_id == Organization.id) & (Membership.user_id == User.id),
+        )
+        .where(User.firebase_uid == firebase_uid)
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
 def role_of(session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
     found: str | None = session.scalar(
         select(Membership.role).where(

@@ -42,14 +42,21 @@ def ensure_personal(session: Session, user: User) -> tuple[Organization, bool]:
     return organization, True
 
 
-def member_of(session: Session, user: User, header: str | None) -> tuple[Member, bool]:
+def member_of(
+    session: Session,
+    user: User,
+    header: str | None,
+    known: tuple[uuid.UUID, str | None] | None = None,
+) -> tuple[Member, bool]:
     """The caller in the organization ``header`` names (default: their personal one);
     not a member (or no such organization): not found. Also whether anything was written
-    (a personal organization made now)."""
+    (a personal organization made now). ``known``: the personal organization and the
+    role in it, when this request has already read them (``auth.service.sign_in``)."""
     if header is None or not header.strip():
         # the default, on most requests: the personal organization and the role in it
-        # in one round trip (issue 19); made below on a first sign-in
-        found = repository.personal_role(session, user.id)
+        # in one round trip (issue 19), or none when read with the user; made below on
+        # a first sign-in
+        found = known if known is not None else repository.personal_role(session, user.id)
         if found is not None:
             if found[1] is None:
                 raise NotFound("organization not found", organization_id=str(found[0]))
