@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from caliber.db.models import (
@@ -72,6 +72,19 @@ def personal_role(session: Session, user_id: uuid.UUID) -> tuple[uuid.UUID, str 
     return None if row is None else (row[0], row[1])
 
 
+# built once: composing the statement's expressions cost more CPU than running it, and
+# every request asks it (issue 19); the user's uid is its one parameter
+_USER_WITH_PERSONAL_ROLE = (
+    select(User, Organization.id, Membership.role)
+    .outerjoin(Organization, Organization.personal_user_id == User.id)
+    .outerjoin(
+        Membership,
+        (Membership.organization_id == Organization.id) & (Membership.user_id == User.id),
+    )
+    .where(User.firebase_uid == bindparam("firebase_uid"))
+)
+
+
 def user_with_personal_role(
     session: Session, firebase_uid: str
 ) -> tuple[User, uuid.UUID | None, str | None] | None:
@@ -79,15 +92,7 @@ def user_with_personal_role(
     have none yet) and their role in it (None: not a member), in one statement: every
     request reads the user (a disabled account is refused at once) and, by default, the
     organization it acts in (a removed member is refused at once). None: no such user."""
-    row = session.execute(
-        select(User, Organization.id, Membership.role)
-        .outerjoin(Organization, Organization.personal_user_id == User.id)
-        .outerjoin(
-            Membership,
-            (Membership.organization_id == Organization.id) & (Membership.user_id == User.id),
-        )
-        .where(User.firebase_uid == firebase_uid)
-    ).first()
+    row = session.execute(_USER_WITH_PERSONAL_ROLE, {"firebase_uid": firebase_uid}).first()
     return None if row is None else (row[0], row[1], row[2])
 
 
