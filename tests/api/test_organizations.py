@@ -90,6 +90,40 @@ def test_a_user_works_in_their_personal_organization_by_default(
     assert me == client.get(f"{API}/auth/profile", headers=alice).json()
 
 
+def test_each_organization_says_what_the_callers_role_may_do(
+    client: TestClient, auth: Auth
+) -> None:
+    """The permissions a client shows its controls by are the policy's, per role (the
+    roles table of docs/service.md), on the list and on one organization."""
+    owner = auth("perm-owner")
+    agency = team(client, owner)
+    expected = {
+        "owner": ["read", "work", "ask_ai", "manage_members", "read_audit"],
+        "admin": ["read", "work", "ask_ai", "manage_members", "read_audit"],
+        "analyst": ["read", "work", "ask_ai"],
+        "viewer": ["read"],
+    }
+    members = {"owner": owner}
+    for role in ("admin", "analyst", "viewer"):
+        members[role] = join(client, owner, agency, auth, f"perm-{role}", role)
+    for role, headers in members.items():
+        listed = client.get(f"{API}/organizations", headers=headers).json()["data"]
+        (mine,) = [o for o in listed if o["id"] == agency]
+        assert (mine["role"], mine["permissions"]) == (role, expected[role])
+        one = client.get(f"{API}/organizations/{agency}", headers=headers).json()["data"]
+        assert one["permissions"] == expected[role]
+    # a viewer made analyst may work from the next answer on
+    viewer_id = user_id(client, members["viewer"])
+    changed = client.put(
+        f"{API}/organizations/{agency}/members/{viewer_id}",
+        json={"role": "analyst"},
+        headers=owner,
+    )
+    assert changed.status_code == 200, changed.text
+    again = client.get(f"{API}/organizations/{agency}", headers=members["viewer"]).json()
+    assert again["data"]["permissions"] == expected["analyst"]
+
+
 def test_the_header_must_name_one_of_the_callers_organizations(
     client: TestClient, auth: Auth
 ) -> None:

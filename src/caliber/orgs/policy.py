@@ -53,6 +53,13 @@ def allows(role: Role, action: Action) -> bool:
     return action in _ALLOWED[role]
 
 
+def permissions(role: Role) -> list[str]:
+    """What the role may do, by the names refusals use (``read``, ``work``, ``ask_ai``,
+    ``manage_members``, ``read_audit``), in :class:`Action`'s order: what a client shows
+    or hides its controls by, so this module stays the one place that decides."""
+    return [action.name.lower() for action in Action if allows(role, action)]
+
+
 def require(member: Member, action: Action) -> None:
     """Refuse (403, the role named) what the member's role may not do."""
     if not allows(member.role, action):

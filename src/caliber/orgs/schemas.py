@@ -6,9 +6,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    computed_field,
+    field_validator,
+)
 
 from caliber.db.models import Role
+from caliber.orgs import policy
 
 OrganizationName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
@@ -36,6 +44,14 @@ class OrganizationOut(BaseModel):
     created_at: datetime
 
     _as_utc = field_validator("created_at")(_utc)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="what the caller's role may do here: read, work, ask_ai, "
+        "manage_members, read_audit (orgs/policy.py)"
+    )
+    @property
+    def permissions(self) -> list[str]:
+        return policy.permissions(self.role)
 
 
 class RoleChange(BaseModel):

@@ -48,7 +48,7 @@ export async function membersPage(root, id, ctx) {
   if (!ctx.alive()) return;
   const title = org.personal ? "Personal" : org.name;
   document.title = `${title} · Members · Caliber`;
-  const manages = Org.roleIn(org.role, "manage_members");
+  const manages = Org.allowed(org, "manage_members");
   const owner = org.role === "owner";
   const path = `/organizations/${enc(id)}`;
   const status = h("p", { class: "form-status", role: "status", id: "members-status" });
@@ -86,7 +86,7 @@ export async function membersPage(root, id, ctx) {
     h("p", { class: "hint" }, grantable.map((r) => `${r}: ${Org.ROLE_TEXT[r]}`).join(" · ")),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "btn primary" }, "Invite")), sent) : null;
 
-  const auditLink = Org.roleIn(org.role, "read_audit") ? h("a", { href: `/app/organizations/${enc(id)}/audit`, "data-link": "", class: "btn small", id: "audit-link" }, "Audit log") : null;
+  const auditLink = Org.allowed(org, "read_audit") ? h("a", { href: `/app/organizations/${enc(id)}/audit`, "data-link": "", class: "btn small", id: "audit-link" }, "Audit log") : null;
   const isCurrent = Org.current() && Org.current().id === org.id;
   replace(root,
     h("div", { class: "page-head" }, h("a", { href: "/app/organizations", "data-link": "", class: "back" }, "← Organizations"),

@@ -4,16 +4,10 @@
 import * as API from "./api.js";
 import { h, replace, nextId } from "./dom.js";
 
-// What each role may do: orgs/policy.py, as docs/service.md "Organizations and roles"
-// states it. The role itself is the API's answer (GET /organizations), never guessed; a
-// 403 that still happens (the role changed meanwhile) shows the API's message.
-const READ = "read";
-const ALLOWED = {
-  viewer: [READ],
-  analyst: [READ, "work", "ask_ai"],
-  admin: [READ, "work", "ask_ai", "manage_members", "read_audit"],
-  owner: [READ, "work", "ask_ai", "manage_members", "read_audit"],
-};
+// What each role may do is the API's answer: every organization GET /organizations gives
+// carries the caller's role and its `permissions` (read, work, ask_ai, manage_members,
+// read_audit), decided by orgs/policy.py alone; a 403 that still happens (the role changed
+// meanwhile) shows the API's message.
 export const ROLES = ["viewer", "analyst", "admin", "owner"];
 export const ROLE_TEXT = {
   viewer: "read everything and download reports and lists, and change nothing",
@@ -27,10 +21,11 @@ const storeKey = () => `caliber.org.${state.userId}`;
 
 export const current = () => state.current;
 export const organizations = () => state.list;
-export const roleIn = (role, action) => (ALLOWED[role] || []).includes(action);
-/** Whether the role in the current organization may take the action (work, ask_ai,
- * manage_members, read_audit). */
-export const can = (action) => Boolean(state.current) && roleIn(state.current.role, action);
+/** Whether the caller's role in the organization (an answer of the organizations routes)
+ * may take the action (work, ask_ai, manage_members, read_audit). */
+export const allowed = (org, action) => Boolean(org) && (org.permissions || []).includes(action);
+/** Whether the role in the current organization may take the action. */
+export const can = (action) => allowed(state.current, action);
 
 /** In place of an edit control a role may not use: says why, naming the role. */
 export function readOnlyNote(what, attrs = {}) {

@@ -61,7 +61,7 @@ export async function organizationsPage(root, ctx) {
       h("td", {}, h("div", { class: "btns" },
         current && current.id === o.id ? null : h("button", { type: "button", class: "btn small", onclick: () => Org.choose(o.id) && ctx.navigate("/") }, "Work in it", h("span", { class: "sr-only" }, ` ${o.name}`)),
         h("a", { href: `/app/organizations/${enc(o.id)}`, "data-link": "", class: "btn small ghost" }, "Members", h("span", { class: "sr-only" }, ` of ${o.name}`)),
-        Org.roleIn(o.role, "read_audit") ? h("a", { href: `/app/organizations/${enc(o.id)}/audit`, "data-link": "", class: "btn small ghost" }, "Audit log", h("span", { class: "sr-only" }, ` of ${o.name}`)) : null)))))));
+        Org.allowed(o, "read_audit") ? h("a", { href: `/app/organizations/${enc(o.id)}/audit`, "data-link": "", class: "btn small ghost" }, "Audit log", h("span", { class: "sr-only" }, ` of ${o.name}`)) : null)))))));
 }
 
 /** /app/invitations/{id}: join with the invitation's role, signed in with its email. */
