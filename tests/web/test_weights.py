@@ -229,13 +229,17 @@ def test_a_templates_weights_on_its_page(flow: Flow) -> None:
     assert flow.get(f"/campaigns/templates/{template_id}")["data"]["custom_weights"] is None
     assert _shown(flow) == _percent(defaults["defaults"])
 
-    # a setup no campaign has scored yet: nothing tells its metrics
+    # a setup no campaign has scored yet: its metrics and defaults are the template's own
+    # answer (scoring.md §1: pulsepoint / any goal / video)
     other = flow.server.api(
         "POST",
         "/campaigns/templates",
         json={"name": "Video T", "platform": "pulsepoint", "goal": "awareness", "channel": "video"},
     ).json()["data"]
     page.goto(f"{flow.server.base}/app/templates/{other['id']}")
-    expect(page.locator("#template-weights-none")).to_contain_text("score a campaign")
+    expect(page.locator("#template-weights-source")).to_have_text("The setup's default weights.")
+    video = {"ecpm": 0.2, "ctr": 0.1, "completion_rate": 0.5, "conversion_rate": 0.2}
+    assert _shown(flow) == _percent(video)
+    assert list(_shown(flow)) == list(video)  # in the setup's order
     page.goto(f"{flow.server.base}/app/templates/{uuid.uuid4()}")
     expect(page.get_by_role("alert")).to_contain_text("Template not found")

@@ -1,24 +1,13 @@
 // A template's page (issue 20 §1): its setup and its weights, which every campaign created
 // from it copies. The sliders keep 100 %; saving stores them (PUT
 // /campaigns/templates/{id}/weights), "Setup defaults" stores null (the setup's own).
-// A template holds no data, so the setup's metrics and default weights come from the
-// weights it has, or from a scored campaign of the same setup (the sensitivity route's
-// ``defaults``, which depend on the setup alone).
+// A template holds no data: the setup's metrics and default weights are in its answer
+// (``default_weights``, scoring.md §1, in the setup's order).
 import * as API from "./api.js";
 import { h, replace } from "./dom.js";
 import { setupText } from "./dashboard.js";
 import { sliders, payload } from "./weights.js";
 import * as Org from "./org.js";
-
-const sameSetup = (a, b) => ["platform", "goal", "channel", "ctr_sensitivity"].every((k) => a[k] === b[k]);
-
-/** The setup's default weights, read through a scored campaign of that setup, or null. */
-async function setupDefaults(template) {
-  const { data } = await API.get("/campaigns", { status: "completed", limit: 100 });
-  const like = (data || []).find((c) => sameSetup(c, template));
-  if (!like) return null;
-  return (await API.post("/scoring/weights/sensitivity", { campaign_id: like.id })).data.defaults;
-}
 
 export async function templatePage(root, id, ctx) {
   document.title = "Template · Caliber";
@@ -49,13 +38,7 @@ export async function templatePage(root, id, ctx) {
       h("p", { class: "hint" }, "How much each metric counts in a score. Campaigns created from this template start with these weights."),
       body));
 
-  let defaults = null;
-  try {
-    defaults = await setupDefaults(template);
-  } catch {
-    defaults = null; // the template's own weights can still be edited
-  }
-  if (!ctx.alive()) return;
+  const defaults = template.default_weights || null;
   const start = template.custom_weights || defaults;
   const useDefaults = h("button", { type: "button", class: "btn small", id: "weights-defaults" }, "Use the setup's defaults");
   const save = h("button", { type: "button", class: "btn primary", id: "save-template-weights" }, "Save weights");
@@ -83,8 +66,8 @@ export async function templatePage(root, id, ctx) {
     status.textContent = "Weights saved: campaigns created from this template start with them.";
   });
   if (!start) {
-    // nothing tells which metrics the setup scores until a campaign of it is scored
-    replace(body, h("p", { id: "template-weights-none" }, "This template scores with its setup's default weights. To change them here, score a campaign with this setup first: its metrics then show here."));
+    // a setup the engine no longer knows: nothing to weigh
+    replace(body, h("p", { id: "template-weights-none" }, "This template's setup is not one Caliber scores: its weights cannot be shown."));
     return;
   }
   // in the setup's order (stored weights come back sorted by name)
