@@ -12,6 +12,17 @@ plus the two limits it lacks.
   seconds of its first byte (of the connection, for the first request), or the
   connection is closed.
 
+And one for the API processes' share of the work:
+
+- **Requests per connection.** Under ``--workers N`` the processes share the listening
+  socket and a connection stays with the process that accepted it for as long as it is
+  kept alive. Each process accepts every connection waiting when it wakes, so a burst
+  of clients can land mostly on one: the load benchmark saw 12 of its 16 connections on
+  one of the two processes, which then queued three times the other's work for the whole
+  run. After ``HTTP_MAX_KEEPALIVE_REQUESTS`` requests (nginx's ``keepalive_requests``)
+  a response says ``Connection: close`` and the client connects again, to whichever
+  process is free to accept it first: the less busy one.
+
 The body has its own limits once the app reads it (``bodies.py``).
 """
 
@@ -30,13 +41,16 @@ class HeaderLimitExceeded(Exception):  # noqa: N818 - raised inside the parser's
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a cap on header bytes and a header deadline."""
+    """uvicorn's httptools protocol with a cap on header bytes, a header deadline and a
+    cap on the requests of a keep-alive connection."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         settings = get_settings()  # each API process's own (the CLI's, or --workers')
         self.max_header_bytes = settings.HTTP_MAX_HEADER_BYTES
         self.header_timeout = settings.HTTP_HEADER_TIMEOUT
+        self.max_requests = settings.HTTP_MAX_KEEPALIVE_REQUESTS
+        self.requests = 0
         self.header_bytes = 0
         self.header_timer: asyncio.TimerHandle | None = None
 
@@ -64,7 +78,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
-        super().on_headers_complete()
+        super().on_headers_complete()  # makes the request's cycle
+        self.requests += 1
+        if self.max_requests and self.requests >= self.max_requests and self.cycle is not None:
+            # uvicorn answers it with "connection: close" and closes once it is sent
+            self.cycle.keep_alive = False
 
     def _count(self, size: int) -> None:
         self.header_bytes += size

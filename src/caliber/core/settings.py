@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # and hold at most this many bytes (400 past it); the connection is closed otherwise
     HTTP_HEADER_TIMEOUT: float = Field(default=30, gt=0)
     HTTP_MAX_HEADER_BYTES: int = Field(default=64 * 1024, ge=4096)
+    # `caliber serve`: a keep-alive connection is closed after this many requests (0:
+    # never), so a client's connections spread again over the API processes (--workers):
+    # the process that wins a connection's accept keeps it as long as it stays open
+    HTTP_MAX_KEEPALIVE_REQUESTS: int = Field(default=100, ge=0)
 
     REDIS_URL: str | None = None
     CELERY_BROKER_URL: str | None = None
