@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from caliber.db.base import utcnow
@@ -67,6 +67,18 @@ def add_run(
     return run
 
 
+# built once, its ids bound per call: every read of results asks it, and composing the
+# statement again on each request cost about as much as running it (issue 19)
+_CAMPAIGN_AND_RESULTS_RUN = (
+    select(Campaign, ScoringRun)
+    .outerjoin(ScoringRun, ScoringRun.id == Campaign.results_run_id)
+    .where(
+        Campaign.id == bindparam("campaign_id"),
+        Campaign.organization_id == bindparam("org_id"),
+    )
+)
+
+
 def campaign_and_results_run(
     session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> tuple[Campaign, ScoringRun | None] | None:
@@ -74,9 +86,7 @@ def campaign_and_results_run(
     it has none), in one statement: every read of results asks for both (issue 19); None
     when the campaign is not the organization's."""
     row = session.execute(
-        select(Campaign, ScoringRun)
-        .outerjoin(ScoringRun, ScoringRun.id == Campaign.results_run_id)
-        .where(Campaign.id == campaign_id, Campaign.organization_id == org_id)
+        _CAMPAIGN_AND_RESULTS_RUN, {"campaign_id": campaign_id, "org_id": org_id}
     ).first()
     return None if row is None else (row[0], row[1])
 
