@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from caliber.reports.data import CampaignFacts, ListSnapshot, ReportData
+from caliber.scoring.frames import EXPORT_FIELDS
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "campaign_name",
@@ -87,21 +88,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 """The one-row campaign summary CSV."""
 
 
-STORED_RESULT_FIELDS: tuple[str, ...] = (
-    "domain",
-    "score",
-    "quality_status",
-    "percentile_rank",
-    "impressions",
-    "spend",
-    "cpm",
-    "ctr",
-    "conversions",
-    "conversion_rate",
-    "metrics",
-    "score_breakdown",
-    "outlier_flags",
-)
+STORED_RESULT_FIELDS: tuple[str, ...] = EXPORT_FIELDS
 """The stored columns of a result row that
 :func:`~caliber.reports.csv_writer.results_csv` and
 :func:`results_json_items` read, in this order (the JSON columns as loaded values)."""

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from caliber.db.base import utcnow
 from caliber.db.models import AIInsight, Campaign
 from caliber.engine.lists import OptimizationLists
-from caliber.reports import formats
 from caliber.reports.data import (
     CampaignFacts,
     Insight,
@@ -26,7 +25,7 @@ from caliber.reports.data import (
     ResultLine,
 )
 from caliber.scoring import pages
-from caliber.scoring.frames import EXPORT_FIELDS, StoredRun
+from caliber.scoring.frames import StoredRun
 from caliber.scoring.lists import run_lists
 from caliber.scoring.repository import ResultFilters
 from caliber.scoring.runs import ResultsView, results_view
@@ -188,10 +187,9 @@ def result_batches(
     stored: StoredRun, filters: ResultFilters, batch: int = 2000, extra: Sequence[str] = ()
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Every (filtered) result row in rank order as tuples of
-    :data:`formats.STORED_RESULT_FIELDS`, ``batch`` rows at a time (made from the run's
+    :data:`caliber.scoring.frames.EXPORT_FIELDS`, ``batch`` rows at a time (made from the run's
     frame batch by batch: the rows of a large campaign never sit in memory at once), then
     the values of the ``extra`` columns."""
-    assert formats.STORED_RESULT_FIELDS == EXPORT_FIELDS
     mask = None
     if filters != ResultFilters():
         index = pages.RunIndex(stored.index)

@@ -133,7 +133,8 @@ class Record:
     confidence: dict[str, Any] | None = None
 
 
-# the columns of an exported row (caliber.reports.formats.STORED_RESULT_FIELDS), in order
+# the columns of an exported row, in order: what the results CSV and JSON exports read
+# (caliber.reports.formats.STORED_RESULT_FIELDS is this tuple)
 EXPORT_FIELDS = (
     "domain",
     "score",
