@@ -49,6 +49,12 @@ def notify_scoring_finished(
         title=title,
         message=message,
     )
+    return add_once(session, notification)
+
+
+def add_once(session: Session, notification: Notification) -> Notification | None:
+    """Store ``notification`` unless one of its kind was already sent for its run (the
+    unique kind and run key: a redelivered job sends nothing twice); None then."""
     try:
         with session.begin_nested():
             session.add(notification)

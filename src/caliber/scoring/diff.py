@@ -16,13 +16,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caliber.campaigns import repository as campaign_repository
 from caliber.core.errors import Conflict
 from caliber.db.models import Campaign, Notification, RunStatus, ScoringRun
 from caliber.engine import diff as engine_diff
+from caliber.notifications import service as notifications
 from caliber.scoring import answers, pages, repository
 from caliber.scoring.history import completed_runs, view_of
 from caliber.scoring.lists import run_lists
@@ -183,9 +183,4 @@ def notify_list_changes(
         title=f"{campaign.name}: the lists changed",
         message=f"{sentence[0].upper()}{sentence[1:]}{when}.",
     )
-    try:
-        with session.begin_nested():
-            session.add(notification)
-    except IntegrityError:
-        return None  # already sent for this run
-    return notification
+    return notifications.add_once(session, notification)
