@@ -1,6 +1,6 @@
 // Caliber web app: start-up, sign-in, top bar, error banner and the History API router.
 import * as API from "./api.js";
-import { h, replace, field } from "./dom.js";
+import { h, replace, field, disclosure } from "./dom.js";
 import { dashboard } from "./dashboard.js";
 import { campaignPage } from "./campaign.js";
 import { comparePage } from "./compare.js";
@@ -262,21 +262,7 @@ function renderMenu() {
     ),
     h("button", { type: "button", class: "btn small", onclick: signOut }, "Sign out"),
   );
-  const toggle = (open) => {
-    panel.hidden = !open;
-    button.setAttribute("aria-expanded", String(open));
-    if (open) nameInput.input.focus();
-  };
-  button.addEventListener("click", () => toggle(panel.hidden));
-  panel.addEventListener("keydown", (e) => {
-    if (e.key === "Escape") {
-      toggle(false);
-      button.focus();
-    }
-  });
-  document.addEventListener("click", (e) => {
-    if (!panel.hidden && !menu.contains(e.target)) toggle(false);
-  });
+  disclosure(button, panel, menu, () => nameInput.input.focus());
   replace(menu, button, panel);
   bell = notificationBell(bellRoot, { signedIn: () => user !== null });
   // another organization: its campaigns, from the dashboard (the page on screen was the

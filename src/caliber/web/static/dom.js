@@ -47,6 +47,30 @@ export function replace(el, ...children) {
 }
 
 let uid = 0;
+/**
+ * A button that opens and closes a panel (a menu, the bell's list): aria-expanded kept
+ * true, Escape inside the panel closes it and gives the focus back to the button, a click
+ * outside ``root`` closes it; ``onOpen`` runs each time it opens. Returns ``toggle(open)``.
+ */
+export function disclosure(button, panel, root, onOpen = () => {}) {
+  const toggle = (open) => {
+    panel.hidden = !open;
+    button.setAttribute("aria-expanded", String(open));
+    if (open) onOpen();
+  };
+  button.addEventListener("click", () => toggle(panel.hidden));
+  panel.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      toggle(false);
+      button.focus();
+    }
+  });
+  document.addEventListener("click", (e) => {
+    if (!panel.hidden && !root.contains(e.target)) toggle(false);
+  });
+  return toggle;
+}
+
 export function nextId(prefix = "id") {
   uid += 1;
   return `${prefix}-${uid}`;

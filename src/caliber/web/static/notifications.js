@@ -2,7 +2,7 @@
 // list (a run completed or failed, the lists changed since the last run: lists_changed),
 // each marked as read by itself or all at once (GET /notifications, POST .../read).
 import * as API from "./api.js";
-import { h, replace, fmt } from "./dom.js";
+import { h, replace, fmt, disclosure } from "./dom.js";
 import * as Org from "./org.js";
 
 const PER_PAGE = 20;
@@ -28,21 +28,7 @@ export function notificationBell(root, ctx) {
     status, list, more);
   const state = { page: 1, items: [], unread: 0 };
 
-  const toggle = (open) => {
-    panel.hidden = !open;
-    button.setAttribute("aria-expanded", String(open));
-    if (open) loadList(1);
-  };
-  button.addEventListener("click", () => toggle(panel.hidden));
-  panel.addEventListener("keydown", (e) => {
-    if (e.key === "Escape") {
-      toggle(false);
-      button.focus();
-    }
-  });
-  document.addEventListener("click", (e) => {
-    if (!panel.hidden && !root.contains(e.target)) toggle(false);
-  });
+  const toggle = disclosure(button, panel, root, () => loadList(1));
   replace(root, button, panel);
 
   function showCount(n) {
